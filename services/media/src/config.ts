@@ -1,0 +1,88 @@
+import path from 'node:path';
+
+/**
+ * Configuration of the media service, from the environment. Every setting
+ * has a default that works on a laptop; the cloud deployment overrides a
+ * few (HLS_BUCKET, STREAMS_TABLE, ...). See the README's configuration table.
+ */
+export interface MediaConfig {
+  host: string;
+  rtmpPort: number;
+  kcpPort: number;
+  httpPort: number;
+  dataDir: string;
+  logLevel: string;
+  /** `keys`: publishing needs a stream key; `none`: any name may publish (tests, trusted networks). */
+  auth: 'keys' | 'none';
+  /** DynamoDB table of stream keys; unset runs an embedded DynamoDB-compatible store under dataDir. */
+  streamsTable: string | undefined;
+  /** S3 bucket for HLS; unset writes HLS under dataDir. */
+  hlsBucket: string | undefined;
+  hlsPrefix: string;
+  awsRegion: string;
+  /** Set to false to serve no HLS at all (RTMP/FLV only). */
+  hlsEnabled: boolean;
+  hlsSegmentSeconds: number;
+  hlsWindow: number;
+  /** Secret for signed play tokens; unset means playback is public. */
+  playTokenSecret: string | undefined;
+  /** Bearer token for the local stream-keys API from non-loopback clients. */
+  apiToken: string | undefined;
+  /** Bytes a viewer may have queued before it skips to the next keyframe. */
+  viewerBacklogBytes: number;
+  /** Seconds to wait for publishers to finish on SIGTERM before cutting them off. */
+  drainSeconds: number;
+  metricsNamespace: string;
+  /** Host name handed out in ingest URLs. */
+  publicHost: string;
+  hlsBaseUrl: string | undefined;
+  flvBaseUrl: string | undefined;
+  /** Enables the KCP (UDP) endpoint. */
+  kcpEnabled: boolean;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
+  const auth = env.AUTH ?? 'keys';
+  if (auth !== 'keys' && auth !== 'none') throw new Error(`AUTH must be "keys" or "none", got "${auth}"`);
+  return {
+    host: env.HOST || '0.0.0.0',
+    rtmpPort: int(env, 'RTMP_PORT', 1935),
+    kcpPort: int(env, 'KCP_PORT', 1935),
+    httpPort: int(env, 'HTTP_PORT', 8080),
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    logLevel: env.LOG_LEVEL || 'info',
+    auth,
+    streamsTable: env.STREAMS_TABLE || undefined,
+    hlsBucket: env.HLS_BUCKET || undefined,
+    hlsPrefix: env.HLS_PREFIX ?? '',
+    awsRegion: env.AWS_REGION || 'ap-northeast-2',
+    hlsEnabled: bool(env, 'HLS', true),
+    hlsSegmentSeconds: int(env, 'HLS_SEGMENT_SECONDS', 2),
+    hlsWindow: int(env, 'HLS_WINDOW', 6),
+    playTokenSecret: env.PLAY_TOKEN_SECRET || undefined,
+    apiToken: env.API_TOKEN || undefined,
+    viewerBacklogBytes: int(env, 'VIEWER_BACKLOG_BYTES', 4 * 1024 * 1024),
+    drainSeconds: int(env, 'DRAIN_SECONDS', 90),
+    metricsNamespace: env.METRICS_NAMESPACE || 'Bridgecast',
+    publicHost: env.PUBLIC_HOST || '127.0.0.1',
+    hlsBaseUrl: env.HLS_BASE_URL || undefined,
+    flvBaseUrl: env.FLV_BASE_URL || undefined,
+    kcpEnabled: bool(env, 'KCP', true),
+  };
+}

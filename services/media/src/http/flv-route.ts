@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StreamHub } from '../hub/stream-hub.js';
+import type { RateMeter } from '../hub/rate-meter.js';
+import { isValidAppName, isValidStreamName } from '../rtmp/names.js';
+import { FlvViewer } from './flv-viewer.js';
+import { CORS_HEADERS, sendError } from './responses.js';
+
+const FLV_PATH = /^\/([^/]+)\/([^/]+)\.flv$/;
+
+export interface FlvRouteOptions {
+  hub: StreamHub;
+  maxBacklogBytes: number;
+  authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
+  egress: RateMeter;
+}
+
+/** `GET|HEAD /<app>/<stream>.flv`: live HTTP-FLV (chunked), as SRS and node-media-server serve it. */
+export function handleFlvRequest(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, opts: FlvRouteOptions): boolean {
+  const match = FLV_PATH.exec(path);
+  if (!match) return false;
+  const [, app, name] = match as unknown as [string, string, string];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(res, 405, 'method_not_allowed', 'use GET or HEAD');
+    return true;
+  }
+  const stream = isValidAppName(app) && isValidStreamName(name) ? opts.hub.get(app, name) : undefined;
+  if (!stream) {
+    sendError(res, 404, 'stream_not_found', `no live stream ${app}/${name}`);
+    return true;
+  }
+  if (!opts.authorizePlay(app, name, query)) {
+    sendError(res, 403, 'forbidden', 'play token missing, invalid or expired');
+    return true;
+  }
+  res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Connection: 'keep-alive', ...CORS_HEADERS });
+  if (req.method === 'HEAD') {
+    res.end();
+    return true;
+  }
+  res.socket?.setNoDelay(true);
+  const viewer = new FlvViewer(res, stream, opts.maxBacklogBytes, opts.egress);
+  stream.addSubscriber(viewer);
+  res.on('close', () => stream.removeSubscriber(viewer));
+  return true;
+}

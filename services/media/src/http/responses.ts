@@ -1,0 +1,29 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** CORS for browser players and dashboards: media and the stream list are public reads. */
+export const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Range, Content-Type, Authorization',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
+} as const;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...CORS_HEADERS, ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } });
+}
+
+/** The request's path without query, or null when it cannot be decoded. */
+export function requestPath(req: IncomingMessage): { path: string; query: URLSearchParams } | null {
+  try {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    return { path: decodeURIComponent(url.pathname), query: url.searchParams };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,112 @@
+import { EventEmitter } from 'node:events';
+import { LiveStream, type PublisherInfo } from './live-stream.js';
+import type { StreamSubscriber } from './subscriber.js';
+
+export type PublishResult = { ok: true; stream: LiveStream } | { ok: false; reason: string };
+
+interface HubEvents {
+  publish: [LiveStream];
+  unpublish: [LiveStream];
+  /** A viewer is waiting for a stream that is not live here (relay pull on demand). */
+  demand: [app: string, name: string];
+  /** A stream's viewer count changed. */
+  subscribers: [LiveStream];
+}
+
+/**
+ * The registry of live streams, keyed by app + stream name. Exactly one
+ * publisher per stream: a second publisher is refused, never allowed to take
+ * over silently. Viewers that arrive before the publisher (RTMP play does
+ * this; so does a relay edge) wait, bounded in number, until it starts.
+ */
+export class StreamHub extends EventEmitter<HubEvents> {
+  private readonly streams = new Map<string, LiveStream>();
+  private readonly waiting = new Map<string, Set<StreamSubscriber>>();
+  private waitingCount = 0;
+
+  constructor(private readonly maxWaitingViewers = 10_000) {
+    super();
+  }
+
+  static key(app: string, name: string): string {
+    return `${app}/${name}`;
+  }
+
+  get(app: string, name: string): LiveStream | undefined {
+    return this.streams.get(StreamHub.key(app, name));
+  }
+
+  list(): LiveStream[] {
+    return [...this.streams.values()];
+  }
+
+  startPublish(app: string, name: string, publisher: PublisherInfo): PublishResult {
+    const key = StreamHub.key(app, name);
+    if (this.streams.has(key)) return { ok: false, reason: `stream ${key} is already being published` };
+    const stream = new LiveStream(app, name, publisher, (s) => this.emit('subscribers', s));
+    this.streams.set(key, stream);
+    this.emit('publish', stream);
+    const waiting = this.waiting.get(key);
+    if (waiting) {
+      this.waiting.delete(key);
+      this.waitingCount -= waiting.size;
+      for (const subscriber of waiting) stream.addSubscriber(subscriber);
+    }
+    return { ok: true, stream };
+  }
+
+  endPublish(stream: LiveStream, reason = 'publisher left'): void {
+    const key = stream.path;
+    if (this.streams.get(key) !== stream) return;
+    this.streams.delete(key);
+    stream.end(reason);
+    this.emit('unpublish', stream);
+  }
+
+  /**
+   * Attaches a viewer to a live stream, or, with `wait`, parks it until the
+   * stream starts. Returns false if the stream is not live and the viewer
+   * cannot wait.
+   */
+  subscribe(app: string, name: string, subscriber: StreamSubscriber, wait: boolean): boolean {
+    const stream = this.get(app, name);
+    if (stream) {
+      stream.addSubscriber(subscriber);
+      return true;
+    }
+    if (!wait || this.waitingCount >= this.maxWaitingViewers) return false;
+    const key = StreamHub.key(app, name);
+    let set = this.waiting.get(key);
+    if (!set) this.waiting.set(key, (set = new Set()));
+    set.add(subscriber);
+    this.waitingCount++;
+    this.emit('demand', app, name);
+    return true;
+  }
+
+  unsubscribe(app: string, name: string, subscriber: StreamSubscriber): void {
+    this.get(app, name)?.removeSubscriber(subscriber);
+    const key = StreamHub.key(app, name);
+    const set = this.waiting.get(key);
+    if (set?.delete(subscriber)) {
+      this.waitingCount--;
+      if (set.size === 0) this.waiting.delete(key);
+    }
+  }
+
+  /** Number of viewers waiting for a stream that is not live yet. */
+  waitingFor(app: string, name: string): number {
+    return this.waiting.get(StreamHub.key(app, name))?.size ?? 0;
+  }
+
+  /** Ends every stream (shutdown); waiting viewers are told too. */
+  closeAll(reason: string): void {
+    for (const stream of this.list()) {
+      stream.publisher.disconnect(reason);
+      this.endPublish(stream, reason);
+    }
+    for (const set of this.waiting.values()) for (const s of set) s.end(reason);
+    this.waiting.clear();
+    this.waitingCount = 0;
+  }
+}

@@ -1,0 +1,55 @@
+import { ViewerBackpressure } from '../hub/backpressure.js';
+import type { MediaPacket } from '../hub/media-packet.js';
+import type { RateMeter } from '../hub/rate-meter.js';
+import type { StreamSubscriber } from '../hub/subscriber.js';
+import { encodeChunks } from './chunk-writer.js';
+import type { RtmpConnection } from './connection.js';
+import { ChunkStreamId, MessageType } from './messages.js';
+
+function chunkStreamFor(packet: MediaPacket): number {
+  if (packet.isVideo) return ChunkStreamId.Video;
+  if (packet.isAudio) return ChunkStreamId.Audio;
+  return ChunkStreamId.Data;
+}
+
+/**
+ * Encodes a packet as RTMP chunks for (chunk size, message stream id). The
+ * result is cached on the packet, so all RTMP and KCP viewers with the same
+ * settings — in practice all of them — share one buffer.
+ */
+export function rtmpEncoding(packet: MediaPacket, chunkSize: number, streamId: number): Buffer {
+  return packet.encodedAs(`rtmp:${chunkSize}:${streamId}`, (p) => [
+    encodeChunks(chunkStreamFor(p), p.type === 18 ? MessageType.DataAmf0 : p.type, streamId, p.timestamp, p.payload, chunkSize),
+  ])[0]!;
+}
+
+/** A viewer playing over RTMP (on TCP or KCP). */
+export class RtmpViewer implements StreamSubscriber {
+  readonly backpressure: ViewerBackpressure;
+  bytesSent = 0;
+
+  constructor(
+    readonly protocol: string,
+    private readonly connection: RtmpConnection,
+    private readonly streamId: number,
+    maxBacklogBytes: number,
+    private readonly hasVideo: () => boolean,
+    private readonly onEnd: (reason: string) => void,
+    private readonly egress: RateMeter,
+  ) {
+    this.backpressure = new ViewerBackpressure(maxBacklogBytes);
+  }
+
+  send(packet: MediaPacket): void {
+    if (this.connection.isClosed) return;
+    if (!this.backpressure.admit(packet, this.connection.queuedBytes, this.hasVideo())) return;
+    const encoded = rtmpEncoding(packet, this.connection.outChunkSize, this.streamId);
+    this.bytesSent += encoded.length;
+    this.egress.add(encoded.length);
+    this.connection.writeEncoded(encoded);
+  }
+
+  end(reason: string): void {
+    this.onEnd(reason);
+  }
+}
