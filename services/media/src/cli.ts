@@ -1,46 +1,27 @@
-import { startMediaServer } from './server.js';
-
 /**
- * `bridgecast <command>`: `serve` runs the media service; the KCP bridges and
- * the stream-keys tool are further commands.
+ * `bridgecast <command>`. Each command lives in its own module under cli/
+ * and is loaded only when used, so `serve` does not pay for the others.
  */
-const USAGE = `Usage: bridgecast <command> [options]
+const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  serve: {
+    summary: 'run the media service (RTMP, RTMP over KCP, HTTP-FLV, HLS, API)',
+    run: async () => (await import('./cli/serve.js')).runServe(),
+  },
+};
 
-Commands:
-  serve        run the media service (RTMP, RTMP over KCP, HTTP-FLV, HLS, API)
-`;
-
-async function serve(): Promise<void> {
-  const server = await startMediaServer();
-  const { config } = server;
-  const host = config.publicHost;
-  process.stdout.write(
-    `\nBridgecast is running.\n` +
-      `  Publish (RTMP):  rtmp://${host}:${server.rtmpPort}/live/<stream key>\n` +
-      `  Watch:           http://${host}:${server.httpPort}/\n` +
-      `  HTTP-FLV:        http://${host}:${server.httpPort}/live/<stream>.flv\n\n`,
-  );
-  let signals = 0;
-  const shutdown = (signal: string) => {
-    if (++signals > 1) process.exit(1); // a second Ctrl-C means now
-    server.logger.info({ signal }, 'shutting down');
-    void server.close(`server shutting down (${signal})`).then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `Usage: bridgecast <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "bridgecast <command> --help" for a command's options.\n`;
 }
 
-const [command = 'serve'] = process.argv.slice(2);
-switch (command) {
-  case 'serve':
-    await serve();
-    break;
-  case 'help':
-  case '--help':
-  case '-h':
-    process.stdout.write(USAGE);
-    break;
-  default:
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-    process.exit(2);
+const [command = 'serve', ...rest] = process.argv.slice(2);
+if (command === 'help' || command === '--help' || command === '-h') {
+  process.stdout.write(usage());
+} else if (!COMMANDS[command]) {
+  process.stderr.write(`unknown command "${command}"\n\n${usage()}`);
+  process.exitCode = 2;
+} else {
+  const code = await COMMANDS[command].run(rest);
+  // Listeners and timers of a finished command must not keep the process alive.
+  process.exit(code);
 }
