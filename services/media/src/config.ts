@@ -78,7 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     playTokenSecret: env.PLAY_TOKEN_SECRET || undefined,
     apiToken: env.API_TOKEN || undefined,
     viewerBacklogBytes: int(env, 'VIEWER_BACKLOG_BYTES', 4 * 1024 * 1024),
-    drainSeconds: int(env, 'DRAIN_SECONDS', 90),
+    // On a laptop Ctrl-C should be quick; the cloud task sets this below its stop timeout.
+    drainSeconds: int(env, 'DRAIN_SECONDS', 0),
     metricsNamespace: env.METRICS_NAMESPACE || 'Bridgecast',
     publicHost: env.PUBLIC_HOST || '127.0.0.1',
     hlsBaseUrl: env.HLS_BASE_URL || undefined,

@@ -100,7 +100,14 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
     closing ??= (async () => {
+      // Drain: refuse new publishers and fail health checks (the load balancer
+      // stops sending new connections), give live broadcasts time to end on
+      // their own, then cut the rest off: their encoders reconnect through the
+      // load balancer and land on another task.
       accepting = false;
+      const deadline = Date.now() + config.drainSeconds * 1000;
+      while (hub.list().length > 0 && Date.now() < deadline) await sleep(500);
+      if (hub.list().length > 0) logger.warn({ streams: hub.list().length }, 'drain deadline reached; disconnecting publishers');
       rtmpServer.close();
       hub.closeAll(reason);
       rtmp.closeAll(reason);
@@ -111,6 +118,10 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   logger.info({ rtmpPort: rtmpAddress.port, httpPort }, 'media service listening');
   return { config, logger, hub, metrics, rtmp, rtmpPort: rtmpAddress.port, httpPort, close };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function closeHttp(server: http.Server): Promise<void> {
