@@ -8,6 +8,7 @@ import { createHttpServer, listenHttp, type Route } from './http/http-server.js'
 import { sendJson } from './http/responses.js';
 import { describeLiveStream } from './http/stream-list.js';
 import { createLogger, type Logger } from './logger.js';
+import { playAuthorizer } from './auth/play-token.js';
 import { MediaMetrics } from './metrics/metrics.js';
 import { DEFAULT_RTMP_LIMITS, listenRtmpTcp, RtmpSessionManager } from './rtmp/rtmp-server.js';
 import type { PublishDecision } from './rtmp/server-session.js';
@@ -56,7 +57,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   const authorizePublish = async (_app: string, key: string): Promise<PublishDecision> =>
     isValidStreamName(key) ? { ok: true, streamId: key } : { ok: false, code: 'BadName', reason: 'invalid stream name' };
-  const authorizePlay = () => true;
+  const authorizePlay = playAuthorizer(config.playTokenSecret);
 
   const rtmp = new RtmpSessionManager((protocol, remoteAddress) => ({
     hub,
