@@ -7,6 +7,18 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
     summary: 'run the media service (RTMP, RTMP over KCP, HTTP-FLV, HLS, API)',
     run: async () => (await import('./cli/serve.js')).runServe(),
   },
+  'kcp-push': {
+    summary: 'local RTMP in, KCP out: lets OBS/ffmpeg publish over KCP',
+    run: async (argv) => (await import('./cli/kcp-push.js')).runKcpPush(argv),
+  },
+  'kcp-pull': {
+    summary: 'KCP in, local HTTP-FLV/RTMP out: lets ffplay/VLC/browsers watch over KCP',
+    run: async (argv) => (await import('./cli/kcp-pull.js')).runKcpPull(argv),
+  },
+  keys: {
+    summary: 'issue, list, rotate and revoke stream keys (local server or deployed API)',
+    run: async (argv) => (await import('./cli/keys.js')).runKeysCommand(argv),
+  },
 };
 
 function usage(): string {

@@ -1,5 +1,5 @@
 import { decodeAmf3Value } from './amf3.js';
-import { AmfError, MAX_AMF_DEPTH, type AmfObject, type AmfValue } from './amf-value.js';
+import { AmfError, MAX_AMF_DEPTH, setAmfProperty, type AmfObject, type AmfValue } from './amf-value.js';
 
 /**
  * AMF0 (Adobe "Action Message Format AMF0" specification), the encoding of
@@ -55,7 +55,7 @@ function readProperties(r: Reader, depth: number, target: AmfObject): AmfObject 
       if (marker === Marker.ObjectEnd) return target;
       throw new AmfError(`AMF0 object key is empty but marker 0x${marker.toString(16)} is not object-end`);
     }
-    target[key] = readValue(r, depth + 1);
+    setAmfProperty(target, key, readValue(r, depth + 1));
   }
 }
 

@@ -1,4 +1,4 @@
-import { AmfError, MAX_AMF_DEPTH, type AmfObject, type AmfValue } from './amf-value.js';
+import { AmfError, MAX_AMF_DEPTH, setAmfProperty, type AmfObject, type AmfValue } from './amf-value.js';
 
 /**
  * AMF3 decoding (Adobe "AMF 3 Specification"). RTMP peers send AMF3 inside
@@ -137,7 +137,7 @@ class Amf3Reader {
     const assoc: AmfObject = {};
     const result: AmfValue[] = [];
     this.objects.push(result);
-    for (let key = this.string(); key !== ''; key = this.string()) assoc[key] = this.value(depth + 1);
+    for (let key = this.string(); key !== ''; key = this.string()) setAmfProperty(assoc, key, this.value(depth + 1));
     for (let i = 0; i < denseCount; i++) result.push(this.value(depth + 1));
     if (Object.keys(assoc).length === 0) return result;
     // Mixed arrays become objects: dense items under their index.
@@ -164,9 +164,9 @@ class Amf3Reader {
     }
     const obj: AmfObject = {};
     this.objects.push(obj);
-    for (const name of traits.names) obj[name] = this.value(depth + 1);
+    for (const name of traits.names) setAmfProperty(obj, name, this.value(depth + 1));
     if (traits.dynamic) {
-      for (let key = this.string(); key !== ''; key = this.string()) obj[key] = this.value(depth + 1);
+      for (let key = this.string(); key !== ''; key = this.string()) setAmfProperty(obj, key, this.value(depth + 1));
     }
     return obj;
   }
@@ -212,7 +212,7 @@ class Amf3Reader {
     this.objects.push(obj);
     for (let i = 0; i < n; i++) {
       const key = this.value(depth + 1);
-      obj[String(key)] = this.value(depth + 1);
+      setAmfProperty(obj, String(key), this.value(depth + 1));
     }
     return obj;
   }

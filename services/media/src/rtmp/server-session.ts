@@ -23,7 +23,7 @@ export interface SessionContext {
   protocol: string;
   remoteAddress: string;
   /** Resolves the name in the publish URL (a stream key) to the stream id viewers use. */
-  authorizePublish(app: string, key: string, remoteAddress: string): Promise<PublishDecision>;
+  authorizePublish(app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision>;
   /** Checks a play request (play tokens); true when playback is public. */
   authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
   maxViewerBacklogBytes: number;
@@ -119,11 +119,11 @@ export class RtmpServerSession {
     if (!this.ctx.acceptingPublishers()) {
       return this.refusePublish(c.streamId, 'RateLimited', 'server is draining; reconnect to another instance');
     }
-    const { name: key } = splitStreamName(raw);
+    const { name: key, query } = splitStreamName(raw);
     this.publishPending = true;
     let decision: PublishDecision;
     try {
-      decision = await this.ctx.authorizePublish(this.app, key, this.ctx.remoteAddress);
+      decision = await this.ctx.authorizePublish(this.app, key, this.ctx.remoteAddress, query);
     } catch (err) {
       this.log.error({ err }, 'publish authorization failed');
       decision = { ok: false, code: 'Unauthorized', reason: 'authorization unavailable' };

@@ -1,0 +1,111 @@
+/**
+ * KCP throughput and CPU cost: our TypeScript KCP against the reference C
+ * implementation (ikcp.c via node-kcp), one direction over 127.0.0.1, both
+ * ends in this process, with the live-video tuning. Clean loopback, then
+ * through the lossy UDP proxy (5% loss each way, so both implementations pay
+ * the same proxy cost). Prints a markdown table.
+ *
+ *   node --import tsx bench/kcp-throughput.ts            (BENCH_MB=40 to move more data)
+ *
+ * "CPU ms per Mbit" is process CPU time (user + system, both ends, sockets
+ * included) divided by megabits moved; it equals the CPU cores needed per
+ * Mbit/s of stream, x1000.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { KcpServerEndpoint, connectKcp } from '../services/media/src/kcp/endpoint.js';
+import type { KcpStream } from '../services/media/src/kcp/stream.js';
+import { DEFAULT_KCP_TUNING } from '../services/media/src/kcp/tuning.js';
+import { startLossyUdpProxy, type LossyUdpProxy } from '../test/helpers/lossy-udp-proxy.js';
+import { ReferenceKcpPeer } from '../test/helpers/reference-kcp.js';
+
+const tuning = DEFAULT_KCP_TUNING;
+const megabytes = Number(process.env.BENCH_MB ?? 20);
+
+interface Path {
+  name: string;
+  lossPercent: number;
+}
+
+interface Result {
+  implementation: string;
+  path: string;
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** Sends `bytes` from a client to a server (through `viaProxy`); resolves when the server has all of it. */
+type Transfer = (bytes: number, viaProxy: (port: number) => Promise<number>) => Promise<void>;
+
+const oursTransfer: Transfer = async (bytes, viaProxy) => {
+  const endpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', tuning });
+  const { port } = await endpoint.listen();
+  const client = await connectKcp('127.0.0.1', await viaProxy(port), { tuning });
+  const sessionReady = once(endpoint, 'session');
+  const chunk = randomBytes(64 * 1024);
+  let sent = 0;
+  const writeMore = (): void => {
+    while (sent < bytes) {
+      sent += chunk.length;
+      if (!client.write(chunk)) return void client.once('drain', writeMore);
+    }
+  };
+  writeMore();
+  const [server] = (await sessionReady) as [KcpStream];
+  server.markVerified();
+  let received = 0;
+  await new Promise<void>((resolve) =>
+    server.on('data', (data: Buffer) => {
+      received += data.length;
+      if (received >= bytes) resolve();
+    }),
+  );
+  client.destroy();
+  await endpoint.close();
+};
+
+const referenceTransfer: Transfer = async (bytes, viaProxy) => {
+  const { peer: server, port } = await ReferenceKcpPeer.listen(tuning);
+  const client = await ReferenceKcpPeer.connect(await viaProxy(port), 0x1234, tuning);
+  const chunk = randomBytes(64 * 1024);
+  for (let sent = 0; sent < bytes; sent += chunk.length) client.write(chunk);
+  await server.whenReceived(bytes);
+  await Promise.all([client.close(), server.close()]);
+};
+
+async function measure(implementation: string, transfer: Transfer, path: Path): Promise<Result> {
+  const bytes = Math.ceil((megabytes * 1024 * 1024) / (64 * 1024)) * 64 * 1024;
+  const proxies: LossyUdpProxy[] = [];
+  const viaProxy = async (port: number): Promise<number> => {
+    if (path.lossPercent === 0) return port;
+    const proxy = await startLossyUdpProxy({ target: { host: '127.0.0.1', port }, lossPercent: path.lossPercent, seed: 5 });
+    proxies.push(proxy);
+    return proxy.port;
+  };
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await transfer(bytes, viaProxy);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await Promise.all(proxies.map((proxy) => proxy.close()));
+  return { implementation, path: path.name, bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+const paths: Path[] = [
+  { name: 'clean loopback', lossPercent: 0 },
+  { name: '5% loss each way', lossPercent: 5 },
+];
+const results: Result[] = [];
+for (const path of paths) {
+  results.push(await measure('kcp-ts (ours)', oursTransfer, path));
+  results.push(await measure('ikcp.c (node-kcp)', referenceTransfer, path));
+}
+
+console.log(`KCP one-way transfer of ${megabytes} MiB, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc}; Node ${process.version}\n`);
+console.log('| implementation | path | Mbit/s | CPU s | CPU ms per Mbit |');
+console.log('|---|---|---:|---:|---:|');
+for (const r of results) {
+  const megabits = (r.bytes * 8) / 1e6;
+  console.log(`| ${r.implementation} | ${r.path} | ${(megabits / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(2)} | ${((r.cpuSeconds * 1000) / megabits).toFixed(2)} |`);
+}

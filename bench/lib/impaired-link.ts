@@ -1,0 +1,199 @@
+/**
+ * An impaired network path between two Linux network namespaces, built only
+ * from what this kernel offers (no netem):
+ *
+ *   ns bc-origin [10.77.0.1 on TUN bcw-o] <-> packet wire (userspace) <-> [10.77.0.2 on TUN bcw-e] ns bc-edge
+ *
+ * - Delay and burst loss: a small userspace packet wire (python3, stdlib only:
+ *   it needs the TUNSETIFF ioctl, which Node cannot issue) that reads IP
+ *   packets from one TUN device and writes them to the other after the
+ *   configured one-way delay, dropping packets in a Gilbert-Elliott model.
+ * - Random loss: iptables `-m statistic --mode random` DROP on INPUT of each
+ *   namespace's TUN device, i.e. in both directions (data and ACKs).
+ * - Bottleneck: a tbf qdisc on the origin's TUN device (origin -> edge).
+ * - TCP congestion control: per route (`ip route ... congctl cubic|bbr`),
+ *   because /proc/sys is read-only inside these namespaces here.
+ *
+ * Every packet TCP and KCP send between the namespaces crosses the wire, so
+ * the loss and delay are real to both. Needs root.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export const ORIGIN_NS = 'bc-origin';
+export const EDGE_NS = 'bc-edge';
+export const ORIGIN_IP = '10.77.0.1';
+export const EDGE_IP = '10.77.0.2';
+const ORIGIN_DEV = 'bcw-o';
+const EDGE_DEV = 'bcw-e';
+
+export interface LinkProfile {
+  name: string;
+  /** One-way delay in each direction. */
+  delayMs: number;
+  /** Random loss in each direction, percent. */
+  lossPercent: number;
+  /** Gilbert-Elliott burst loss: per-packet chance to enter the lossy state and to leave it (all packets lost while in it). */
+  burst?: { enter: number; exit: number };
+  /** Bottleneck rate origin -> edge, kbit/s. */
+  rateKbit?: number;
+}
+
+const WIRE = String.raw`
+import fcntl, heapq, os, random, select, struct, sys, time, json
+TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454ca, 0x0001, 0x1000
+def open_tun(name):
+    fd = os.open('/dev/net/tun', os.O_RDWR | os.O_NONBLOCK)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH', name.encode(), IFF_TUN | IFF_NO_PI))
+    return fd
+a, b = open_tun(sys.argv[1]), open_tun(sys.argv[2])
+peer = {a: b, b: a}
+bad = {a: False, b: False}
+profile = {'delay': 0.0, 'burst': None}
+queue, seq, dropped = [], 0, 0
+os.set_blocking(0, False)
+print('ready', flush=True)
+def lost(fd):
+    burst = profile['burst']
+    if not burst: return False
+    if bad[fd]: bad[fd] = random.random() >= burst['exit']
+    else: bad[fd] = random.random() < burst['enter']
+    return bad[fd]
+pending = b''
+while True:
+    timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else 0.1
+    ready, _, _ = select.select([a, b, 0], [], [], timeout)
+    for fd in ready:
+        if fd == 0:
+            data = os.read(0, 65536)
+            if not data: sys.exit(0)
+            pending += data
+            while b'\n' in pending:
+                line, pending = pending.split(b'\n', 1)
+                p = json.loads(line)
+                profile = {'delay': p['delayMs'] / 1000.0, 'burst': p.get('burst')}
+                print('ok %d' % dropped, flush=True)
+            continue
+        while True:
+            try: packet = os.read(fd, 65536)
+            except BlockingIOError: break
+            if lost(fd):
+                dropped += 1
+                continue
+            seq += 1
+            heapq.heappush(queue, (time.monotonic() + profile['delay'], seq, peer[fd], packet))
+    now = time.monotonic()
+    while queue and queue[0][0] <= now:
+        _, _, out, packet = heapq.heappop(queue)
+        try: os.write(out, packet)
+        except OSError: pass
+`;
+
+function run(args: string[], allowFailure = false): string {
+  const result = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+  if (result.status !== 0 && !allowFailure) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+export function nsExec(ns: string): string[] {
+  return ['ip', 'netns', 'exec', ns];
+}
+
+export class ImpairedLink {
+  private constructor(private readonly wire: ChildProcess, private readonly wireLines: AsyncIterator<string>) {}
+
+  static async create(): Promise<ImpairedLink> {
+    ImpairedLink.removeLeftovers();
+    run(['ip', 'netns', 'add', ORIGIN_NS]);
+    run(['ip', 'netns', 'add', EDGE_NS]);
+    const wire = spawn('python3', ['-c', WIRE, ORIGIN_DEV, EDGE_DEV], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = readLines(wire);
+    if ((await lines.next()).value !== 'ready') throw new Error('packet wire failed to start');
+    const link = new ImpairedLink(wire, lines);
+    for (const [ns, dev, local, remote] of [[ORIGIN_NS, ORIGIN_DEV, ORIGIN_IP, EDGE_IP], [EDGE_NS, EDGE_DEV, EDGE_IP, ORIGIN_IP]] as const) {
+      run(['ip', 'link', 'set', dev, 'netns', ns]);
+      run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      run(['ip', '-n', ns, 'addr', 'add', local, 'peer', remote, 'dev', dev]);
+      run(['ip', '-n', ns, 'link', 'set', dev, 'up']);
+    }
+    return link;
+  }
+
+  /** Deletes namespaces a killed earlier run left behind (their TUN devices and iptables rules go with them). */
+  static removeLeftovers(): void {
+    for (const ns of [ORIGIN_NS, EDGE_NS]) run(['ip', 'netns', 'del', ns], true);
+  }
+
+  async apply(profile: LinkProfile): Promise<void> {
+    for (const [ns, dev] of [[ORIGIN_NS, ORIGIN_DEV], [EDGE_NS, EDGE_DEV]] as const) {
+      run([...nsExec(ns), 'iptables', '-w', '-F', 'INPUT']);
+      if (profile.lossPercent > 0) {
+        run([...nsExec(ns), 'iptables', '-w', '-A', 'INPUT', '-i', dev, '-m', 'statistic', '--mode', 'random',
+          '--probability', String(profile.lossPercent / 100), '-j', 'DROP']);
+      }
+    }
+    run(['ip', '-n', ORIGIN_NS, 'link', 'set', ORIGIN_DEV, 'txqueuelen', '1000']);
+    run(['tc', '-n', ORIGIN_NS, 'qdisc', 'del', 'dev', ORIGIN_DEV, 'root'], true);
+    if (profile.rateKbit) {
+      // burst: one 1500-byte packet's worth plus a little; latency bounds the queue (drops beyond it, as a router would).
+      run(['tc', '-n', ORIGIN_NS, 'qdisc', 'add', 'dev', ORIGIN_DEV, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', 'latency', '200ms']);
+    }
+    this.wire.stdin!.write(`${JSON.stringify({ delayMs: profile.delayMs, burst: profile.burst ?? null })}\n`);
+    const reply = await this.wireLines.next();
+    if (!String(reply.value).startsWith('ok')) throw new Error('packet wire did not take the profile');
+  }
+
+  /** Sets the TCP congestion control of new connections between the namespaces, per route. */
+  setCongestionControl(algorithm: 'cubic' | 'bbr'): void {
+    run(['ip', '-n', ORIGIN_NS, 'route', 'replace', `${EDGE_IP}/32`, 'dev', ORIGIN_DEV, 'congctl', algorithm]);
+    run(['ip', '-n', EDGE_NS, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', EDGE_DEV, 'congctl', algorithm]);
+  }
+
+  /** Bytes that crossed the link so far, both directions, as the origin's interface counted them (IP headers included). */
+  wireBytes(): number {
+    const devLine = run([...nsExec(ORIGIN_NS), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${ORIGIN_DEV}:`));
+    if (!devLine) throw new Error(`${ORIGIN_DEV} not found`);
+    const fields = devLine.split(':')[1]!.trim().split(/\s+/).map(Number);
+    return fields[0]! + fields[8]!; // rx bytes + tx bytes
+  }
+
+  destroy(): void {
+    this.wire.stdin!.end();
+    this.wire.kill('SIGKILL');
+    ImpairedLink.removeLeftovers();
+  }
+}
+
+function readLines(child: ChildProcess): AsyncIterator<string> {
+  let buffered = '';
+  const waiting: ((line: string) => void)[] = [];
+  const lines: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      const waiter = waiting.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  return {
+    next: () => new Promise((resolve) => {
+      const line = lines.shift();
+      if (line !== undefined) resolve({ value: line, done: false });
+      else waiting.push((l) => resolve({ value: l, done: false }));
+    }),
+  };
+}
+
+/** Whether this process can build the link (root, TUN, namespaces). */
+export function canBuildLink(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TUN devices, iptables)';
+  try {
+    readFileSync('/dev/net/tun');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '/dev/net/tun is missing';
+  }
+  return null;
+}

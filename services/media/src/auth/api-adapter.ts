@@ -1,0 +1,140 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ApiError } from '../../../../lambdas/stream-keys/src/api-error.js';
+import { createStreamKeysHandler } from '../../../../lambdas/stream-keys/src/handler.js';
+import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
+import type { StreamUrlConfig } from '../../../../lambdas/stream-keys/src/urls.js';
+import { MAX_BODY_BYTES, payloadTooLargeError } from '../../../../lambdas/stream-keys/src/validation.js';
+import type { Logger } from '../logger.js';
+import { isLoopback } from './loopback.js';
+
+/**
+ * Serves the stream-keys API from the media service's HTTP server at
+ * `/api/streams`: a Node request becomes the API Gateway v2 event the
+ * Lambda receives, and the very same handler answers it.
+ */
+export interface LocalApiOptions {
+  store: StreamKeyStore;
+  urls: StreamUrlConfig;
+  /** When set, every client must send `Authorization: Bearer <token>`; when unset, only loopback clients are served. */
+  apiToken?: string;
+  logger: Logger;
+}
+
+export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** The adapter mounts the API under `/api`, so its routes are `/api/streams...`. */
+const BASE_PATH = '/api';
+
+function bearerTokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer (\S+)$/i.exec(header ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+class BodyTooLargeError extends Error {}
+
+/** How long an oversized upload is drained after the 413 before the connection is cut. */
+const LINGER_MS = 1000;
+
+/** Reads the body, giving up (without buffering the rest) as soon as it exceeds the limit. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.reject(new BodyTooLargeError());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function toApiEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query = Object.fromEntries(url.searchParams);
+  const method = req.method ?? 'GET';
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(url.search ? { queryStringParameters: query } : {}),
+    // base64 passes any bytes through unchanged; the handler checks the encoding.
+    ...(body.length > 0 ? { body: body.toString('base64'), isBase64Encoded: true } : { isBase64Encoded: false }),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+}
+
+/** Answers with an error without reading the body, then closes the connection. */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, error: ApiError): void {
+  res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', connection: 'close', ...error.headers });
+  res.end(JSON.stringify({ error: { code: error.code, message: error.message } }));
+  // Lingering close, as nginx does: closing a socket with unread input sends a
+  // reset, which can wipe the answer from the client's buffer before it reads
+  // it. So discard input for a moment, then cut any upload off.
+  res.once('finish', () => {
+    req.resume();
+    setTimeout(() => req.destroy(), LINGER_MS).unref();
+  });
+}
+
+const notLoopback = () => new ApiError(403, 'forbidden', 'the local API only serves loopback clients unless API_TOKEN is set');
+const missingToken = () => new ApiError(401, 'unauthorized', 'send Authorization: Bearer <API_TOKEN>', { 'www-authenticate': 'Bearer' });
+
+export function createLocalApiHandler({ store, urls, apiToken, logger }: LocalApiOptions): LocalApiHandler {
+  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH });
+  return async (req, res) => {
+    if (apiToken === undefined ? !isLoopback(req.socket.remoteAddress) : !bearerTokenMatches(req.headers.authorization, apiToken)) {
+      logger.warn({ remoteAddress: req.socket.remoteAddress }, 'stream-keys API request refused');
+      refuseUnread(req, res, apiToken === undefined ? notLoopback() : missingToken());
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_BODY_BYTES);
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      refuseUnread(req, res, payloadTooLargeError());
+      return;
+    }
+    const result = await handler(toApiEvent(req, body));
+    res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+    res.end(result.body ?? '');
+  };
+}

@@ -1,0 +1,325 @@
+import dgram from 'node:dgram';
+import dns from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { randomInt } from 'node:crypto';
+import { loadConfig } from '../config.js';
+import { AmplificationGate } from './amplification.js';
+import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type KcpStats } from './kcp.js';
+import { KcpScheduler, KcpStream, type KcpTransport } from './stream.js';
+import { DEFAULT_KCP_TUNING, type KcpTuning } from './tuning.js';
+
+export interface KcpEndpointLimits {
+  maxSessions: number;
+  maxSessionsPerIp: number;
+  /** A session that receives nothing for this long ends. */
+  idleTimeoutMs: number;
+  /** A session whose upper layer has not called markVerified() by then ends. */
+  handshakeTimeoutMs: number;
+  /** Before verification, bytes sent to a peer stay below this multiple of bytes received from it. */
+  amplificationFactor: number;
+  /** Bytes a session may hold back for the amplification limit before dropping (KCP resends them). */
+  maxHeldBytes: number;
+  /** Segments a session's KCP may queue before writes wait (its send-side memory). */
+  maxWaitSnd: number;
+}
+
+/**
+ * Memory per session is bounded by the receive window (rcvWnd x MSS, 664 KiB
+ * with the default tuning), the send queue (maxWaitSnd x MSS, 1 MiB) and the
+ * held bytes; with 1000 sessions that is at most ~1.7 GiB in the worst case of
+ * every session full at once, and typically a small fraction of it.
+ */
+export const DEFAULT_KCP_ENDPOINT_LIMITS: Readonly<KcpEndpointLimits> = Object.freeze({
+  maxSessions: 1000,
+  maxSessionsPerIp: 32,
+  idleTimeoutMs: 30_000,
+  handshakeTimeoutMs: 10_000,
+  amplificationFactor: 3,
+  maxHeldBytes: 64 * 1024,
+  maxWaitSnd: 2 * DEFAULT_KCP_TUNING.sndWnd,
+});
+
+/** Why a datagram was dropped before reaching a session. */
+export type KcpDropReason = DatagramFault | 'not-acceptable' | 'session-limit' | 'per-ip-limit' | 'rejected';
+
+export interface KcpEndpointStats {
+  datagramsReceived: number;
+  bytesReceived: number;
+  datagramsSent: number;
+  bytesSent: number;
+  sessionsAccepted: number;
+  sessionsClosed: number;
+  dropped: Record<KcpDropReason, number>;
+  /** Datagrams held back, and dropped, by the anti-amplification limit. */
+  amplificationHeld: number;
+  amplificationDropped: number;
+}
+
+export interface KcpSessionInfo {
+  address: string;
+  port: number;
+  conv: number;
+}
+
+export interface KcpServerEndpointOptions {
+  /** UDP port (default: KCP_PORT from the service configuration, 1935). 0 picks a free one. */
+  port?: number;
+  host?: string;
+  tuning?: KcpTuning;
+  limits?: Partial<KcpEndpointLimits>;
+}
+
+interface KcpServerEndpointEvents {
+  session: [stream: KcpStream, info: KcpSessionInfo];
+  error: [error: Error];
+}
+
+function addKcpStats(total: KcpStats, add: KcpStats): void {
+  for (const key of Object.keys(total) as (keyof KcpStats)[]) total[key] += add[key];
+}
+
+/** A UDP port can be forged cheaply, the address less so: it is what per-source limits count. */
+function sessionKey(address: string, port: number, conv: number): string {
+  return `${address}|${port}|${conv}`;
+}
+
+/** One server-side session: the transport under a KcpStream, with the amplification gate. */
+class ServerSession implements KcpTransport {
+  readonly stream: KcpStream;
+  private readonly gate: AmplificationGate;
+
+  constructor(
+    readonly key: string,
+    readonly info: KcpSessionInfo,
+    private readonly endpoint: KcpServerEndpoint,
+    private readonly socket: dgram.Socket,
+    tuning: KcpTuning,
+    limits: KcpEndpointLimits,
+  ) {
+    this.gate = new AmplificationGate(limits.amplificationFactor, limits.maxHeldBytes, (datagram) => {
+      this.endpoint.stats.datagramsSent++;
+      this.endpoint.stats.bytesSent += datagram.length;
+      this.socket.send(datagram, info.port, info.address);
+    }, endpoint.stats);
+    this.stream = new KcpStream({
+      conv: info.conv,
+      transport: this,
+      scheduler: endpoint.scheduler,
+      remoteAddress: info.address,
+      remotePort: info.port,
+      tuning,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      verifyTimeoutMs: limits.handshakeTimeoutMs,
+      maxWaitSnd: limits.maxWaitSnd,
+    });
+  }
+
+  receive(datagram: Buffer): number {
+    this.gate.received(datagram.length);
+    return this.stream.receiveDatagram(datagram);
+  }
+
+  send(datagram: Buffer): void {
+    this.gate.send(datagram);
+  }
+
+  verified(): void {
+    this.gate.verify();
+  }
+
+  closed(): void {
+    this.endpoint.forget(this);
+  }
+}
+
+/**
+ * The server's KCP side: one UDP socket, many sessions told apart by remote
+ * address, port and conv. Emits 'session' with a KcpStream for each new
+ * conversation; the upper layer (RTMP) reads and writes it like a TCP socket
+ * and calls markVerified() once its own handshake completes.
+ *
+ * A datagram creates a session only if it is well-formed KCP and starts a
+ * conversation (a PUSH with sn 0 and una 0), and only within the session
+ * limits; everything else that matches no session is dropped and counted.
+ */
+export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
+  readonly stats: KcpEndpointStats = {
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    datagramsSent: 0,
+    bytesSent: 0,
+    sessionsAccepted: 0,
+    sessionsClosed: 0,
+    dropped: {
+      'too-short': 0,
+      'bad-command': 0,
+      'bad-length': 0,
+      'mixed-conv': 0,
+      'not-acceptable': 0,
+      'session-limit': 0,
+      'per-ip-limit': 0,
+      rejected: 0,
+    },
+    amplificationHeld: 0,
+    amplificationDropped: 0,
+  };
+  readonly scheduler: KcpScheduler;
+  readonly limits: KcpEndpointLimits;
+  private readonly tuning: KcpTuning;
+  private readonly socket: dgram.Socket;
+  private readonly sessions = new Map<string, ServerSession>();
+  private readonly sessionsPerIp = new Map<string, number>();
+  /** KCP counters of sessions that have ended, so totals never go backwards. */
+  private readonly endedKcpStats = emptyKcpStats();
+
+  constructor(private readonly options: KcpServerEndpointOptions = {}) {
+    super();
+    this.tuning = options.tuning ?? DEFAULT_KCP_TUNING;
+    this.limits = { ...DEFAULT_KCP_ENDPOINT_LIMITS, ...options.limits };
+    this.scheduler = new KcpScheduler(this.tuning.interval);
+    this.socket = dgram.createSocket({ type: net.isIPv6(options.host ?? '') ? 'udp6' : 'udp4' });
+    this.socket.on('message', (datagram, remote) => this.onDatagram(datagram, remote.address, remote.port));
+    this.socket.on('error', (error) => this.emit('error', error));
+  }
+
+  /** Binds the socket; resolves with the bound address. */
+  listen(): Promise<net.AddressInfo> {
+    const port = this.options.port ?? loadConfig().kcpPort;
+    return new Promise((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.bind(port, this.options.host, () => {
+        this.socket.off('error', reject);
+        resolve(this.socket.address());
+      });
+    });
+  }
+
+  address(): net.AddressInfo {
+    return this.socket.address();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Live sessions' streams (for metrics). */
+  streams(): IterableIterator<KcpStream> {
+    return Array.from(this.sessions.values(), (session) => session.stream).values();
+  }
+
+  /** KCP counters summed over every session this endpoint has had. */
+  kcpTotals(): KcpStats {
+    const totals = emptyKcpStats();
+    addKcpStats(totals, this.endedKcpStats);
+    for (const session of this.sessions.values()) addKcpStats(totals, session.stream.kcp.stats);
+    return totals;
+  }
+
+  /** Ends every session and closes the socket. */
+  close(): Promise<void> {
+    for (const session of [...this.sessions.values()]) session.stream.destroy();
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private onDatagram(datagram: Buffer, address: string, port: number): void {
+    this.stats.datagramsReceived++;
+    this.stats.bytesReceived += datagram.length;
+    const inspection = inspectDatagram(datagram);
+    if (!inspection.ok) {
+      this.stats.dropped[inspection.fault]++;
+      return;
+    }
+    const key = sessionKey(address, port, inspection.conv);
+    let session = this.sessions.get(key);
+    let isNew = false;
+    if (session === undefined) {
+      const refusal = this.refusalOfNewSession(inspection.firstCmd, inspection.firstSn, inspection.firstUna, address);
+      if (refusal !== undefined) {
+        this.stats.dropped[refusal]++;
+        return;
+      }
+      session = this.open(key, { address, port, conv: inspection.conv });
+      isNew = true;
+    }
+    if (session.receive(datagram) < 0) this.stats.dropped.rejected++;
+    if (isNew) this.emit('session', session.stream, session.info);
+  }
+
+  private refusalOfNewSession(cmd: number, sn: number, una: number, address: string): KcpDropReason | undefined {
+    if (cmd !== KcpCommand.Push || sn !== 0 || una !== 0) return 'not-acceptable';
+    if (this.sessions.size >= this.limits.maxSessions) return 'session-limit';
+    if ((this.sessionsPerIp.get(address) ?? 0) >= this.limits.maxSessionsPerIp) return 'per-ip-limit';
+    return undefined;
+  }
+
+  private open(key: string, info: KcpSessionInfo): ServerSession {
+    const session = new ServerSession(key, info, this, this.socket, this.tuning, this.limits);
+    this.sessions.set(key, session);
+    this.sessionsPerIp.set(info.address, (this.sessionsPerIp.get(info.address) ?? 0) + 1);
+    this.stats.sessionsAccepted++;
+    return session;
+  }
+
+  /** Called by a session whose stream closed. */
+  forget(session: ServerSession): void {
+    if (this.sessions.get(session.key) !== session) return;
+    this.sessions.delete(session.key);
+    const remaining = (this.sessionsPerIp.get(session.info.address) ?? 1) - 1;
+    if (remaining > 0) this.sessionsPerIp.set(session.info.address, remaining);
+    else this.sessionsPerIp.delete(session.info.address);
+    this.stats.sessionsClosed++;
+    addKcpStats(this.endedKcpStats, session.stream.kcp.stats);
+  }
+}
+
+export interface KcpClientOptions {
+  tuning?: KcpTuning;
+  /** Conversation id; random by default, so reconnects never collide with an old session. */
+  conv?: number;
+  idleTimeoutMs?: number;
+  maxWaitSnd?: number;
+}
+
+/**
+ * Opens a KCP conversation to `host:port` over a fresh UDP socket and
+ * returns its stream. UDP has no connection setup: the stream is usable at
+ * once and the server creates the session on the first data it receives.
+ * Destroying or ending the stream closes the socket.
+ */
+export async function connectKcp(host: string, port: number, options: KcpClientOptions = {}): Promise<KcpStream> {
+  const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
+  const socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    // A connected UDP socket only delivers datagrams from the server.
+    socket.connect(port, address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  const tuning = options.tuning ?? DEFAULT_KCP_TUNING;
+  let socketOpen = true;
+  socket.once('close', () => (socketOpen = false));
+  const transport: KcpTransport = {
+    send: (datagram) => {
+      if (socketOpen) socket.send(datagram);
+    },
+    closed: () => {
+      if (socketOpen) socket.close();
+    },
+  };
+  const stream = new KcpStream({
+    conv: options.conv ?? randomInt(1, 2 ** 32 - 1),
+    transport,
+    scheduler: new KcpScheduler(tuning.interval),
+    remoteAddress: address,
+    remotePort: port,
+    tuning,
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxWaitSnd: options.maxWaitSnd,
+  });
+  socket.on('message', (datagram) => stream.receiveDatagram(datagram));
+  socket.on('error', (error) => stream.destroy(error));
+  return stream;
+}

@@ -1,0 +1,104 @@
+/**
+ * KCP settings for live video, and how to override them from the environment.
+ *
+ * Live video is a fixed-rate stream that is useless when late, so every
+ * choice below trades bandwidth and politeness for low, steady delay.
+ */
+export interface KcpTuning {
+  /** Largest datagram (UDP payload), KCP header included. */
+  mtu: number;
+  /** Send window, in segments. */
+  sndWnd: number;
+  /** Receive window, in segments. */
+  rcvWnd: number;
+  /** Milliseconds between flushes. */
+  interval: number;
+  /** 0 normal, 1 no-delay, 2 no-delay with gentler RTO backoff (see Kcp.nodelay). */
+  nodelay: number;
+  /** Fast retransmit after this many acks of later segments; 0 disables it. */
+  resend: number;
+  /** true disables KCP's congestion window. */
+  nc: boolean;
+}
+
+/**
+ * MTU 1350: a 1500-byte Ethernet path loses 20 (IPv4) + 8 (UDP) bytes of
+ * headers, and tunnels on the way (PPPoE 8, IPsec ~60-80, GRE/VXLAN 24-50,
+ * IPv6 +20) eat more. 1350 + 28 = 1378 bytes on the wire leaves ~120 bytes for
+ * them, so neither an NLB nor a VPN fragments our datagrams; a lost fragment
+ * would lose the whole datagram. MSS = 1350 - 24 = 1326 bytes of payload.
+ *
+ * Windows, sized for the top of the range (8 Mbit/s at 200 ms RTT):
+ *   8 Mbit/s = 1,000,000 B/s; x 0.2 s RTT = 200,000 B in flight;
+ *   / 1326 B per segment = 151 segments (the bandwidth-delay product).
+ * A lost segment holds the window's left edge until its retransmission is
+ * acknowledged: fast retransmit fires about one RTT after the original and
+ * the retransmission needs another RTT, so the window must cover ~2 RTT of
+ * data plus headroom for a retransmission that is itself lost:
+ *   2.5 x 151 = 378 -> sndWnd 384.
+ * The receive window must be at least the sender's (the receiver drops
+ * anything beyond rcv_nxt + rcvWnd) plus room for data the application has
+ * not read yet: rcvWnd 512. That bounds a session's receive memory to
+ * 512 x 1326 B = 664 KiB. At 1 Mbit/s the BDP is only 19 segments, so the
+ * same windows never limit the lower bitrates.
+ *
+ * interval 10 ms: KCP sends acks and new data at each flush, so the interval
+ * adds up to 10 ms to delivery and to measured RTT; one shared timer per
+ * endpoint makes the 100 wake-ups a second cheap.
+ *
+ * nodelay 1: minimum RTO 30 ms instead of 100, and a timed-out segment's RTO
+ * grows by x1.5 instead of x2, so a loss on a 200 ms path is repaired within
+ * about one RTT rather than stalling the stream.
+ *
+ * resend 2: retransmit a segment as soon as two later segments are acked,
+ * without waiting for its timer (fast retransmit, as TCP's triple dup-ack).
+ *
+ * nc (no congestion control): live video's rate is set by the encoder, not
+ * by the transport. With the congestion window on, KCP halves its window on
+ * every loss and collapses to one segment on a timeout; on a lossy
+ * cross-border path (random loss, not congestion) that stalls the picture
+ * exactly when it matters. With it off, KCP keeps sending at the encoder's
+ * rate plus retransmissions, bounded by the windows above. The cost: on a
+ * truly congested link we do not back off, so we add to the congestion and
+ * take more than a fair share. For a bounded-rate stream that is the
+ * accepted trade (kcptun's "fast" modes make the same one); adapting the
+ * bitrate belongs to the encoder.
+ */
+export const DEFAULT_KCP_TUNING: Readonly<KcpTuning> = Object.freeze({
+  mtu: 1350,
+  sndWnd: 384,
+  rcvWnd: 512,
+  interval: 10,
+  nodelay: 1,
+  resend: 2,
+  nc: true,
+});
+
+function integerSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * Tuning from KCP_MTU, KCP_SNDWND, KCP_RCVWND, KCP_INTERVAL, KCP_NODELAY,
+ * KCP_RESEND and KCP_NC, each defaulting to DEFAULT_KCP_TUNING. Throws on a
+ * value KCP cannot use. Windows stop at 65535 because the header's window
+ * field is 16 bits.
+ */
+export function kcpTuningFromEnv(env: Record<string, string | undefined>): KcpTuning {
+  const d = DEFAULT_KCP_TUNING;
+  return {
+    mtu: integerSetting(env, 'KCP_MTU', d.mtu, 100, 1500),
+    sndWnd: integerSetting(env, 'KCP_SNDWND', d.sndWnd, 1, 65535),
+    rcvWnd: integerSetting(env, 'KCP_RCVWND', d.rcvWnd, 128, 65535),
+    interval: integerSetting(env, 'KCP_INTERVAL', d.interval, 10, 5000),
+    nodelay: integerSetting(env, 'KCP_NODELAY', d.nodelay, 0, 2),
+    resend: integerSetting(env, 'KCP_RESEND', d.resend, 0, 1000),
+    nc: integerSetting(env, 'KCP_NC', d.nc ? 1 : 0, 0, 1) === 1,
+  };
+}

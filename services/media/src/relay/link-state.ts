@@ -1,0 +1,53 @@
+import type { Logger } from '../logger.js';
+
+/**
+ * What a relay link (or a bridge, which is the same thing run on a laptop)
+ * is doing, reported once per change so the server log and the bridges'
+ * console tell the story in one line each.
+ */
+export type LinkState =
+  /** Opening the transport and the RTMP session. */
+  | 'connecting'
+  /** Connected; the peer has not sent the stream yet (not live there). */
+  | 'waiting'
+  /** Media is flowing. */
+  | 'live'
+  /** The link broke; trying again after a delay. */
+  | 'retrying'
+  /** Finished normally (stream ended, no viewers left, shutdown). */
+  | 'stopped'
+  /** The peer refused (bad or expired token, relay loop, bad stream key): not retried. */
+  | 'refused'
+  /** Gave up after failing for too long. */
+  | 'failed';
+
+export interface LinkStateChange {
+  direction: 'pull' | 'push';
+  /** app/name */
+  stream: string;
+  /** The peer's URL. */
+  peer: string;
+  state: LinkState;
+  detail: string;
+}
+
+export type LinkReporter = (change: LinkStateChange) => void;
+
+/** The default reporter: one log line per change. */
+export function logLinkState(logger: Logger): LinkReporter {
+  return (c) => {
+    const level = c.state === 'refused' || c.state === 'failed' || c.state === 'retrying' ? 'warn' : 'info';
+    logger[level]({ relay: c.direction, stream: c.stream, peer: c.peer, state: c.state }, `relay ${c.direction} ${c.state}: ${c.detail}`);
+  };
+}
+
+/** `live/st_abc → kcp://origin:1935: live (first packets arrived)` */
+export function describeLinkState(c: LinkStateChange): string {
+  const arrow = c.direction === 'pull' ? '←' : '→';
+  return `${c.stream} ${arrow} ${c.peer}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`;
+}
+
+/** Refusals that retrying cannot fix (as opposed to a broken link or a stream that is briefly still taken). */
+export function isPermanentRefusal(message: string): boolean {
+  return /Unauthorized|Play\.Failed|StreamNotFound|Connect\.Rejected|server refused/.test(message);
+}

@@ -1,0 +1,52 @@
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { MediaPacket } from '../hub/media-packet.js';
+import { connectKcp } from '../kcp/endpoint.js';
+import { RtmpClient } from '../rtmp/client.js';
+
+export const DEFAULT_RELAY_PORT = 1935;
+
+/**
+ * Opens the byte stream an RTMP client runs over: `rtmp://host:port` is TCP,
+ * `kcp://host:port` is a KCP session over UDP. Everything above (relays,
+ * bridges, the client API) is the same for both.
+ */
+export async function openTransport(url: URL): Promise<Duplex> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port ? Number(url.port) : DEFAULT_RELAY_PORT;
+  if (url.protocol === 'rtmp:') return openTcp(host, port);
+  if (url.protocol === 'kcp:') return connectKcp(host, port);
+  throw new Error(`unsupported transport ${url.protocol} (use rtmp:// or kcp://)`);
+}
+
+function openTcp(host: string, port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Opens a transport to `url` and completes the RTMP handshake and connect for `app`. */
+export async function connectRtmp(url: URL, app: string, timeoutMs = 10_000): Promise<RtmpClient> {
+  const transport = await openTransport(url);
+  transport.on('error', () => {}); // surfaces as the client's close reason
+  return RtmpClient.connect(transport, { app, tcUrl: `${url.protocol}//${url.host}/${app}`, timeoutMs });
+}
+
+const PLAY_NOTIFICATIONS = new Set(['|RtmpSampleAccess', 'onStatus']);
+
+/**
+ * True for the data messages a server sends a player on its own account
+ * (`|RtmpSampleAccess`, `onStatus` NetStream.Data.Start): they are not part
+ * of the stream, so relays and the client API do not pass them on.
+ */
+export function isPlayNotification(packet: MediaPacket): boolean {
+  const p = packet.payload;
+  if (!packet.isScript || p.length < 3 || p[0] !== 0x02) return false; // AMF0 string marker
+  const length = p.readUInt16BE(1);
+  return PLAY_NOTIFICATIONS.has(p.toString('utf8', 3, 3 + length));
+}

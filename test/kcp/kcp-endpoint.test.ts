@@ -1,0 +1,196 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KcpCommand, KCP_OVERHEAD, encodeHeader } from '../../services/media/src/kcp/kcp.js';
+import { KcpServerEndpoint, connectKcp, type KcpEndpointLimits } from '../../services/media/src/kcp/endpoint.js';
+import type { KcpStream, KcpStreamError } from '../../services/media/src/kcp/stream.js';
+import { seededRandom } from '../helpers/seeded-random.js';
+
+async function startEndpoint(limits: Partial<KcpEndpointLimits> = {}): Promise<{ endpoint: KcpServerEndpoint; port: number }> {
+  const endpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', limits });
+  const { port } = await endpoint.listen();
+  return { endpoint, port };
+}
+
+function segment(conv: number, cmd: number, sn: number, una: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const datagram = Buffer.alloc(KCP_OVERHEAD + payload.length);
+  encodeHeader(datagram, 0, { conv, cmd, frg: 0, wnd: 128, ts: 0, sn, una, len: payload.length });
+  payload.copy(datagram, KCP_OVERHEAD);
+  return datagram;
+}
+
+/** A raw UDP socket that records what the endpoint sends back. */
+async function rawClient(address = '127.0.0.1'): Promise<{ socket: dgram.Socket; received: Buffer[]; bytesReceived: () => number }> {
+  const socket = dgram.createSocket('udp4');
+  const received: Buffer[] = [];
+  socket.on('message', (datagram) => received.push(datagram));
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  return { socket, received, bytesReceived: () => received.reduce((sum, d) => sum + d.length, 0) };
+}
+
+function sendAll(socket: dgram.Socket, port: number, datagrams: Buffer[]): Promise<void> {
+  return Promise.all(
+    datagrams.map((d) => new Promise<void>((resolve, reject) => socket.send(d, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())))),
+  ).then(() => undefined);
+}
+
+test('malformed and unsolicited datagrams are dropped, counted by reason, and never answered', async () => {
+  const { endpoint, port } = await startEndpoint();
+  const client = await rawClient();
+  try {
+    const random = seededRandom(3);
+    const garbage = Array.from({ length: 50 }, () => Buffer.from(Array.from({ length: 1 + Math.floor(random() * 23) }, () => random() * 256)));
+    const valid = segment(77, KcpCommand.Push, 0, 0, Buffer.from('hello'));
+    const badLength = Buffer.from(valid);
+    badLength.writeUInt32LE(1000, 20);
+    const badCommand = Buffer.from(valid);
+    badCommand[4] = 90;
+    const mixedConv = Buffer.concat([valid, segment(78, KcpCommand.Ack, 0, 0)]);
+    const notFirst = segment(79, KcpCommand.Push, 5, 0, Buffer.from('late'));
+    const ackForNothing = segment(80, KcpCommand.Ack, 0, 0);
+    await sendAll(client.socket, port, [...garbage, valid.subarray(0, 23), badLength, badCommand, mixedConv, notFirst, ackForNothing]);
+    await sleep(200);
+    assert.deepEqual(endpoint.stats.dropped, {
+      'too-short': 51,
+      'bad-command': 1,
+      'bad-length': 1,
+      'mixed-conv': 1,
+      'not-acceptable': 2,
+      'session-limit': 0,
+      'per-ip-limit': 0,
+      rejected: 0,
+    });
+    assert.equal(endpoint.sessionCount, 0);
+    assert.equal(client.received.length, 0, 'nothing is sent to a source that never started a conversation');
+  } finally {
+    client.socket.close();
+    await endpoint.close();
+  }
+});
+
+test('a flood of new conversations from many ports is bounded per source and in total, with bounded memory', async () => {
+  const { endpoint, port } = await startEndpoint({ maxSessions: 30, maxSessionsPerIp: 20 });
+  const sessions: KcpStream[] = [];
+  endpoint.on('session', (stream) => {
+    sessions.push(stream);
+    stream.on('error', () => {});
+  });
+  // 30 ports on one address reach its per-source limit; 10 on another then fill the total.
+  const clients = await Promise.all(Array.from({ length: 40 }, (_, i) => rawClient(i < 30 ? '127.0.0.1' : '127.0.0.2')));
+  try {
+    const heapBefore = process.memoryUsage().heapUsed;
+    let conv = 1;
+    for (let round = 0; round < 25; round++) {
+      await Promise.all(clients.map((client) => sendAll(client.socket, port, [segment(conv++, KcpCommand.Push, 0, 0, randomBytes(1000))])));
+      await sleep(10); // paced, so the kernel's socket buffer does not drop most of the flood before we see it
+    }
+    await sleep(200);
+    const { dropped, datagramsReceived } = endpoint.stats;
+    assert.ok(datagramsReceived > 500, `received ${datagramsReceived} of 1000`);
+    assert.equal(endpoint.sessionCount, 30, 'total limit');
+    assert.equal(endpoint.stats.sessionsAccepted, 30);
+    assert.equal(dropped['per-ip-limit'] + dropped['session-limit'] + endpoint.stats.sessionsAccepted, datagramsReceived);
+    assert.ok(dropped['per-ip-limit'] > 0 && dropped['session-limit'] > 0, JSON.stringify(dropped));
+    const perIp = new Map<string, number>();
+    for (const stream of sessions) perIp.set(stream.remoteAddress, (perIp.get(stream.remoteAddress) ?? 0) + 1);
+    assert.ok(Math.max(...perIp.values()) <= 20, 'per-source limit');
+    const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
+    assert.ok(heapGrowth < 40 * 1024 * 1024, `heap grew by ${heapGrowth} bytes`);
+  } finally {
+    for (const client of clients) client.socket.close();
+    await endpoint.close();
+  }
+});
+
+test('before markVerified the endpoint sends a source at most 3x what it received; afterwards it flows', async () => {
+  const { endpoint, port } = await startEndpoint();
+  const client = await rawClient();
+  try {
+    const sessionReady = once(endpoint, 'session');
+    // Large enough that 3x its size admits a full-MTU datagram.
+    const hello = segment(9, KcpCommand.Push, 0, 0, Buffer.alloc(600));
+    await sendAll(client.socket, port, [hello]);
+    const [stream] = (await sessionReady) as [KcpStream];
+    stream.write(randomBytes(200_000));
+    await sleep(300);
+    const sentBefore = client.bytesReceived();
+    assert.ok(sentBefore > 0, 'the session answers within its budget');
+    assert.ok(sentBefore <= 3 * hello.length, `sent ${sentBefore} bytes for ${hello.length} received`);
+    // More bytes from the client (here: a retransmission) extend the budget, still 3x.
+    await sendAll(client.socket, port, [hello, hello]);
+    await sleep(200);
+    assert.ok(client.bytesReceived() > sentBefore, 'held datagrams go out as the budget grows');
+    assert.ok(client.bytesReceived() <= 3 * 3 * hello.length, `sent ${client.bytesReceived()} for ${3 * hello.length}`);
+    assert.ok(endpoint.stats.amplificationHeld > 0);
+
+    stream.markVerified();
+    await sleep(300);
+    assert.ok(client.bytesReceived() > 20 * 3 * hello.length, `verified: ${client.bytesReceived()} bytes flow freely`);
+  } finally {
+    client.socket.close();
+    await endpoint.close();
+  }
+});
+
+test('sessions end on idle timeout and on a missed verification deadline', async () => {
+  const { endpoint, port } = await startEndpoint({ idleTimeoutMs: 300, handshakeTimeoutMs: 600 });
+  try {
+    const client = await connectKcp('127.0.0.1', port);
+    const [idleStream] = (await Promise.all([once(endpoint, 'session'), client.write('ping')]))[0] as [KcpStream];
+    idleStream.markVerified();
+    // events.once('close') would reject on the 'error' that precedes it, so listen plainly.
+    const closed = new Promise((resolve) => idleStream.once('close', resolve));
+    client.destroy(); // goes silent without a word, like a dead network
+    const [idleError] = (await once(idleStream, 'error')) as [KcpStreamError];
+    assert.equal(idleError.code, 'ERR_KCP_IDLE_TIMEOUT');
+    await closed;
+
+    const chatty = await connectKcp('127.0.0.1', port);
+    const [unverified] = (await Promise.all([once(endpoint, 'session'), chatty.write('ping')]))[0] as [KcpStream];
+    // The client keeps sending, so only the verification deadline can end it.
+    const keepAlive = setInterval(() => chatty.write('x'), 50);
+    const [verifyError] = (await once(unverified, 'error')) as [KcpStreamError];
+    clearInterval(keepAlive);
+    assert.equal(verifyError.code, 'ERR_KCP_VERIFY_TIMEOUT');
+    chatty.destroy();
+    await sleep(50);
+    assert.equal(endpoint.sessionCount, 0);
+    assert.equal(endpoint.stats.sessionsClosed, 2);
+  } finally {
+    await endpoint.close();
+  }
+});
+
+test('writes wait while the peer does not acknowledge; end() delivers everything then closes', async () => {
+  const { endpoint, port } = await startEndpoint();
+  const silentPeer = await rawClient();
+  try {
+    const sessionReady = once(endpoint, 'session');
+    await sendAll(silentPeer.socket, port, [segment(5, KcpCommand.Push, 0, 0, Buffer.alloc(10))]);
+    const [stuck] = (await sessionReady) as [KcpStream];
+    stuck.markVerified();
+    let written = false;
+    stuck.write(randomBytes(4_000_000), () => (written = true));
+    await sleep(200);
+    assert.equal(written, false, 'the write callback waits for acks that never come');
+    assert.ok(stuck.kcp.waitsnd() <= endpoint.limits.maxWaitSnd + 32, `waitsnd ${stuck.kcp.waitsnd()} stays bounded`);
+    stuck.destroy();
+
+    const client = await connectKcp('127.0.0.1', port);
+    const payload = randomBytes(300_000);
+    const [server] = (await Promise.all([once(endpoint, 'session'), client.write(payload)]))[0] as [KcpStream];
+    server.markVerified();
+    const chunks: Buffer[] = [];
+    server.on('data', (chunk: Buffer) => chunks.push(chunk));
+    client.end(Buffer.from('bye'));
+    await once(client, 'close');
+    assert.ok(Buffer.concat(chunks).equals(Buffer.concat([payload, Buffer.from('bye')])), 'everything arrived before the client closed');
+    server.destroy();
+  } finally {
+    silentPeer.socket.close();
+    await endpoint.close();
+  }
+});

@@ -1,0 +1,197 @@
+/**
+ * The chunk stream parser, fed hand-built chunks: every header format,
+ * extended timestamps, abort, chunk size changes, interleaving, and
+ * arbitrary splitting of the input.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ChunkReader } from '../../services/media/src/rtmp/chunk-reader.js';
+import { RtmpProtocolError, type RtmpMessage } from '../../services/media/src/rtmp/messages.js';
+
+interface Header {
+  fmt: 0 | 1 | 2 | 3;
+  csid: number;
+  /** Timestamp (fmt 0) or delta (fmt 1, 2); written extended when >= 0xffffff. */
+  ts?: number;
+  length?: number;
+  type?: number;
+  streamId?: number;
+  /** Force a 4-byte extended timestamp on a type-3 chunk. */
+  extended?: number;
+}
+
+/** One chunk: basic header, message header, optional extended timestamp, then `data`. */
+function chunk(h: Header, data: Buffer | string = Buffer.alloc(0)): Buffer {
+  const parts: Buffer[] = [];
+  if (h.csid < 64) parts.push(Buffer.from([(h.fmt << 6) | h.csid]));
+  else if (h.csid < 320) parts.push(Buffer.from([h.fmt << 6, h.csid - 64]));
+  else parts.push(Buffer.from([(h.fmt << 6) | 1, (h.csid - 64) & 0xff, (h.csid - 64) >> 8]));
+  const ts = h.ts ?? 0;
+  const extended = ts >= 0xffffff;
+  if (h.fmt <= 2) {
+    const m = Buffer.alloc(h.fmt === 0 ? 11 : h.fmt === 1 ? 7 : 3);
+    m.writeUIntBE(extended ? 0xffffff : ts, 0, 3);
+    if (h.fmt <= 1) {
+      m.writeUIntBE(h.length ?? 0, 3, 3);
+      m[6] = h.type ?? 0;
+    }
+    if (h.fmt === 0) m.writeUInt32LE(h.streamId ?? 0, 7);
+    parts.push(m);
+  }
+  const ext = h.fmt === 3 ? h.extended : extended ? ts : undefined;
+  if (ext !== undefined) {
+    const e = Buffer.alloc(4);
+    e.writeUInt32BE(ext);
+    parts.push(e);
+  }
+  parts.push(typeof data === 'string' ? Buffer.from(data) : data);
+  return Buffer.concat(parts);
+}
+
+function readAll(input: Buffer, reader = new ChunkReader()): RtmpMessage[] {
+  const out: RtmpMessage[] = [];
+  reader.push(input, (m) => out.push(m));
+  return out;
+}
+
+function bytes(n: number, seed = 0): Buffer {
+  return Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
+}
+
+const msg = (type: number, timestamp: number, streamId: number, payload: Buffer | string): RtmpMessage =>
+  ({ type, timestamp, streamId, payload: typeof payload === 'string' ? Buffer.from(payload) : payload });
+
+test('fmt 0, 1, 2 and 3 headers expand to full messages', () => {
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 4, ts: 1000, length: 3, type: 8, streamId: 1 }, 'abc'),
+    // fmt 1: delta + new length and type, same stream id
+    chunk({ fmt: 1, csid: 4, ts: 20, length: 2, type: 9 }, 'de'),
+    // fmt 2: delta only; length and type carry over
+    chunk({ fmt: 2, csid: 4, ts: 30 }, 'fg'),
+    // fmt 3 starting a message: everything, including the last delta, repeats
+    chunk({ fmt: 3, csid: 4 }, 'hi'),
+  ]);
+  assert.deepEqual(readAll(input), [
+    msg(8, 1000, 1, 'abc'),
+    msg(9, 1020, 1, 'de'),
+    msg(9, 1050, 1, 'fg'),
+    msg(9, 1080, 1, 'hi'),
+  ]);
+});
+
+test('a message spanning chunks is assembled from type-3 continuations', () => {
+  const payload = bytes(300);
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 6, ts: 5, length: 300, type: 9, streamId: 1 }, payload.subarray(0, 128)),
+    chunk({ fmt: 3, csid: 6 }, payload.subarray(128, 256)),
+    chunk({ fmt: 3, csid: 6 }, payload.subarray(256)),
+  ]);
+  assert.deepEqual(readAll(input), [msg(9, 5, 1, payload)]);
+});
+
+test('extended timestamps, including on type-3 continuation chunks and fmt 1 deltas', () => {
+  const payload = bytes(200);
+  const big = 0x01234567;
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 4, ts: big, length: 200, type: 9, streamId: 1 }, payload.subarray(0, 128)),
+    // The continuation repeats the extended timestamp (as the spec and ffmpeg do).
+    chunk({ fmt: 3, csid: 4, extended: big }, payload.subarray(128)),
+    chunk({ fmt: 1, csid: 4, ts: 0x1000000, length: 1, type: 9 }, 'x'),
+    chunk({ fmt: 0, csid: 5, ts: 0xffffff, length: 1, type: 8, streamId: 1 }, 'y'),
+  ]);
+  assert.deepEqual(readAll(input), [
+    msg(9, big, 1, payload),
+    msg(9, big + 0x1000000, 1, 'x'),
+    msg(8, 0xffffff, 1, 'y'),
+  ]);
+});
+
+test('32-bit timestamps wrap instead of overflowing', () => {
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 4, ts: 0xfffffff0, length: 1, type: 8 }, 'a'),
+    chunk({ fmt: 2, csid: 4, ts: 0x20 }, 'b'),
+  ]);
+  assert.deepEqual(readAll(input).map((m) => m.timestamp), [0xfffffff0, 0x10]);
+});
+
+test('abort drops the partial message and the chunk stream starts over', () => {
+  const reader = new ChunkReader();
+  const first = chunk({ fmt: 0, csid: 6, ts: 0, length: 300, type: 9 }, bytes(128));
+  assert.deepEqual(readAll(first, reader), []);
+  reader.abort(6);
+  const next = chunk({ fmt: 0, csid: 6, ts: 40, length: 2, type: 9 }, 'ok');
+  assert.deepEqual(readAll(next, reader), [msg(9, 40, 0, 'ok')]);
+});
+
+test('a Set Chunk Size applies to the very next chunk in the same push', () => {
+  const reader = new ChunkReader();
+  const setChunkSize = Buffer.alloc(4);
+  setChunkSize.writeUInt32BE(4096);
+  const payload = bytes(1000);
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 2, length: 4, type: 1 }, setChunkSize),
+    chunk({ fmt: 0, csid: 6, ts: 1, length: 1000, type: 9, streamId: 1 }, payload), // one chunk at 4096
+    chunk({ fmt: 0, csid: 6, ts: 2, length: 3, type: 9, streamId: 1 }, 'end'),
+  ]);
+  const out: RtmpMessage[] = [];
+  reader.push(input, (m) => {
+    if (m.type === 1) reader.setChunkSize(m.payload.readUInt32BE(0));
+    out.push(m);
+  });
+  assert.equal(reader.chunkSize, 4096);
+  assert.deepEqual(out.slice(1), [msg(9, 1, 1, payload), msg(9, 2, 1, 'end')]);
+});
+
+test('interleaved chunk streams are assembled independently', () => {
+  const a = bytes(300, 1);
+  const b = bytes(200, 2);
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 6, ts: 100, length: 300, type: 9, streamId: 1 }, a.subarray(0, 128)),
+    chunk({ fmt: 0, csid: 4, ts: 90, length: 200, type: 8, streamId: 1 }, b.subarray(0, 128)),
+    chunk({ fmt: 3, csid: 6 }, a.subarray(128, 256)),
+    chunk({ fmt: 3, csid: 4 }, b.subarray(128)),
+    chunk({ fmt: 3, csid: 6 }, a.subarray(256)),
+  ]);
+  assert.deepEqual(readAll(input), [msg(8, 90, 1, b), msg(9, 100, 1, a)]);
+});
+
+test('two- and three-byte basic headers (chunk stream ids 64+ and 320+)', () => {
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 64, length: 1, type: 8 }, 'a'),
+    chunk({ fmt: 0, csid: 319, length: 1, type: 8 }, 'b'),
+    chunk({ fmt: 0, csid: 320, length: 1, type: 8 }, 'c'),
+    chunk({ fmt: 0, csid: 65599, length: 1, type: 8 }, 'd'),
+    chunk({ fmt: 2, csid: 65599, ts: 7 }, 'e'),
+  ]);
+  assert.deepEqual(readAll(input).map((m) => [m.payload.toString(), m.timestamp]), [['a', 0], ['b', 0], ['c', 0], ['d', 0], ['e', 7]]);
+});
+
+test('feeding one byte at a time gives the same messages as one push', () => {
+  const a = bytes(700, 3);
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 6, ts: 0xffffff + 5, length: 700, type: 9, streamId: 1 }, a.subarray(0, 128)),
+    chunk({ fmt: 0, csid: 4, ts: 3, length: 2, type: 8, streamId: 1 }, 'au'),
+    ...[1, 2, 3, 4].map((i) => chunk({ fmt: 3, csid: 6, extended: 0xffffff + 5 }, a.subarray(i * 128, (i + 1) * 128))),
+    chunk({ fmt: 2, csid: 4, ts: 23 }, 'dx'),
+    chunk({ fmt: 3, csid: 6, extended: 0xffffff + 5 }, a.subarray(640)),
+    chunk({ fmt: 0, csid: 320, ts: 1, length: 0, type: 18, streamId: 1 }),
+  ]);
+  const oneShot = readAll(input);
+  assert.equal(oneShot.length, 4);
+  const reader = new ChunkReader();
+  const trickled: RtmpMessage[] = [];
+  for (let i = 0; i < input.length; i++) reader.push(input.subarray(i, i + 1), (m) => trickled.push(m));
+  assert.deepEqual(trickled, oneShot);
+  assert.equal(reader.bufferedBytes, 0);
+});
+
+test('protocol violations throw RtmpProtocolError', () => {
+  const reader = new ChunkReader();
+  assert.throws(() => reader.setChunkSize(0), RtmpProtocolError);
+  assert.throws(() => reader.setChunkSize(2 ** 31), RtmpProtocolError);
+  reader.setChunkSize(2 ** 31 - 1); // legal, behaves like the largest message length
+  assert.throws(() => readAll(chunk({ fmt: 1, csid: 9, length: 1, type: 8 }, 'x')), /starts with a type 1 header/);
+  assert.throws(() => readAll(chunk({ fmt: 0, csid: 4, length: 0xffffff, type: 9 })), /exceeds the .*-byte limit/);
+  const few = new ChunkReader({ maxMessageSize: 1024, maxChunkStreams: 2 });
+  assert.throws(() => readAll(Buffer.concat([3, 4, 5].map((csid) => chunk({ fmt: 0, csid, length: 1, type: 8 }, 'x'))), few), /too many chunk streams/);
+});
