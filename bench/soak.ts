@@ -4,7 +4,7 @@
  * and go over RTMP and HTTP-FLV. It prints the server's RSS and CPU over time,
  * and at the end checks that
  *   - memory stayed flat (last quarter's median RSS vs the second quarter's),
- *   - no session is stuck: with every client gone, /api/streams is empty and
+ *   - no session is stuck: with every client gone, /api/live is empty and
  *     the publisher and viewer gauges in /metrics are back to 0,
  *   - no recording segment was lost, when the server writes HLS to DATA_DIR
  *     (every broadcast's end.json segment count matches its .ts files and
@@ -117,7 +117,7 @@ async function main(): Promise<number> {
   while (Date.now() < deadline) {
     await sleep(Math.min(SAMPLE_MS, Math.max(0, deadline - Date.now())));
     const usage = processTreeUsage(server.pid);
-    const streams = ((await (await fetch(`${base}/api/streams`)).json()) as { streams: unknown[] }).streams.length;
+    const streams = ((await (await fetch(`${base}/api/live`)).json()) as { streams: unknown[] }).streams.length;
     rss.push(usage.rssBytes / 2 ** 20);
     console.log(`${fmt((Date.now() - started) / 60_000, 1).padStart(6)}  ${fmt(rss.at(-1)!, 1).padStart(7)}  ${fmt(((usage.cpuSeconds - lastCpu) * 100_000) / SAMPLE_MS, 1).padStart(5)}  ${String(streams).padStart(12)}  ${String(live.size).padStart(13)}  ${String(publishCycles).padStart(14)}  ${String(viewerCycles).padStart(13)}`);
     lastCpu = usage.cpuSeconds;
@@ -126,7 +126,7 @@ async function main(): Promise<number> {
   await sleep(5000); // idle timeouts and close handshakes settle
 
   const failures: string[] = [];
-  const streamsLeft = ((await (await fetch(`${base}/api/streams`)).json()) as { streams: unknown[] }).streams.length;
+  const streamsLeft = ((await (await fetch(`${base}/api/live`)).json()) as { streams: unknown[] }).streams.length;
   const metrics = await (await fetch(`${base}/metrics`)).text();
   const publishersLeft = gauge(metrics, 'bridgecast_publishers');
   const viewersLeft = gauge(metrics, 'bridgecast_viewers');

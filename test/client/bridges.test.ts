@@ -8,7 +8,6 @@ import { playOverKcp } from '../../services/media/src/client/index.js';
 import type { MediaPacket } from '../../services/media/src/hub/media-packet.js';
 import type { StreamSubscriber } from '../../services/media/src/hub/subscriber.js';
 import type { StreamHub } from '../../services/media/src/hub/stream-hub.js';
-import { KcpServerEndpoint } from '../../services/media/src/kcp/endpoint.js';
 import { killAllChildren, packetsOf, probeMedia, spawnTracked, startPublisher, type ChildRun } from '../helpers/ffmpeg.js';
 import { startLossyUdpProxy } from '../helpers/lossy-udp-proxy.js';
 import { startTestServer, waitFor, waitForStream, type TestServer } from '../helpers/media-server.js';
@@ -21,16 +20,11 @@ after(async () => {
   await killAllChildren();
 });
 
-/** The media service with a KCP endpoint beside it (as server.ts will wire it). */
+/** The media service with its RTMP-over-KCP endpoint on. */
 async function serverWithKcp(): Promise<{ server: TestServer; kcpPort: number }> {
-  const server = await startTestServer();
-  const kcp = new KcpServerEndpoint({ host: '127.0.0.1', port: 0 });
-  kcp.on('session', (stream, info) => {
-    server.rtmp.accept(stream, 'kcp', info.address, () => stream.markVerified());
-  });
-  const { port } = await kcp.listen();
-  cleanups.push(async () => { await server.close(); await kcp.close(); });
-  return { server, kcpPort: port };
+  const server = await startTestServer({ kcpEnabled: true });
+  cleanups.push(() => server.close());
+  return { server, kcpPort: server.kcpPort! };
 }
 
 async function freePort(): Promise<number> {

@@ -4,7 +4,7 @@
  * and SVT-AV1 into MP4, whose decoder configuration record (hvcC / av1C)
  * and length-prefixed NAL units / OBUs are exactly what Enhanced RTMP
  * carries — publishes them with our RTMP client and checks that HTTP-FLV
- * relays every tag byte for byte and that /api/streams names the codec.
+ * relays every tag byte for byte and that /api/live names the codec.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -80,7 +80,7 @@ for (const codec of CODECS) {
     for (const m of messages.slice(1)) publisher.sendPacket(m);
     await waitFor(() => (server.hub.get('live', name)?.packetsIn ?? 0) === messages.length, 5000, 'all packets at the server');
 
-    const api = await (await fetch(`${server.httpBase}/api/streams`)).json() as { streams: { name: string; video: { codec: string } | null }[] };
+    const api = await (await fetch(`${server.httpBase}/api/live`)).json() as { streams: { name: string; video: { codec: string } | null }[] };
     assert.equal(api.streams.find((s) => s.name === name)?.video?.codec, codec.name);
 
     publisher.close();

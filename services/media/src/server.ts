@@ -1,18 +1,28 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import type { StreamKeyStore } from '../../../lambdas/stream-keys/src/store.js';
+import { createLocalApiHandler } from './auth/api-adapter.js';
+import { playAuthorizer } from './auth/play-token.js';
+import { startRevocationWatch } from './auth/revocation-watch.js';
+import { setUpPublishAuth } from './auth/stream-keys-setup.js';
 import { loadConfig, type MediaConfig } from './config.js';
-import { RateMeter } from './hub/rate-meter.js';
+import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
 import { handleFlvRequest } from './http/flv-route.js';
 import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
 import { sendJson } from './http/responses.js';
 import { describeLiveStream } from './http/stream-list.js';
+import type { KcpServerEndpoint } from './kcp/endpoint.js';
+import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
+import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
-import { playAuthorizer } from './auth/play-token.js';
+import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
-import { DEFAULT_RTMP_LIMITS, listenRtmpTcp, RtmpSessionManager } from './rtmp/rtmp-server.js';
+import { onDemandFlvRoute } from './relay/demand.js';
+import { attachRelays } from './relay/index.js';
+import { loadRelayConfig } from './relay/relay-config.js';
+import { DEFAULT_RTMP_LIMITS, listenRtmpTcp, RtmpSessionManager, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 import type { PublishDecision } from './rtmp/server-session.js';
-import { isValidStreamName } from './rtmp/names.js';
 
 export interface MediaServer {
   readonly config: MediaConfig;
@@ -22,43 +32,49 @@ export interface MediaServer {
   readonly rtmp: RtmpSessionManager;
   readonly rtmpPort: number;
   readonly httpPort: number;
+  /** The bound UDP port of RTMP over KCP; undefined when KCP is off. */
+  readonly kcpPort: number | undefined;
+  readonly kcp: KcpServerEndpoint | undefined;
+  /** The stream-keys table (AUTH=keys); undefined with AUTH=none. */
+  readonly streamKeys: StreamKeyStore | undefined;
   /** Stops taking publishers, ends streams, flushes HLS, closes listeners. */
   close(reason?: string): Promise<void>;
 }
 
 export interface StartOptions extends Partial<MediaConfig> {
   logger?: Logger;
+  rtmpLimits?: Partial<RtmpServerLimits>;
 }
 
-/** Egress bit rate per viewer protocol. */
-export class EgressMeters {
-  private readonly meters = new Map<string, RateMeter>();
-  meter(protocol: string): RateMeter {
-    let m = this.meters.get(protocol);
-    if (!m) this.meters.set(protocol, (m = new RateMeter()));
-    return m;
-  }
-  bitsPerSecond(): number {
-    let sum = 0;
-    for (const m of this.meters.values()) sum += m.bitsPerSecond();
-    return sum;
-  }
-}
+/** How long an HTTP-FLV request on a relay edge waits for the pull it triggered. */
+const RELAY_PULL_WAIT_MS = 10_000;
 
-/** Starts the media service: RTMP (TCP), HTTP, and the parts the configuration enables. */
+/** Starts the media service: RTMP over TCP and KCP, HTTP, and the parts the configuration enables. */
 export async function startMediaServer(options: StartOptions = {}): Promise<MediaServer> {
-  const { logger: givenLogger, ...overrides } = options;
+  const { logger: givenLogger, rtmpLimits, ...overrides } = options;
   const config: MediaConfig = { ...loadConfig(), ...overrides };
   const logger = givenLogger ?? createLogger(config.logLevel);
   const hub = new StreamHub();
   const egress = new EgressMeters();
-  const metrics = new MediaMetrics(hub);
   let accepting = true;
 
-  const authorizePublish = async (_app: string, key: string): Promise<PublishDecision> =>
-    isValidStreamName(key) ? { ok: true, streamId: key } : { ok: false, code: 'BadName', reason: 'invalid stream name' };
-  const authorizePlay = playAuthorizer(config.playTokenSecret);
+  const publishAuth = await setUpPublishAuth(config, logger);
+  const relays = attachRelays(hub, loadRelayConfig(), logger, { maxBacklogBytes: config.viewerBacklogBytes });
+  const playTokens = playAuthorizer(config.playTokenSecret);
+  // Relay requests (signed by the shared secret) are decided by the relay
+  // authorizer; everything else by stream keys and play tokens.
+  const keyAuthorized = new KeyAuthorizedStreams();
+  const authorizePublish = async (app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision> => {
+    const relayDecision = relays.authorizer.authorizePublish(app, key, query);
+    if (relayDecision) return relayDecision;
+    const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress });
+    if (decision.ok) keyAuthorized.add(decision.streamId);
+    return decision;
+  };
+  const authorizePlay = (app: string, name: string, query: URLSearchParams): boolean =>
+    relays.authorizer.authorizePlay(app, name, query) ?? playTokens(app, name, query);
 
+  let metrics: MediaMetrics | undefined;
   const rtmp = new RtmpSessionManager((protocol, remoteAddress) => ({
     hub,
     logger,
@@ -69,10 +85,33 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     maxViewerBacklogBytes: config.viewerBacklogBytes,
     acceptingPublishers: () => accepting,
     egress: egress.meter(protocol),
-  }), DEFAULT_RTMP_LIMITS, logger);
+    onPublishRefused: (code) => metrics?.publishRefused.inc({ code }),
+  }), { ...DEFAULT_RTMP_LIMITS, ...rtmpLimits }, logger);
 
+  const kcp = config.kcpEnabled
+    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env) }, logger)
+    : undefined;
+  metrics = new MediaMetrics({ hub, egress, rtmp }, kcp ? [registerKcpMetrics(kcp)] : []);
+
+  // A revoked key's live publisher is cut off within seconds.
+  const revocationWatch = startRevocationWatch({
+    authorizer: publishAuth.authorizer,
+    liveStreamIds: () => keyAuthorized.liveIds(hub),
+    onRevoked: (streamId) => {
+      logger.warn({ streamId }, 'stream revoked; disconnecting its publisher');
+      for (const s of hub.list()) if (s.name === streamId) s.publisher.disconnect('stream key revoked');
+    },
+    logger,
+  });
+
+  const rtmpServer = await listenRtmpTcp(rtmp, config.host, config.rtmpPort);
+  const rtmpPort = (rtmpServer.address() as net.AddressInfo).port;
+  const kcpPort = kcp?.address().port;
+
+  let httpPort = config.httpPort;
+  const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv') };
   const routes: Route[] = [
-    (req, res, path) => {
+    (_req, res, path) => {
       if (path !== '/healthz') return false;
       sendJson(res, accepting ? 200 : 503, { status: accepting ? 'ok' : 'draining', streams: hub.list().length });
       return true;
@@ -84,19 +123,41 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       return true;
     },
     (req, res, path) => {
-      if (path !== '/api/streams' || req.method !== 'GET') return false;
+      if (path !== '/api/live' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
       sendJson(res, 200, { streams: hub.list().map((s) => describeLiveStream(s)) });
       return true;
     },
-    (req, res, path, query) => handleFlvRequest(req, res, path, query, {
-      hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'),
-    }),
   ];
+  // The stream-keys API is served here only when the table is embedded (a
+  // laptop); in AWS it is API Gateway + Lambda with IAM auth, never the
+  // media service's public port.
+  if (publishAuth.store && publishAuth.embedded) {
+    const api = createLocalApiHandler({
+      store: publishAuth.store,
+      urls: {
+        ingestHost: config.publicHost,
+        rtmpPort,
+        kcpPort: kcpPort ?? config.kcpPort,
+        // Read per request: the HTTP port is known once it listens (it may be 0 = any).
+        get hlsBaseUrl() { return config.hlsBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
+        get flvBaseUrl() { return config.flvBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
+      },
+      apiToken: config.apiToken,
+      logger,
+    });
+    routes.push(async (req, res, path) => {
+      if (path !== '/api/streams' && !path.startsWith('/api/streams/')) return false;
+      await api(req, res);
+      return true;
+    });
+  }
+  // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
+  routes.push(relays.pulls
+    ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
+    : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
   const httpServer = createHttpServer(routes, logger);
-  const httpPort = await listenHttp(httpServer, config.host, config.httpPort);
-  const rtmpServer = await listenRtmpTcp(rtmp, config.host, config.rtmpPort);
-  const rtmpAddress = rtmpServer.address() as net.AddressInfo;
+  httpPort = await listenHttp(httpServer, config.host, config.httpPort);
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
@@ -109,16 +170,44 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       const deadline = Date.now() + config.drainSeconds * 1000;
       while (hub.list().length > 0 && Date.now() < deadline) await sleep(500);
       if (hub.list().length > 0) logger.warn({ streams: hub.list().length }, 'drain deadline reached; disconnecting publishers');
+      revocationWatch.stop();
+      relays.close(reason);
       rtmpServer.close();
       hub.closeAll(reason);
       rtmp.closeAll(reason);
+      await kcp?.close();
       await closeHttp(httpServer);
+      await publishAuth.close();
     })();
     return closing;
   };
 
-  logger.info({ rtmpPort: rtmpAddress.port, httpPort }, 'media service listening');
-  return { config, logger, hub, metrics, rtmp, rtmpPort: rtmpAddress.port, httpPort, close };
+  logger.info({ rtmpPort: rtmpPort, kcpPort, httpPort, auth: config.auth }, 'media service listening');
+  return {
+    config, logger, hub, metrics, rtmp, rtmpPort: rtmpPort, httpPort, kcpPort, kcp,
+    streamKeys: publishAuth.store, close,
+  };
+}
+
+/**
+ * Ids of streams whose publisher got in with a stream key (not through a
+ * relay): the ones the revocation watch checks. A relay-published stream on
+ * an edge may not exist in the edge's table at all and must not be cut off.
+ */
+class KeyAuthorizedStreams {
+  /** Stream id → when its key was last accepted. */
+  private readonly authorizedAt = new Map<string, number>();
+
+  add(streamId: string): void {
+    this.authorizedAt.set(streamId, Date.now());
+  }
+
+  liveIds(hub: StreamHub): string[] {
+    const live = new Set(hub.list().map((s) => s.name));
+    const graceEnd = Date.now() - 30_000; // authorized, not live yet: the publish is still starting
+    for (const [id, at] of this.authorizedAt) if (!live.has(id) && at < graceEnd) this.authorizedAt.delete(id);
+    return [...this.authorizedAt.keys()].filter((id) => live.has(id));
+  }
 }
 
 function sleep(ms: number): Promise<void> {

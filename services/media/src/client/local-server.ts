@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
-import { RateMeter } from '../hub/rate-meter.js';
+import { EgressMeter } from '../hub/egress-meter.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import { createHttpServer, listenHttp } from '../http/http-server.js';
 import type { Logger } from '../logger.js';
@@ -44,7 +44,7 @@ const acceptValidName: SessionContext['authorizePublish'] = async (_app, key) =>
 export async function startLocalServer(opts: LocalServerOptions): Promise<LocalServer> {
   const maxBacklogBytes = opts.maxBacklogBytes ?? 4 * 1024 * 1024;
   const authorizePlay = opts.authorizePlay ?? (() => true);
-  const egress = new RateMeter();
+  const egress = new EgressMeter();
   const rtmp = new RtmpSessionManager((protocol, remoteAddress) => ({
     hub: opts.hub,
     logger: opts.logger,

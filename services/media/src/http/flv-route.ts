@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StreamHub } from '../hub/stream-hub.js';
-import type { RateMeter } from '../hub/rate-meter.js';
+import type { EgressMeter } from '../hub/egress-meter.js';
 import { isValidAppName, isValidStreamName } from '../rtmp/names.js';
 import { FlvViewer } from './flv-viewer.js';
 import { CORS_HEADERS, sendError } from './responses.js';
@@ -11,7 +11,7 @@ export interface FlvRouteOptions {
   hub: StreamHub;
   maxBacklogBytes: number;
   authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
-  egress: RateMeter;
+  egress: EgressMeter;
 }
 
 /** `GET|HEAD /<app>/<stream>.flv`: live HTTP-FLV (chunked), as SRS and node-media-server serve it. */

@@ -3,7 +3,7 @@ import { flvEncoding, flvHeader } from '../flv/flv-encoding.js';
 import { ViewerBackpressure } from '../hub/backpressure.js';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
-import type { RateMeter } from '../hub/rate-meter.js';
+import type { EgressMeter } from '../hub/egress-meter.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
 
 /** A viewer of `GET /<app>/<stream>.flv`: an endless chunked FLV response. */
@@ -16,7 +16,7 @@ export class FlvViewer implements StreamSubscriber {
     private readonly res: ServerResponse,
     private readonly stream: LiveStream,
     maxBacklogBytes: number,
-    private readonly egress: RateMeter,
+    private readonly egress: EgressMeter,
   ) {
     this.backpressure = new ViewerBackpressure(maxBacklogBytes);
     const hasAudio = stream.audioSequenceHeader !== null || stream.metadataInfo.audioCodec !== undefined;
@@ -25,7 +25,10 @@ export class FlvViewer implements StreamSubscriber {
 
   send(packet: MediaPacket): void {
     if (this.res.destroyed) return;
-    if (!this.backpressure.admit(packet, this.res.writableLength, this.stream.hasVideo)) return;
+    if (!this.backpressure.admit(packet, this.res.writableLength, this.stream.hasVideo)) {
+      this.egress.droppedPackets++;
+      return;
+    }
     const tag = flvEncoding(packet);
     this.bytesSent += tag.length;
     this.egress.add(tag.length);

@@ -1,6 +1,6 @@
 import type { LiveStream } from '../hub/live-stream.js';
 
-/** The public description of a live stream, as /api/streams lists it. */
+/** The public description of a live stream, as /api/live lists it. */
 export function describeLiveStream(s: LiveStream, now = Date.now()) {
   const video = s.videoSequenceHeader?.video;
   const audio = s.audioSequenceHeader?.audio;

@@ -1,28 +1,51 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EgressMeters } from '../hub/egress-meter.js';
 import type { StreamHub } from '../hub/stream-hub.js';
+import type { RtmpSessionManager } from '../rtmp/rtmp-server.js';
+
+/** What the metrics read from; every value is computed when scraped. */
+export interface MetricSources {
+  hub: StreamHub;
+  egress: EgressMeters;
+  rtmp: RtmpSessionManager;
+}
 
 /**
- * Prometheus metrics of one media service process. Gauges that describe the
- * hub (publishers, viewers, bit rates) are computed when scraped, so the
- * media path never updates them; counters are incremented where things
- * happen (refusals, drops, protocol errors).
+ * Prometheus metrics of one media service process. Everything that happens
+ * on the media path (bytes, drops, refusals) is already counted in plain
+ * fields by the code doing it; the gauges and counters here read those
+ * when scraped, so no packet ever touches prom-client.
  */
 export class MediaMetrics {
   readonly registry = new Registry();
-  readonly connectionsRefused: Counter<'transport' | 'reason'>;
-  readonly protocolErrors: Counter<'transport'>;
   readonly publishRefused: Counter<'code'>;
-  readonly viewerPacketsDropped: Counter<'protocol'>;
-  readonly egressBytes: Counter<'protocol'>;
 
-  constructor(hub: StreamHub, extraCollectors: Array<(registry: Registry) => void> = []) {
+  constructor({ hub, egress, rtmp }: MetricSources, extraCollectors: Array<(registry: Registry) => void> = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridgecast_process_' });
     const registers = [this.registry];
-    this.connectionsRefused = new Counter({ name: 'bridgecast_connections_refused_total', help: 'Connections refused by a limit', labelNames: ['transport', 'reason'], registers });
-    this.protocolErrors = new Counter({ name: 'bridgecast_protocol_errors_total', help: 'Connections closed for a protocol violation', labelNames: ['transport'], registers });
-    this.publishRefused = new Counter({ name: 'bridgecast_publish_refused_total', help: 'Publish attempts refused', labelNames: ['code'], registers });
-    this.viewerPacketsDropped = new Counter({ name: 'bridgecast_viewer_packets_dropped_total', help: 'Media packets skipped for viewers that fell behind', labelNames: ['protocol'], registers });
-    this.egressBytes = new Counter({ name: 'bridgecast_egress_bytes_total', help: 'Media bytes written to viewers', labelNames: ['protocol'], registers });
+    this.publishRefused = new Counter({ name: 'bridgecast_publish_refused_total', help: 'Publish attempts refused, by reason code', labelNames: ['code'], registers });
+    new Counter({
+      name: 'bridgecast_connections_refused_total', help: 'RTMP/KCP sessions refused by a connection limit', registers,
+      collect() { this.reset(); this.inc(rtmp.counters.refused); },
+    });
+    new Counter({
+      name: 'bridgecast_protocol_errors_total', help: 'RTMP/KCP sessions closed for a protocol violation', registers,
+      collect() { this.reset(); this.inc(rtmp.counters.protocolErrors); },
+    });
+    new Counter({
+      name: 'bridgecast_egress_bytes_total', help: 'Media bytes written to viewers', labelNames: ['protocol'], registers,
+      collect() {
+        this.reset();
+        for (const [protocol, meter] of egress.entries()) this.inc({ protocol }, meter.total);
+      },
+    });
+    new Counter({
+      name: 'bridgecast_viewer_packets_dropped_total', help: 'Media packets skipped for viewers that fell behind', labelNames: ['protocol'], registers,
+      collect() {
+        this.reset();
+        for (const [protocol, meter] of egress.entries()) this.inc({ protocol }, meter.droppedPackets);
+      },
+    });
     new Gauge({
       name: 'bridgecast_publishers', help: 'Live streams being published', labelNames: ['transport'], registers,
       collect() {
@@ -41,8 +64,13 @@ export class MediaMetrics {
     });
     new Gauge({
       name: 'bridgecast_ingest_bits_per_second', help: 'Sum of the publishers\' bit rates', registers,
+      collect() { this.set(hub.list().reduce((sum, s) => sum + s.ingest.bitsPerSecond(), 0)); },
+    });
+    new Gauge({
+      name: 'bridgecast_egress_bits_per_second', help: 'Bit rate written to viewers, by protocol', labelNames: ['protocol'], registers,
       collect() {
-        this.set(hub.list().reduce((sum, s) => sum + s.ingest.bitsPerSecond(), 0));
+        this.reset();
+        for (const [protocol, meter] of egress.entries()) this.set({ protocol }, meter.bitsPerSecond());
       },
     });
     for (const add of extraCollectors) add(this.registry);

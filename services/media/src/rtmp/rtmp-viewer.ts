@@ -1,6 +1,6 @@
 import { ViewerBackpressure } from '../hub/backpressure.js';
 import type { MediaPacket } from '../hub/media-packet.js';
-import type { RateMeter } from '../hub/rate-meter.js';
+import type { EgressMeter } from '../hub/egress-meter.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
 import { encodeChunks } from './chunk-writer.js';
 import type { RtmpConnection } from './connection.js';
@@ -35,14 +35,17 @@ export class RtmpViewer implements StreamSubscriber {
     maxBacklogBytes: number,
     private readonly hasVideo: () => boolean,
     private readonly onEnd: (reason: string) => void,
-    private readonly egress: RateMeter,
+    private readonly egress: EgressMeter,
   ) {
     this.backpressure = new ViewerBackpressure(maxBacklogBytes);
   }
 
   send(packet: MediaPacket): void {
     if (this.connection.isClosed) return;
-    if (!this.backpressure.admit(packet, this.connection.queuedBytes, this.hasVideo())) return;
+    if (!this.backpressure.admit(packet, this.connection.queuedBytes, this.hasVideo())) {
+      this.egress.droppedPackets++;
+      return;
+    }
     const encoded = rtmpEncoding(packet, this.connection.outChunkSize, this.streamId);
     this.bytesSent += encoded.length;
     this.egress.add(encoded.length);

@@ -2,7 +2,7 @@ import { encodeAmf0, encodeAmf0EcmaArray } from '../amf/amf0.js';
 import type { AmfObject, AmfValue } from '../amf/amf-value.js';
 import type { LiveStream, StreamMetadata } from '../hub/live-stream.js';
 import { MediaPacket } from '../hub/media-packet.js';
-import type { RateMeter } from '../hub/rate-meter.js';
+import type { EgressMeter } from '../hub/egress-meter.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
 import { decodeDataMessage, type RtmpCommand, type RtmpConnection } from './connection.js';
@@ -28,9 +28,11 @@ export interface SessionContext {
   authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
   maxViewerBacklogBytes: number;
   /** Egress meter for this transport's viewers. */
-  egress: RateMeter;
+  egress: EgressMeter;
   /** False while the server drains: new publishers are refused. */
   acceptingPublishers(): boolean;
+  /** Counts a refused publish by its code (metrics). */
+  onPublishRefused?(code: string): void;
 }
 
 const PUBLISH_REFUSAL_CODES: Record<string, string> = {
@@ -147,6 +149,7 @@ export class RtmpServerSession {
 
   private refusePublish(streamId: number, code: keyof typeof PUBLISH_REFUSAL_CODES, reason: string): void {
     this.log.warn({ code, reason }, 'publish refused');
+    this.ctx.onPublishRefused?.(code);
     this.sendStatus(streamId, 'error', PUBLISH_REFUSAL_CODES[code]!, reason);
     // Give the client time to read the status before the connection goes.
     setTimeout(() => this.connection.close(`publish refused: ${reason}`), 200).unref();

@@ -1,0 +1,24 @@
+import type { Logger } from '../logger.js';
+import type { RtmpSessionManager } from '../rtmp/rtmp-server.js';
+import { KcpServerEndpoint, type KcpServerEndpointOptions } from './endpoint.js';
+
+/**
+ * The KCP (UDP) listener beside RTMP's TCP one: every KCP conversation is
+ * handed to the same RTMP session manager as a TCP socket is, so publish,
+ * play, metadata, the GOP cache and authorization behave the same. The
+ * session is "verified" (the anti-amplification limit lifts) once the RTMP
+ * handshake completes.
+ */
+export async function listenRtmpOverKcp(rtmp: RtmpSessionManager, options: KcpServerEndpointOptions, logger: Logger): Promise<KcpServerEndpoint> {
+  const endpoint = new KcpServerEndpoint(options);
+  endpoint.on('session', (stream, info) => {
+    // A KCP stream errors on dead links and idle timeouts; the RTMP session
+    // sees the close, so the error itself only needs logging.
+    stream.on('error', (err) => logger.debug({ err, remoteAddress: info.address, conv: info.conv }, 'kcp session error'));
+    const session = rtmp.accept(stream, 'kcp', info.address, () => stream.markVerified());
+    if (!session) stream.destroy();
+  });
+  endpoint.on('error', (err) => logger.error({ err }, 'kcp socket error'));
+  await endpoint.listen();
+  return endpoint;
+}

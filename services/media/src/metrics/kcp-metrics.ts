@@ -1,0 +1,67 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { KcpServerEndpoint } from '../kcp/endpoint.js';
+
+/** Retransmissions per first transmission, and the mean smoothed RTT, over the live sessions. */
+export interface KcpHealth {
+  retransmitRatio: number;
+  rttMs: number;
+  sessions: number;
+}
+
+export function kcpHealth(endpoint: KcpServerEndpoint): KcpHealth {
+  const totals = endpoint.kcpTotals();
+  const retransmits = totals.timeoutRetransmits + totals.fastRetransmits;
+  let rttSum = 0;
+  let measured = 0;
+  for (const stream of endpoint.streams()) {
+    if (stream.kcp.srtt > 0) {
+      rttSum += stream.kcp.srtt;
+      measured++;
+    }
+  }
+  return {
+    retransmitRatio: totals.segmentsSent > 0 ? retransmits / totals.segmentsSent : 0,
+    rttMs: measured > 0 ? rttSum / measured : 0,
+    sessions: endpoint.sessionCount,
+  };
+}
+
+/**
+ * Prometheus view of the KCP endpoint. Values are read from the endpoint's
+ * own counters when scraped (the packet path never touches prom-client);
+ * counters are set to the running totals, which only grow.
+ */
+export function registerKcpMetrics(endpoint: KcpServerEndpoint): (registry: Registry) => void {
+  return (registry) => {
+    const registers = [registry];
+    new Gauge({
+      name: 'bridgecast_kcp_sessions', help: 'Open KCP sessions', registers,
+      collect() { this.set(endpoint.sessionCount); },
+    });
+    new Gauge({
+      name: 'bridgecast_kcp_rtt_ms', help: 'Mean smoothed RTT of open KCP sessions', registers,
+      collect() { this.set(kcpHealth(endpoint).rttMs); },
+    });
+    new Counter({
+      name: 'bridgecast_kcp_segments_total', help: 'KCP data segments by kind of transmission', labelNames: ['kind'], registers,
+      collect() {
+        const totals = endpoint.kcpTotals();
+        this.reset();
+        this.inc({ kind: 'first' }, totals.segmentsSent);
+        this.inc({ kind: 'timeout_retransmit' }, totals.timeoutRetransmits);
+        this.inc({ kind: 'fast_retransmit' }, totals.fastRetransmits);
+      },
+    });
+    new Counter({
+      name: 'bridgecast_kcp_datagrams_dropped_total', help: 'UDP datagrams dropped before reaching a KCP session', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(endpoint.stats.dropped)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'bridgecast_kcp_amplification_dropped_total', help: 'Datagrams to unverified addresses dropped by the anti-amplification limit', registers,
+      collect() { this.reset(); this.inc(endpoint.stats.amplificationDropped); },
+    });
+  };
+}
