@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { loadLimits, type ServiceLimits } from './limits.js';
 
 /**
  * Configuration of the media service, from the environment. Every setting
@@ -39,6 +40,8 @@ export interface MediaConfig {
   flvBaseUrl: string | undefined;
   /** Enables the KCP (UDP) endpoint. */
   kcpEnabled: boolean;
+  /** Connection, session, size and timeout limits (see limits.ts). */
+  limits: ServiceLimits;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -85,5 +88,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     hlsBaseUrl: env.HLS_BASE_URL || undefined,
     flvBaseUrl: env.FLV_BASE_URL || undefined,
     kcpEnabled: bool(env, 'KCP', true),
+    limits: loadLimits(env),
   };
 }

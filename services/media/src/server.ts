@@ -21,7 +21,7 @@ import { MediaMetrics } from './metrics/metrics.js';
 import { onDemandFlvRoute } from './relay/demand.js';
 import { attachRelays } from './relay/index.js';
 import { loadRelayConfig } from './relay/relay-config.js';
-import { DEFAULT_RTMP_LIMITS, listenRtmpTcp, RtmpSessionManager, type RtmpServerLimits } from './rtmp/rtmp-server.js';
+import { listenRtmpTcp, RtmpSessionManager, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 import type { PublishDecision } from './rtmp/server-session.js';
 
 export interface MediaServer {
@@ -67,6 +67,10 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const authorizePublish = async (app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision> => {
     const relayDecision = relays.authorizer.authorizePublish(app, key, query);
     if (relayDecision) return relayDecision;
+    if (hub.list().length >= config.limits.maxPublishers) {
+      logger.warn({ remoteAddress, maxPublishers: config.limits.maxPublishers }, 'publish refused: publisher limit reached');
+      return { ok: false, code: 'RateLimited', reason: 'this server is full; reconnect to another instance' };
+    }
     const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress });
     if (decision.ok) keyAuthorized.add(decision.streamId);
     return decision;
@@ -86,10 +90,10 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     acceptingPublishers: () => accepting,
     egress: egress.meter(protocol),
     onPublishRefused: (code) => metrics?.publishRefused.inc({ code }),
-  }), { ...DEFAULT_RTMP_LIMITS, ...rtmpLimits }, logger);
+  }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
   const kcp = config.kcpEnabled
-    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env) }, logger)
+    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp }, logger)
     : undefined;
   metrics = new MediaMetrics({ hub, egress, rtmp }, kcp ? [registerKcpMetrics(kcp)] : []);
 

@@ -1,0 +1,50 @@
+import { DEFAULT_KCP_ENDPOINT_LIMITS, type KcpEndpointLimits } from './kcp/endpoint.js';
+import { DEFAULT_RTMP_LIMITS, type RtmpServerLimits } from './rtmp/rtmp-server.js';
+
+/**
+ * Every limit that protects one task from its clients, in one place, each
+ * with its environment variable (the README's "Limits" table lists them
+ * with the ones fixed in code). Exceeding one is logged and counted (see
+ * /metrics) and affects only the connection or stream that exceeded it.
+ */
+export interface ServiceLimits {
+  /** RTMP over TCP and over KCP: connections, per-address connections, timeouts, message size, chunk streams. */
+  rtmp: RtmpServerLimits;
+  /** UDP sessions of the KCP endpoint. */
+  kcp: KcpEndpointLimits;
+  /** Live streams (publishers) one task accepts; more are refused with NetStream.Publish.Rejected. */
+  maxPublishers: number;
+}
+
+export const DEFAULT_MAX_PUBLISHERS = 200;
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
+  const rtmp = DEFAULT_RTMP_LIMITS;
+  const kcp = DEFAULT_KCP_ENDPOINT_LIMITS;
+  return {
+    rtmp: {
+      maxConnections: positiveInt(env, 'MAX_CONNECTIONS', rtmp.maxConnections),
+      maxConnectionsPerAddress: positiveInt(env, 'MAX_CONNECTIONS_PER_IP', rtmp.maxConnectionsPerAddress),
+      handshakeTimeoutMs: positiveInt(env, 'RTMP_HANDSHAKE_TIMEOUT_MS', rtmp.handshakeTimeoutMs),
+      idleTimeoutMs: positiveInt(env, 'RTMP_IDLE_TIMEOUT_MS', rtmp.idleTimeoutMs),
+      maxMessageSize: positiveInt(env, 'RTMP_MAX_MESSAGE_BYTES', rtmp.maxMessageSize),
+      maxChunkStreams: positiveInt(env, 'RTMP_MAX_CHUNK_STREAMS', rtmp.maxChunkStreams),
+    },
+    kcp: {
+      ...kcp,
+      maxSessions: positiveInt(env, 'KCP_MAX_SESSIONS', kcp.maxSessions),
+      maxSessionsPerIp: positiveInt(env, 'KCP_MAX_SESSIONS_PER_IP', kcp.maxSessionsPerIp),
+      idleTimeoutMs: positiveInt(env, 'KCP_IDLE_TIMEOUT_MS', kcp.idleTimeoutMs),
+      handshakeTimeoutMs: positiveInt(env, 'KCP_HANDSHAKE_TIMEOUT_MS', kcp.handshakeTimeoutMs),
+    },
+    maxPublishers: positiveInt(env, 'MAX_PUBLISHERS', DEFAULT_MAX_PUBLISHERS),
+  };
+}
