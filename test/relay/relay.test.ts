@@ -82,7 +82,7 @@ describe('relay pull on demand', () => {
     const first = await viewer(edge.rtmpUrl, 'cam');
     await waitFor(() => videoTimestamps(first.packets).length > 40, 5000, 'frames at the edge viewer');
     assert.equal(edge.server.hub.get('live', 'cam')!.publisher.protocol, 'relay');
-    assert.equal(origin.server.hub.get('live', 'cam')!.subscribersByProtocol().kcp, 1, 'one KCP relay session at the origin');
+    assert.equal(origin.server.hub.get('live', 'cam')!.viewersByProtocol().kcp, 1, 'one KCP relay session at the origin');
     assertIncreasing(videoTimestamps(first.packets), 'edge viewer');
 
     first.client.close();

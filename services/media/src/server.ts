@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import path from 'node:path';
 import type { StreamKeyStore } from '../../../lambdas/stream-keys/src/store.js';
 import { createLocalApiHandler } from './auth/api-adapter.js';
 import { playAuthorizer } from './auth/play-token.js';
@@ -10,12 +11,16 @@ import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
 import { handleFlvRequest } from './http/flv-route.js';
 import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
+import { hlsRoute } from './http/hls-route.js';
 import { sendJson } from './http/responses.js';
+import { webPageRoute } from './http/web-page.js';
 import { describeLiveStream } from './http/stream-list.js';
+import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from './kcp/endpoint.js';
 import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
+import { LocalObjectStore } from './storage/local-object-store.js';
 import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
 import { onDemandFlvRoute } from './relay/demand.js';
@@ -97,6 +102,12 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     : undefined;
   metrics = new MediaMetrics({ hub, egress, rtmp }, kcp ? [registerKcpMetrics(kcp)] : []);
 
+  // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
+  const hlsStore = config.hlsEnabled ? new LocalObjectStore(path.join(config.dataDir, 'hls')) : undefined;
+  const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
+    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
+  });
+
   // A revoked key's live publisher is cut off within seconds.
   const revocationWatch = startRevocationWatch({
     authorizer: publishAuth.authorizer,
@@ -155,6 +166,9 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       return true;
     });
   }
+  // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
+  if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir));
+  routes.push(webPageRoute());
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
@@ -179,6 +193,9 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       rtmpServer.close();
       hub.closeAll(reason);
       rtmp.closeAll(reason);
+      // The last segment, final playlists and end.json of every broadcast, uploaded before exit.
+      await hls?.close();
+      await hlsStore?.close();
       await kcp?.close();
       await closeHttp(httpServer);
       await publishAuth.close();

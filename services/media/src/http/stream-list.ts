@@ -4,8 +4,7 @@ import type { LiveStream } from '../hub/live-stream.js';
 export function describeLiveStream(s: LiveStream, now = Date.now()) {
   const video = s.videoSequenceHeader?.video;
   const audio = s.audioSequenceHeader?.audio;
-  const viewersByProtocol = s.subscribersByProtocol();
-  delete viewersByProtocol.hls; // the in-process segmenter is not a viewer
+  const viewersByProtocol = s.viewersByProtocol();
   return {
     app: s.app,
     name: s.name,

@@ -25,6 +25,9 @@ export interface StreamMetadata {
  * One live stream: the publisher's packets, the state a new viewer needs to
  * start instantly (metadata, sequence headers, GOP cache), and the viewers.
  */
+/** The in-process HLS writer subscribes like a viewer but is not audience. */
+const HLS_WRITER = 'hls';
+
 export class LiveStream {
   readonly startedAt = Date.now();
   readonly ingest = new RateMeter();
@@ -50,10 +53,17 @@ export class LiveStream {
   get hasVideo(): boolean { return this.videoSequenceHeader !== null; }
   get subscriberCount(): number { return this.subscribers.size; }
 
-  subscribersByProtocol(): Record<string, number> {
+  /** Viewers by protocol: every subscriber but the server's own HLS writer. */
+  viewersByProtocol(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const s of this.subscribers) counts[s.protocol] = (counts[s.protocol] ?? 0) + 1;
+    for (const s of this.subscribers) if (s.protocol !== HLS_WRITER) counts[s.protocol] = (counts[s.protocol] ?? 0) + 1;
     return counts;
+  }
+
+  get viewerCount(): number {
+    let n = 0;
+    for (const s of this.subscribers) if (s.protocol !== HLS_WRITER) n++;
+    return n;
   }
 
   /** Feeds one packet from the publisher to the caches and every viewer. */

@@ -28,7 +28,10 @@ export class MediaPacket {
   get isVideo(): boolean { return this.type === TAG_VIDEO; }
   get isAudio(): boolean { return this.type === TAG_AUDIO; }
   get isScript(): boolean { return this.type === TAG_SCRIPT; }
-  get isKeyframe(): boolean { return this.video !== null && this.video.keyframe && !this.video.sequenceHeader; }
+  /** A coded keyframe a decoder can start from (not a sequence header, nor the end-of-sequence marker encoders flag as key). */
+  get isKeyframe(): boolean {
+    return this.video !== null && this.video.keyframe && !this.video.sequenceHeader && !this.video.endOfSequence;
+  }
   get isSequenceHeader(): boolean {
     return (this.video?.sequenceHeader ?? false) || (this.audio?.sequenceHeader ?? false);
   }

@@ -58,7 +58,7 @@ export class MediaMetrics {
       collect() {
         this.reset();
         for (const s of hub.list()) {
-          for (const [protocol, n] of Object.entries(s.subscribersByProtocol())) this.inc({ protocol }, n);
+          for (const [protocol, n] of Object.entries(s.viewersByProtocol())) this.inc({ protocol }, n);
         }
       },
     });

@@ -20,10 +20,6 @@ export interface PullOptions {
   backoff?: () => Backoff;
 }
 
-/** Viewers that keep a pull alive: everyone but the local HLS segmenter, which follows whatever is live. */
-function viewersOf(stream: LiveStream): number {
-  return stream.subscriberCount - (stream.subscribersByProtocol().hls ?? 0);
-}
 
 /** A timeline jump back by more than this means the origin's publisher restarted. */
 const TIMELINE_RESTART_MS = 5000;
@@ -78,7 +74,7 @@ export class RelayPull {
   }
 
   private demand(): number {
-    return (this.local ? viewersOf(this.local) : 0) + this.opts.hub.waitingFor(this.app, this.name);
+    return (this.local?.viewerCount ?? 0) + this.opts.hub.waitingFor(this.app, this.name);
   }
 
   private checkDemand(): void {

@@ -1,0 +1,221 @@
+import type { LiveStream } from '../hub/live-stream.js';
+import type { MediaPacket } from '../hub/media-packet.js';
+import type { StreamHub } from '../hub/stream-hub.js';
+import type { StreamSubscriber } from '../hub/subscriber.js';
+import type { Logger } from '../logger.js';
+import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
+import { newBroadcastId } from './broadcast-id.js';
+import { BroadcastMuxer, type MuxedSegment, type SkipReason } from './broadcast-muxer.js';
+import { LiveWindow, renderRecordingPlaylist, type PlaylistSegment } from './playlist.js';
+import { OrderedWriteQueue } from './write-queue.js';
+
+export interface HlsOptions {
+  /** Target segment duration (segments follow the GOP when it is longer). */
+  segmentSeconds: number;
+  /** Segments in the live playlist. */
+  windowSegments: number;
+  logger: Logger;
+  /** Prepended to every object key (HLS_PREFIX); '' by default. */
+  prefix?: string;
+  /** Segment bytes allowed to wait for storage per stream before new segments are dropped (default 64 MiB). */
+  maxQueuedBytes?: number;
+  /** How long close() waits for the store to deliver everything (default 10 s). */
+  flushTimeoutMs?: number;
+  /** Only streams of this app are segmented (default 'live'). */
+  app?: string;
+}
+
+export interface HlsStats {
+  segmentsWritten: number;
+  bytesWritten: number;
+  /** Segments refused because storage was too far behind (the queue bound). */
+  segmentsDropped: number;
+  /** Failed puts (segment, playlist or end.json). */
+  writeErrors: number;
+  /** Broadcasts being segmented now. */
+  activeBroadcasts: number;
+  /** Segment bytes waiting for storage, over all broadcasts. */
+  queuedBytes: number;
+}
+
+export interface HlsAttachment {
+  /** Cuts and writes the last segment of every live stream, the final playlists and end.json, then flushes the store. */
+  close(): Promise<void>;
+  stats(): HlsStats;
+}
+
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+const META = {
+  segment: { contentType: 'video/mp2t', cacheControl: 'public, max-age=31536000, immutable' },
+  livePlaylist: { contentType: PLAYLIST_TYPE, cacheControl: 'public, max-age=1' },
+  growingRecording: { contentType: PLAYLIST_TYPE, cacheControl: 'public, max-age=1' },
+  endedRecording: { contentType: PLAYLIST_TYPE, cacheControl: 'public, max-age=86400' },
+  endMarker: { contentType: 'application/json', cacheControl: 'no-cache' },
+} satisfies Record<string, ObjectMeta>;
+
+/** Object keys of the HLS layout (see the shared contracts), relative to the prefix. */
+export const hlsKeys = {
+  livePlaylist: (streamId: string) => `live/${streamId}/index.m3u8`,
+  recordingDir: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}`,
+  segment: (streamId: string, broadcastId: string, seq: number) => `recordings/${streamId}/${broadcastId}/${seq}.ts`,
+  recordingPlaylist: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/index.m3u8`,
+  endMarker: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/end.json`,
+};
+
+/**
+ * Segments every stream the hub publishes into HLS in `store`: each segment
+ * is written once under recordings/<stream>/<broadcast>/, the recording
+ * playlist grows beside it and the live playlist (live/<stream>/index.m3u8)
+ * slides over the same objects. All writes happen off the media path on a
+ * bounded per-broadcast queue, in order, so a playlist never names a segment
+ * before the segment is stored.
+ */
+export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOptions): HlsAttachment {
+  const logger = options.logger.child({ component: 'hls' });
+  const prefix = options.prefix ?? '';
+  const app = options.app ?? 'live';
+  const counters = { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0 };
+  const broadcasts = new Map<LiveStream, BroadcastWriter>();
+  /**
+   * Per stream id: the live window and the write queue. Both outlive a
+   * broadcast, so a reconnect continues the same playlist, and its writes
+   * queue behind the previous broadcast's last ones.
+   */
+  const streamStates = new Map<string, { live: LiveWindow; queue: OrderedWriteQueue }>();
+
+  const put = async (key: string, body: Buffer, meta: ObjectMeta): Promise<boolean> => {
+    try {
+      await store.put(prefix + key, body, meta);
+      counters.bytesWritten += body.length;
+      return true;
+    } catch (err) {
+      counters.writeErrors++;
+      logger.error({ err, key }, 'HLS object write failed');
+      return false;
+    }
+  };
+
+  class BroadcastWriter implements StreamSubscriber {
+    readonly protocol = 'hls';
+    readonly broadcastId = newBroadcastId();
+    private readonly streamId: string;
+    private readonly queue: OrderedWriteQueue;
+    private readonly muxer: BroadcastMuxer;
+    private readonly recording: PlaylistSegment[] = [];
+    private readonly live: LiveWindow;
+    /** The next stored segment follows a gap: a new broadcast (reconnect), or a dropped or failed segment. */
+    private liveGap = true;
+    private recordingGap = false;
+    private nextSeq = 0;
+    private finished = false;
+    private readonly skipsLogged = new Set<SkipReason>();
+
+    constructor(readonly stream: LiveStream) {
+      this.streamId = stream.name;
+      let state = streamStates.get(this.streamId);
+      if (!state) {
+        state = { live: new LiveWindow(options.windowSegments, options.segmentSeconds), queue: new OrderedWriteQueue(options.maxQueuedBytes ?? 64 * 1024 * 1024) };
+        streamStates.set(this.streamId, state);
+      }
+      this.live = state.live;
+      this.queue = state.queue;
+      this.muxer = new BroadcastMuxer(
+        options.segmentSeconds * 1000,
+        () => stream.metadataInfo.videoCodec !== undefined,
+        (segment) => this.store(segment),
+        (reason, packet) => this.logSkip(reason, packet),
+      );
+      logger.info({ streamId: this.streamId, broadcastId: this.broadcastId }, 'HLS broadcast started');
+    }
+
+    send(packet: MediaPacket): void {
+      if (!this.finished) this.muxer.push(packet);
+    }
+
+    end(reason: string): void {
+      this.finish(reason);
+    }
+
+    /** Cuts the last segment and queues the final recording playlist and end.json; resolves when all is written. */
+    finish(reason: string): Promise<void> {
+      if (!this.finished) {
+        this.finished = true;
+        broadcasts.delete(this.stream);
+        this.muxer.finish();
+        this.queue.enqueue(0, async () => {
+          await this.writeRecordingPlaylist(true);
+          const end = { streamId: this.streamId, broadcastId: this.broadcastId, segments: this.recording.length, endedAt: new Date().toISOString() };
+          await put(hlsKeys.endMarker(this.streamId, this.broadcastId), Buffer.from(JSON.stringify(end)), META.endMarker);
+          logger.info({ ...end, reason }, 'HLS broadcast ended');
+        });
+      }
+      return this.queue.idle();
+    }
+
+    private store(segment: MuxedSegment): void {
+      const seq = this.nextSeq++;
+      const key = hlsKeys.segment(this.streamId, this.broadcastId, seq);
+      const durationSec = segment.durationMs / 1000;
+      const accepted = this.queue.enqueue(segment.body.length, async () => {
+        const meta = { ...META.segment, metadata: { duration: durationSec.toFixed(3), sequence: String(seq) } };
+        if (!(await put(key, segment.body, meta))) return this.markGap();
+        counters.segmentsWritten++;
+        this.recording.push({ uri: `${seq}.ts`, durationSec, discontinuity: this.recordingGap || segment.discontinuity });
+        const afterGap = this.liveGap && this.live.segments.length > 0;
+        this.live.add({ uri: `../../${key}`, durationSec, discontinuity: afterGap || segment.discontinuity });
+        this.recordingGap = false;
+        this.liveGap = false;
+        await this.writeRecordingPlaylist(false);
+        await put(hlsKeys.livePlaylist(this.streamId), Buffer.from(this.live.render()), META.livePlaylist);
+      });
+      if (!accepted) {
+        counters.segmentsDropped++;
+        logger.warn({ streamId: this.streamId, broadcastId: this.broadcastId, seq, bytes: segment.body.length, queuedBytes: this.queue.queuedBytes },
+          'HLS segment dropped: storage is too far behind');
+        // In queue order, so the segments already queued before the drop keep their tags.
+        this.queue.enqueue(0, async () => this.markGap());
+      }
+    }
+
+    private markGap(): void {
+      this.recordingGap = true;
+      this.liveGap = true;
+    }
+
+    private async writeRecordingPlaylist(ended: boolean): Promise<void> {
+      const body = Buffer.from(renderRecordingPlaylist(this.recording, ended, options.segmentSeconds));
+      await put(hlsKeys.recordingPlaylist(this.streamId, this.broadcastId), body, ended ? META.endedRecording : META.growingRecording);
+    }
+
+    private logSkip(reason: SkipReason, packet: MediaPacket): void {
+      if (this.skipsLogged.has(reason)) return;
+      this.skipsLogged.add(reason);
+      logger.warn({ streamId: this.streamId, reason, codec: packet.video?.codec ?? packet.audio?.codec }, 'HLS skips packets');
+    }
+  }
+
+  const onPublish = (stream: LiveStream): void => {
+    if (stream.app !== app || broadcasts.has(stream)) return;
+    const writer = new BroadcastWriter(stream);
+    broadcasts.set(stream, writer);
+    stream.addSubscriber(writer);
+  };
+  hub.on('publish', onPublish);
+  for (const stream of hub.list()) onPublish(stream);
+
+  return {
+    async close() {
+      hub.off('publish', onPublish);
+      const writers = [...broadcasts.values()];
+      for (const writer of writers) writer.stream.removeSubscriber(writer);
+      await Promise.all([...writers.map((w) => w.finish('shutdown')), ...[...streamStates.values()].map((s) => s.queue.idle())]);
+      const flushed = await store.flush(options.flushTimeoutMs ?? 10_000);
+      if (!flushed) logger.warn('HLS store did not deliver every object before the flush timeout');
+    },
+    stats() {
+      let queuedBytes = 0;
+      for (const s of streamStates.values()) queuedBytes += s.queue.queuedBytes;
+      return { ...counters, activeBroadcasts: broadcasts.size, queuedBytes };
+    },
+  };
+}
