@@ -34,6 +34,10 @@ test('serves live playlists and segments with cache headers and CORS, and refuse
   const body = Buffer.from(await segment.arrayBuffer());
   assert.ok(body.length > 0 && body.length % 188 === 0 && body[0] === 0x47, 'an MPEG-TS segment');
 
+  const metrics = await (await fetch(`${server.httpBase}/metrics`)).text();
+  assert.match(metrics, /bridgecast_hls_segments_written_total [1-9]/);
+  assert.doesNotMatch(metrics, /bridgecast_viewers\{protocol="hls"\}/, 'the HLS writer is not counted as a viewer');
+
   const head = await fetch(playlistUrl, { method: 'HEAD' });
   assert.equal(head.status, 200);
   assert.equal(await head.text(), '');

@@ -21,6 +21,7 @@ import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
+import { registerHlsMetrics } from './metrics/hls-metrics.js';
 import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
 import { onDemandFlvRoute } from './relay/demand.js';
@@ -100,13 +101,15 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const kcp = config.kcpEnabled
     ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp }, logger)
     : undefined;
-  metrics = new MediaMetrics({ hub, egress, rtmp }, kcp ? [registerKcpMetrics(kcp)] : []);
-
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? new LocalObjectStore(path.join(config.dataDir, 'hls')) : undefined;
   const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
     segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
   });
+  metrics = new MediaMetrics({ hub, egress, rtmp }, [
+    ...(kcp ? [registerKcpMetrics(kcp)] : []),
+    ...(hls ? [registerHlsMetrics(hls)] : []),
+  ]);
 
   // A revoked key's live publisher is cut off within seconds.
   const revocationWatch = startRevocationWatch({
