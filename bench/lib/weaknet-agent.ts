@@ -28,7 +28,8 @@ export interface ReadSummary {
 async function openKcp(host: string, port: number): Promise<Duplex> {
   // Loaded only for kcp readers, so the benchmark runs before the KCP transport exists.
   const { connectKcp } = await import('../../services/media/src/kcp/endpoint.js');
-  return connectKcp(host, port);
+  const { parseFecSetting } = await import('../../services/media/src/kcp/fec/fec-codec.js');
+  return connectKcp(host, port, { fec: parseFecSetting(process.env.KCP_FEC) });
 }
 
 async function read(transport: string, host: string, port: number, name: string, seconds: number): Promise<void> {
@@ -60,7 +61,8 @@ async function publish(host: string, port: number, name: string): Promise<void> 
  */
 async function kcpBridge(udpPort: number, rtmpPort: number): Promise<void> {
   const { KcpServerEndpoint } = await import('../../services/media/src/kcp/endpoint.js');
-  const endpoint = new KcpServerEndpoint({ host: '0.0.0.0', port: udpPort });
+  const { parseFecSetting } = await import('../../services/media/src/kcp/fec/fec-codec.js');
+  const endpoint = new KcpServerEndpoint({ host: '0.0.0.0', port: udpPort, fec: parseFecSetting(process.env.KCP_FEC) });
   endpoint.on('session', (stream) => {
     stream.markVerified(); // a benchmark bridge: no credentials to check
     const socket = net.connect({ host: '127.0.0.1', port: rtmpPort, noDelay: true });

@@ -17,6 +17,7 @@ import { webPageRoute } from './http/web-page.js';
 import { describeLiveStream } from './http/stream-list.js';
 import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from './kcp/endpoint.js';
+import { parseFecSetting } from './kcp/fec/fec-codec.js';
 import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
@@ -99,7 +100,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
   const kcp = config.kcpEnabled
-    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp }, logger)
+    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp, fec: parseFecSetting(process.env.KCP_FEC) }, logger)
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? new LocalObjectStore(path.join(config.dataDir, 'hls')) : undefined;

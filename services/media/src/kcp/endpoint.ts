@@ -5,6 +5,8 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { AmplificationGate } from './amplification.js';
+import type { FecStats } from './fec/fec-codec.js';
+import { FecLink, type FecSetting } from './fec/fec-link.js';
 import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type KcpStats } from './kcp.js';
 import { KcpScheduler, KcpStream, type KcpTransport } from './stream.js';
 import { DEFAULT_KCP_TUNING, type KcpTuning } from './tuning.js';
@@ -68,6 +70,12 @@ export interface KcpServerEndpointOptions {
   host?: string;
   tuning?: KcpTuning;
   limits?: Partial<KcpEndpointLimits>;
+  /**
+   * Reed-Solomon FEC on every link of this endpoint (KCP_FEC); its clients
+   * must use the same setting. With FEC a UDP source port carries one
+   * conversation, as connectKcp does.
+   */
+  fec?: FecSetting | null;
 }
 
 interface KcpServerEndpointEvents {
@@ -75,8 +83,8 @@ interface KcpServerEndpointEvents {
   error: [error: Error];
 }
 
-function addKcpStats(total: KcpStats, add: KcpStats): void {
-  for (const key of Object.keys(total) as (keyof KcpStats)[]) total[key] += add[key];
+function addCounters<T extends object>(total: T, add: T): void {
+  for (const key of Object.keys(total) as (keyof T)[]) (total[key] as number) += add[key] as number;
 }
 
 /** A UDP port can be forged cheaply, the address less so: it is what per-source limits count. */
@@ -84,24 +92,28 @@ function sessionKey(address: string, port: number, conv: number): string {
   return `${address}|${port}|${conv}`;
 }
 
+function sourceKey(address: string, port: number): string {
+  return `${address}|${port}`;
+}
+
 /** One server-side session: the transport under a KcpStream, with the amplification gate. */
 class ServerSession implements KcpTransport {
   readonly stream: KcpStream;
+  /** FEC on this session's link, when the endpoint uses it. */
+  readonly fec: FecLink | null;
   private readonly gate: AmplificationGate;
 
   constructor(
     readonly key: string,
     readonly info: KcpSessionInfo,
     private readonly endpoint: KcpServerEndpoint,
-    private readonly socket: dgram.Socket,
     tuning: KcpTuning,
     limits: KcpEndpointLimits,
+    fec: FecLink | null,
   ) {
-    this.gate = new AmplificationGate(limits.amplificationFactor, limits.maxHeldBytes, (datagram) => {
-      this.endpoint.stats.datagramsSent++;
-      this.endpoint.stats.bytesSent += datagram.length;
-      this.socket.send(datagram, info.port, info.address);
-    }, endpoint.stats);
+    this.fec = fec;
+    const sendToPeer = fec ? (datagram: Uint8Array) => fec.send(datagram) : (datagram: Uint8Array) => endpoint.sendTo(datagram, info.port, info.address);
+    this.gate = new AmplificationGate(limits.amplificationFactor, limits.maxHeldBytes, sendToPeer, endpoint.stats);
     this.stream = new KcpStream({
       conv: info.conv,
       transport: this,
@@ -129,6 +141,7 @@ class ServerSession implements KcpTransport {
   }
 
   closed(): void {
+    this.fec?.close();
     this.endpoint.forget(this);
   }
 }
@@ -169,9 +182,12 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
   private readonly tuning: KcpTuning;
   private readonly socket: dgram.Socket;
   private readonly sessions = new Map<string, ServerSession>();
+  /** With FEC: the session of each source address and port (its link unwraps the shards). */
+  private readonly sessionsBySource = new Map<string, ServerSession>();
   private readonly sessionsPerIp = new Map<string, number>();
   /** KCP counters of sessions that have ended, so totals never go backwards. */
   private readonly endedKcpStats = emptyKcpStats();
+  private readonly endedFecStats: FecStats = { dataIn: 0, parityIn: 0, recovered: 0, malformed: 0 };
 
   constructor(private readonly options: KcpServerEndpointOptions = {}) {
     super();
@@ -211,8 +227,15 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
   /** KCP counters summed over every session this endpoint has had. */
   kcpTotals(): KcpStats {
     const totals = emptyKcpStats();
-    addKcpStats(totals, this.endedKcpStats);
-    for (const session of this.sessions.values()) addKcpStats(totals, session.stream.kcp.stats);
+    addCounters(totals, this.endedKcpStats);
+    for (const session of this.sessions.values()) addCounters(totals, session.stream.kcp.stats);
+    return totals;
+  }
+
+  /** FEC counters (shards in, rebuilt, malformed) summed over every session this endpoint has had. */
+  fecTotals(): FecStats {
+    const totals = { ...this.endedFecStats };
+    for (const session of this.sessions.values()) if (session.fec) addCounters(totals, session.fec.stats);
     return totals;
   }
 
@@ -225,6 +248,22 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
   private onDatagram(datagram: Buffer, address: string, port: number): void {
     this.stats.datagramsReceived++;
     this.stats.bytesReceived += datagram.length;
+    if (this.options.fec) this.onFecShard(datagram, address, port);
+    else this.onKcpDatagram(datagram, address, port);
+  }
+
+  /**
+   * With FEC the shard is unwrapped first, by the link of its source
+   * address and port (one conversation per port); a shard from an unknown
+   * source gets a link of its own only if what it carries opens a session.
+   */
+  private onFecShard(shard: Buffer, address: string, port: number): void {
+    const link = this.sessionsBySource.get(sourceKey(address, port))?.fec
+      ?? new FecLink(this.options.fec!, (d) => this.sendTo(d, port, address));
+    link.receive(shard, (datagram) => this.onKcpDatagram(datagram, address, port, link));
+  }
+
+  private onKcpDatagram(datagram: Buffer, address: string, port: number, fecLink?: FecLink): void {
     const inspection = inspectDatagram(datagram);
     if (!inspection.ok) {
       this.stats.dropped[inspection.fault]++;
@@ -239,7 +278,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
         this.stats.dropped[refusal]++;
         return;
       }
-      session = this.open(key, { address, port, conv: inspection.conv });
+      session = this.open(key, { address, port, conv: inspection.conv }, fecLink);
       isNew = true;
     }
     if (session.receive(datagram) < 0) this.stats.dropped.rejected++;
@@ -253,23 +292,34 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
     return undefined;
   }
 
-  private open(key: string, info: KcpSessionInfo): ServerSession {
-    const session = new ServerSession(key, info, this, this.socket, this.tuning, this.limits);
+  private open(key: string, info: KcpSessionInfo, fecLink?: FecLink): ServerSession {
+    const session = new ServerSession(key, info, this, this.tuning, this.limits, fecLink ?? null);
+    if (fecLink) this.sessionsBySource.set(sourceKey(info.address, info.port), session);
     this.sessions.set(key, session);
     this.sessionsPerIp.set(info.address, (this.sessionsPerIp.get(info.address) ?? 0) + 1);
     this.stats.sessionsAccepted++;
     return session;
   }
 
+  /** Sends one datagram from the endpoint's socket, counted. */
+  sendTo(datagram: Uint8Array, port: number, address: string): void {
+    this.stats.datagramsSent++;
+    this.stats.bytesSent += datagram.length;
+    this.socket.send(datagram, port, address);
+  }
+
   /** Called by a session whose stream closed. */
   forget(session: ServerSession): void {
     if (this.sessions.get(session.key) !== session) return;
     this.sessions.delete(session.key);
+    const source = sourceKey(session.info.address, session.info.port);
+    if (this.sessionsBySource.get(source) === session) this.sessionsBySource.delete(source);
     const remaining = (this.sessionsPerIp.get(session.info.address) ?? 1) - 1;
     if (remaining > 0) this.sessionsPerIp.set(session.info.address, remaining);
     else this.sessionsPerIp.delete(session.info.address);
     this.stats.sessionsClosed++;
-    addKcpStats(this.endedKcpStats, session.stream.kcp.stats);
+    addCounters(this.endedKcpStats, session.stream.kcp.stats);
+    if (session.fec) addCounters(this.endedFecStats, session.fec.stats);
   }
 }
 
@@ -279,6 +329,8 @@ export interface KcpClientOptions {
   conv?: number;
   idleTimeoutMs?: number;
   maxWaitSnd?: number;
+  /** FEC on this link; the server must use the same setting. */
+  fec?: FecSetting | null;
 }
 
 /**
@@ -301,11 +353,14 @@ export async function connectKcp(host: string, port: number, options: KcpClientO
   const tuning = options.tuning ?? DEFAULT_KCP_TUNING;
   let socketOpen = true;
   socket.once('close', () => (socketOpen = false));
+  const sendToServer = (datagram: Uint8Array) => {
+    if (socketOpen) socket.send(datagram);
+  };
+  const fec = options.fec ? new FecLink(options.fec, sendToServer) : null;
   const transport: KcpTransport = {
-    send: (datagram) => {
-      if (socketOpen) socket.send(datagram);
-    },
+    send: fec ? (datagram) => fec.send(datagram) : sendToServer,
     closed: () => {
+      fec?.close();
       if (socketOpen) socket.close();
     },
   };
@@ -319,7 +374,8 @@ export async function connectKcp(host: string, port: number, options: KcpClientO
     idleTimeoutMs: options.idleTimeoutMs,
     maxWaitSnd: options.maxWaitSnd,
   });
-  socket.on('message', (datagram) => stream.receiveDatagram(datagram));
+  const deliver = (datagram: Buffer) => stream.receiveDatagram(datagram);
+  socket.on('message', fec ? (shard) => fec.receive(shard, deliver) : deliver);
   socket.on('error', (error) => stream.destroy(error));
   return stream;
 }

@@ -2,20 +2,22 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { MediaPacket } from '../hub/media-packet.js';
 import { connectKcp } from '../kcp/endpoint.js';
+import { parseFecSetting } from '../kcp/fec/fec-codec.js';
 import { RtmpClient } from '../rtmp/client.js';
 
 export const DEFAULT_RELAY_PORT = 1935;
 
 /**
  * Opens the byte stream an RTMP client runs over: `rtmp://host:port` is TCP,
- * `kcp://host:port` is a KCP session over UDP. Everything above (relays,
+ * `kcp://host:port[?fec=10:3]` is a KCP session over UDP. Everything above (relays,
  * bridges, the client API) is the same for both.
  */
 export async function openTransport(url: URL): Promise<Duplex> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : DEFAULT_RELAY_PORT;
   if (url.protocol === 'rtmp:') return openTcp(host, port);
-  if (url.protocol === 'kcp:') return connectKcp(host, port);
+  // `?fec=10:3` (or 10,3) turns on FEC for this link; the server must run with the same KCP_FEC.
+  if (url.protocol === 'kcp:') return connectKcp(host, port, { fec: parseFecSetting(url.searchParams.get('fec')?.replace(':', ',')) });
   throw new Error(`unsupported transport ${url.protocol} (use rtmp:// or kcp://)`);
 }
 
