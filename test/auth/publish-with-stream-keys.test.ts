@@ -1,13 +1,16 @@
 /**
  * Stream keys end to end through the running service (AUTH=keys with the
  * embedded DynamoDB-compatible store): a key issued by /api/streams
- * publishes with real ffmpeg over RTMP, viewers play by stream id, a wrong
- * key is refused, and revoking the stream cuts the live publisher off.
+ * publishes with real ffmpeg over RTMP and (through kcp-push) over KCP,
+ * viewers play by stream id, a wrong key and a rotated-out key are
+ * refused, and revoking the stream cuts the live publisher off.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { killAllChildren, probeMedia, startPublisher } from '../helpers/ffmpeg.js';
-import { startTestServer, waitFor, waitForKeyframe } from '../helpers/media-server.js';
+import { DEFAULT_KEY_CACHE_POLICY } from '../../services/media/src/auth/publish-authorizer.js';
+import { startPushBridge } from '../../services/media/src/client/bridges.js';
+import { sleep, startTestServer, waitFor, waitForKeyframe } from '../helpers/media-server.js';
 
 after(killAllChildren);
 
@@ -18,7 +21,7 @@ interface CreatedStream {
   playback: { hls: string; flv: string };
 }
 
-test('a key from the API publishes, viewers play by stream id, bad keys are refused, revocation disconnects', async (t) => {
+test('a key from the API publishes over RTMP and KCP, viewers play by stream id, bad and rotated-out keys are refused, revocation disconnects', async (t) => {
   const server = await startTestServer({ auth: 'keys', kcpEnabled: true });
   t.after(() => server.close());
 
@@ -46,10 +49,31 @@ test('a key from the API publishes, viewers play by stream id, bad keys are refu
   const probe = await probeMedia(stream.playback.flv, { readSeconds: 1 });
   assert.ok(probe.streams.some((s) => s.codec_type === 'video'), 'the FLV by stream id has video');
 
+  // GET /api/streams lists the stream with what is live on it.
+  const listed = (await (await fetch(`${server.httpBase}/api/streams`)).json()) as { items: { streamId: string; live: { video: { codec: string } } | null }[]; streams: { name: string }[] };
+  assert.equal(listed.items.find((i) => i.streamId === stream.streamId)?.live?.video.codec, 'h264');
+  assert.deepEqual(listed.streams.map((s) => s.name), [stream.streamId]);
+  await publisher.stop(500);
+  await waitFor(() => server.hub.get('live', stream.streamId) === undefined, 5_000, 'the publisher to leave');
+
+  // After a rotation the old key is refused (once its cache entry expires) and the new one publishes over KCP.
+  const rotated = await fetch(`${server.httpBase}/api/streams/${stream.streamId}/rotate`, { method: 'POST' });
+  assert.equal(rotated.status, 200);
+  const { streamKey: newKey, ingest } = (await rotated.json()) as CreatedStream;
+  await sleep(DEFAULT_KEY_CACHE_POLICY.positiveTtlMs + 500);
+  const stale = startPublisher(stream.ingest.rtmp, { seconds: 5 });
+  assert.notEqual((await stale.exited).code, 0, 'the old key no longer publishes');
+  const bridge = await startPushBridge({ server: new URL(`kcp://127.0.0.1:${server.kcpPort}`), host: '127.0.0.1', rtmpPort: 0, report: () => {} });
+  t.after(() => bridge.close());
+  assert.ok(ingest.kcp.endsWith(`/live/${newKey}`));
+  const kcpPublisher = startPublisher(`rtmp://127.0.0.1:${bridge.local.rtmpPort}/live/${newKey}`, { seconds: 30 });
+  const live = await waitForKeyframe(server.hub, stream.streamId, 15_000);
+  assert.equal(live.publisher.protocol, 'kcp');
+
   // Revoking the stream disconnects the live publisher within seconds.
   const revokedAt = Date.now();
   assert.equal((await fetch(`${server.httpBase}/api/streams/${stream.streamId}`, { method: 'DELETE' })).status, 200);
   await waitFor(() => server.hub.get('live', stream.streamId) === undefined, 10_000, 'the revoked publisher to be cut off');
   assert.ok(Date.now() - revokedAt < 8_000);
-  await publisher.stop(500);
+  await kcpPublisher.stop(500);
 });

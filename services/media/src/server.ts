@@ -141,12 +141,15 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       res.end(await metrics.registry.metrics());
       return true;
     },
-    (req, res, path) => {
-      if (path !== '/api/live' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-      sendJson(res, 200, { streams: hub.list().map((s) => describeLiveStream(s)) });
-      return true;
-    },
   ];
+  const liveStreams = () => hub.list().map((s) => describeLiveStream(s));
+  // The live list; also at GET /api/streams unless the local keys API owns that path (it then includes it).
+  const liveListPaths = publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'];
+  routes.push((req, res, path) => {
+    if (!liveListPaths.includes(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    sendJson(res, 200, { streams: liveStreams() });
+    return true;
+  });
   // The stream-keys API is served here only when the table is embedded (a
   // laptop); in AWS it is API Gateway + Lambda with IAM auth, never the
   // media service's public port.
@@ -163,6 +166,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       },
       apiToken: config.apiToken,
       logger,
+      liveStreams,
     });
     routes.push(async (req, res, path) => {
       if (path !== '/api/streams' && !path.startsWith('/api/streams/')) return false;

@@ -6,6 +6,7 @@ import { createStreamKeysHandler } from '../../../../lambdas/stream-keys/src/han
 import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
 import type { StreamUrlConfig } from '../../../../lambdas/stream-keys/src/urls.js';
 import { MAX_BODY_BYTES, payloadTooLargeError } from '../../../../lambdas/stream-keys/src/validation.js';
+import type { LiveStreamDescription } from '../http/stream-list.js';
 import type { Logger } from '../logger.js';
 import { isLoopback } from './loopback.js';
 
@@ -20,6 +21,13 @@ export interface LocalApiOptions {
   /** When set, every client must send `Authorization: Bearer <token>`; when unset, only loopback clients are served. */
   apiToken?: string;
   logger: Logger;
+  /**
+   * The live streams on this server. `GET /api/streams` is both the keys
+   * API's list and, as on SRS-style servers, the list of live streams; the
+   * local server answers with both: the API's `items`, each with a `live`
+   * entry (null when off air), and `streams`, the live list.
+   */
+  liveStreams?: () => LiveStreamDescription[];
 }
 
 export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -114,10 +122,17 @@ function refuseUnread(req: IncomingMessage, res: ServerResponse, error: ApiError
   });
 }
 
+function withLiveStreams(listBody: string, live: LiveStreamDescription[]): string {
+  const list = JSON.parse(listBody) as { items: { streamId: string }[] };
+  const byName = new Map(live.map((s) => [s.name, s]));
+  const items = list.items.map((item) => ({ ...item, live: byName.get(item.streamId) ?? null }));
+  return JSON.stringify({ ...list, items, streams: live });
+}
+
 const notLoopback = () => new ApiError(403, 'forbidden', 'the local API only serves loopback clients unless API_TOKEN is set');
 const missingToken = () => new ApiError(401, 'unauthorized', 'send Authorization: Bearer <API_TOKEN>', { 'www-authenticate': 'Bearer' });
 
-export function createLocalApiHandler({ store, urls, apiToken, logger }: LocalApiOptions): LocalApiHandler {
+export function createLocalApiHandler({ store, urls, apiToken, logger, liveStreams }: LocalApiOptions): LocalApiHandler {
   const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH });
   return async (req, res) => {
     if (apiToken === undefined ? !isLoopback(req.socket.remoteAddress) : !bearerTokenMatches(req.headers.authorization, apiToken)) {
@@ -133,8 +148,11 @@ export function createLocalApiHandler({ store, urls, apiToken, logger }: LocalAp
       refuseUnread(req, res, payloadTooLargeError());
       return;
     }
-    const result = await handler(toApiEvent(req, body));
+    const event = toApiEvent(req, body);
+    const result = await handler(event);
+    const isList = event.requestContext.http.method === 'GET' && event.rawPath === `${BASE_PATH}/streams`;
+    const responseBody = isList && liveStreams && result.statusCode === 200 ? withLiveStreams(result.body ?? '{}', liveStreams()) : result.body;
     res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-    res.end(result.body ?? '');
+    res.end(responseBody ?? '');
   };
 }
