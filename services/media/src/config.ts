@@ -20,6 +20,10 @@ export interface MediaConfig {
   /** S3 bucket for HLS; unset writes HLS under dataDir. */
   hlsBucket: string | undefined;
   hlsPrefix: string;
+  /** S3-compatible endpoint instead of AWS S3 (MinIO, s3rver); path-style addressing. */
+  s3Endpoint: string | undefined;
+  /** Bytes of HLS objects kept on local disk while S3 is slow or unreachable. */
+  hlsSpoolBytes: number;
   awsRegion: string;
   /** Set to false to serve no HLS at all (RTMP/FLV only). */
   hlsEnabled: boolean;
@@ -74,6 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     streamsTable: env.STREAMS_TABLE || undefined,
     hlsBucket: env.HLS_BUCKET || undefined,
     hlsPrefix: env.HLS_PREFIX ?? '',
+    s3Endpoint: env.S3_ENDPOINT || undefined,
+    hlsSpoolBytes: int(env, 'HLS_SPOOL_BYTES', 2 * 1024 ** 3),
     awsRegion: env.AWS_REGION || 'ap-northeast-2',
     hlsEnabled: bool(env, 'HLS', true),
     hlsSegmentSeconds: int(env, 'HLS_SEGMENT_SECONDS', 2),

@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import type net from 'node:net';
-import path from 'node:path';
 import type { StreamKeyStore } from '../../../lambdas/stream-keys/src/store.js';
 import { createLocalApiHandler } from './auth/api-adapter.js';
 import { playAuthorizer } from './auth/play-token.js';
@@ -22,6 +21,7 @@ import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
+import { openHlsStore } from './storage/open-hls-store.js';
 import { registerHlsMetrics } from './metrics/hls-metrics.js';
 import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
@@ -103,13 +103,13 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp, fec: parseFecSetting(process.env.KCP_FEC) }, logger)
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
-  const hlsStore = config.hlsEnabled ? new LocalObjectStore(path.join(config.dataDir, 'hls')) : undefined;
+  const hlsStore = config.hlsEnabled ? await openHlsStore(config, logger) : undefined;
   const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
     segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
   });
   metrics = new MediaMetrics({ hub, egress, rtmp }, [
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
-    ...(hls ? [registerHlsMetrics(hls)] : []),
+    ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
   ]);
 
   // A revoked key's live publisher is cut off within seconds.

@@ -1,8 +1,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { HlsAttachment } from '../hls/hls-writer.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { S3ObjectStore } from '../storage/s3-object-store.js';
 
 /** Prometheus view of the HLS writer, read from its own counters when scraped. */
-export function registerHlsMetrics(hls: HlsAttachment): (registry: Registry) => void {
+export function registerHlsMetrics(hls: HlsAttachment, store: ObjectStore): (registry: Registry) => void {
   return (registry) => {
     const registers = [registry];
     const counter = (name: string, help: string, read: () => number) =>
@@ -12,5 +14,12 @@ export function registerHlsMetrics(hls: HlsAttachment): (registry: Registry) => 
     counter('bridgecast_hls_segments_dropped_total', 'HLS segments dropped because storage was too far behind', () => hls.stats().segmentsDropped);
     counter('bridgecast_hls_write_errors_total', 'Failed HLS object writes', () => hls.stats().writeErrors);
     new Gauge({ name: 'bridgecast_hls_queued_bytes', help: 'HLS bytes waiting for storage', registers, collect() { this.set(hls.stats().queuedBytes); } });
+    if (store instanceof S3ObjectStore) {
+      counter('bridgecast_s3_uploads_total', 'Objects uploaded to S3', () => store.counters.uploaded);
+      counter('bridgecast_s3_upload_retries_total', 'Failed S3 uploads retried', () => store.counters.retries);
+      counter('bridgecast_s3_objects_refused_total', 'Objects not kept because the upload spool was full', () => store.counters.refused);
+      counter('bridgecast_s3_playlists_dropped_total', 'Pending playlists dropped from a full spool (a newer one follows)', () => store.spool.droppedPlaylists);
+      new Gauge({ name: 'bridgecast_s3_spool_bytes', help: 'Bytes waiting in the upload spool', registers, collect() { this.set(store.spool.bytes); } });
+    }
   };
 }

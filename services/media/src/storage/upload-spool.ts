@@ -1,0 +1,118 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ObjectMeta } from './object-store.js';
+
+/** One queued change to the bucket: an object to put, or a key to delete. */
+export interface SpoolEntry {
+  readonly seq: number;
+  readonly key: string;
+  readonly op: 'put' | 'delete';
+  readonly meta?: ObjectMeta;
+  readonly bytes: number;
+}
+
+/** Thrown by add() when an object cannot be kept: the spool is full even after dropping replaceable entries. */
+export class SpoolFullError extends Error {}
+
+const SEQ_DIGITS = 12;
+
+/**
+ * A FIFO of pending uploads on local disk, so that what the media service
+ * has written survives an S3 outage and a restart. Each entry is two files
+ * named by a sequence number: `<seq>.body` then `<seq>.json` (written last,
+ * by rename, so a crash never leaves a half entry that looks complete).
+ * Order is the sequence order, across restarts.
+ *
+ * Bounded by `maxBytes`. Playlists are replaceable: a newer playlist for the
+ * same key replaces a pending one, and when the spool is full pending
+ * playlists are dropped first. Segments and end markers are never replaced;
+ * if one does not fit, add() throws and the caller counts and logs it.
+ */
+export class UploadSpool {
+  private readonly entries: SpoolEntry[] = [];
+  private nextSeq = 1;
+  private totalBytes = 0;
+  /** The entry being uploaded: never replaced or dropped under the uploader's feet. */
+  private busySeq = 0;
+  droppedPlaylists = 0;
+
+  private constructor(readonly dir: string, readonly maxBytes: number) {}
+
+  /** Opens the spool, picking up entries a previous process left behind. */
+  static async open(dir: string, maxBytes: number): Promise<UploadSpool> {
+    await mkdir(dir, { recursive: true });
+    const spool = new UploadSpool(dir, maxBytes);
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+    for (const name of names) {
+      try {
+        const entry = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as SpoolEntry;
+        spool.entries.push(entry);
+        spool.totalBytes += entry.bytes;
+        spool.nextSeq = Math.max(spool.nextSeq, entry.seq + 1);
+      } catch {
+        await rm(path.join(dir, name), { force: true }); // unreadable: a leftover of a crash mid-write
+      }
+    }
+    return spool;
+  }
+
+  get length(): number { return this.entries.length; }
+  get bytes(): number { return this.totalBytes; }
+
+  /** The oldest entry, marked busy until done() or released. */
+  head(): SpoolEntry | undefined {
+    const entry = this.entries[0];
+    this.busySeq = entry?.seq ?? 0;
+    return entry;
+  }
+
+  async body(entry: SpoolEntry): Promise<Buffer> {
+    return entry.op === 'put' ? readFile(this.file(entry.seq, 'body')) : Buffer.alloc(0);
+  }
+
+  async add(key: string, op: 'put' | 'delete', body: Buffer, meta?: ObjectMeta): Promise<void> {
+    if (isReplaceable(key)) await this.removeWhere((e) => e.key === key && e.seq !== this.busySeq);
+    if (this.totalBytes + body.length > this.maxBytes) {
+      const before = this.entries.length;
+      await this.removeWhere((e) => isReplaceable(e.key) && e.seq !== this.busySeq);
+      this.droppedPlaylists += before - this.entries.length;
+    }
+    if (this.totalBytes + body.length > this.maxBytes) {
+      throw new SpoolFullError(`upload spool full (${this.totalBytes} of ${this.maxBytes} bytes): cannot keep ${key}`);
+    }
+    const entry: SpoolEntry = { seq: this.nextSeq++, key, op, meta, bytes: body.length };
+    if (op === 'put') await writeFile(this.file(entry.seq, 'body'), body);
+    const temp = `${this.file(entry.seq, 'json')}.tmp`;
+    await writeFile(temp, JSON.stringify(entry));
+    await rename(temp, this.file(entry.seq, 'json'));
+    this.entries.push(entry);
+    this.totalBytes += entry.bytes;
+  }
+
+  /** Removes the head entry once it reached the bucket. */
+  async done(entry: SpoolEntry): Promise<void> {
+    this.busySeq = 0;
+    const index = this.entries.indexOf(entry);
+    if (index >= 0) await this.remove(index);
+  }
+
+  private async removeWhere(predicate: (e: SpoolEntry) => boolean): Promise<void> {
+    for (let i = this.entries.length - 1; i >= 0; i--) if (predicate(this.entries[i]!)) await this.remove(i);
+  }
+
+  private async remove(index: number): Promise<void> {
+    const [entry] = this.entries.splice(index, 1);
+    this.totalBytes -= entry!.bytes;
+    await rm(this.file(entry!.seq, 'json'), { force: true });
+    await rm(this.file(entry!.seq, 'body'), { force: true });
+  }
+
+  private file(seq: number, kind: 'json' | 'body'): string {
+    return path.join(this.dir, `${String(seq).padStart(SEQ_DIGITS, '0')}.${kind}`);
+  }
+}
+
+/** Only the newest version of a playlist matters; segments and end.json must all arrive. */
+function isReplaceable(key: string): boolean {
+  return key.endsWith('.m3u8');
+}

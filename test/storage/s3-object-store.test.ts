@@ -1,0 +1,170 @@
+/**
+ * HLS storage in S3, against a real S3-compatible server (s3rver) started
+ * here: objects arrive in order with their headers and metadata; an outage
+ * in the middle loses nothing; a restart of the store resumes from the
+ * on-disk spool; a full spool drops replaceable playlists first and refuses
+ * (loudly) what it cannot keep. End to end: ffmpeg publishes to the media
+ * service with HLS_BUCKET set, S3 goes away mid-broadcast, and the recording
+ * in the bucket is complete and decodes.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { silentLogger } from '../../services/media/src/logger.js';
+import { S3ObjectStore } from '../../services/media/src/storage/s3-object-store.js';
+import { SpoolFullError } from '../../services/media/src/storage/upload-spool.js';
+import { killAllChildren, runFfmpeg, startPublisher } from '../helpers/ffmpeg.js';
+import { sleep, startTestServer, waitFor, waitForKeyframe } from '../helpers/media-server.js';
+
+const BUCKET = 'hls';
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+let workDir: string;
+let s3Dir: string;
+let port: number;
+let s3server: S3rver | null = null;
+let client: S3Client;
+
+async function startS3(): Promise<void> {
+  s3server = new S3rver({ port, address: '127.0.0.1', directory: s3Dir, silent: true, configureBuckets: [{ name: BUCKET, configs: [] }] });
+  const address = await s3server.run();
+  port = address.port;
+}
+
+async function stopS3(): Promise<void> {
+  await s3server?.close();
+  s3server = null;
+}
+
+const endpoint = () => `http://127.0.0.1:${port}`;
+
+function openStore(spoolDir: string, maxSpoolBytes = 64 * 1024 * 1024): Promise<S3ObjectStore> {
+  return S3ObjectStore.open({
+    bucket: BUCKET, prefix: 'p/', spoolDir, maxSpoolBytes, logger: silentLogger, retryBaseMs: 50, retryMaxMs: 300,
+    client: { region: 'us-east-1', endpoint: endpoint(), forcePathStyle: true, credentials: CREDENTIALS },
+  });
+}
+
+async function getText(key: string): Promise<string> {
+  const res = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return res.Body!.transformToString();
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const res = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  return (res.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+const segmentMeta = (seq: number) => ({
+  contentType: 'video/mp2t', cacheControl: 'public, max-age=31536000, immutable', metadata: { duration: '2.000', sequence: String(seq) },
+});
+const playlistMeta = { contentType: 'application/vnd.apple.mpegurl', cacheControl: 'public, max-age=1' };
+
+before(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-s3-'));
+  s3Dir = path.join(workDir, 's3');
+  port = 0;
+  await startS3();
+  client = new S3Client({ region: 'us-east-1', endpoint: endpoint(), forcePathStyle: true, credentials: CREDENTIALS });
+});
+
+after(async () => {
+  await killAllChildren();
+  client?.destroy();
+  await stopS3();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+test('objects go up in order with content type, cache headers and metadata', async () => {
+  const store = await openStore(path.join(workDir, 'spool-1'));
+  await store.put('recordings/a/b/0.ts', Buffer.alloc(188 * 10, 0x47), segmentMeta(0));
+  await store.put('live/a/index.m3u8', Buffer.from('#EXTM3U\n'), playlistMeta);
+  assert.equal(await store.flush(5000), true);
+  const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'p/recordings/a/b/0.ts' }));
+  assert.equal(head.ContentType, 'video/mp2t');
+  assert.equal(head.CacheControl, 'public, max-age=31536000, immutable');
+  assert.deepEqual(head.Metadata, { duration: '2.000', sequence: '0' });
+  assert.equal(head.ContentLength, 1880);
+  assert.equal(store.spool.length, 0, 'uploaded objects leave the spool');
+  await store.close();
+});
+
+test('an outage mid-broadcast loses nothing: segments wait in the spool and go up in order, the latest playlist wins', async () => {
+  const store = await openStore(path.join(workDir, 'spool-2'));
+  await store.put('recordings/o/b/0.ts', Buffer.from('seg0'), segmentMeta(0));
+  assert.equal(await store.flush(5000), true);
+  await stopS3();
+  for (let seq = 1; seq <= 20; seq++) {
+    await store.put(`recordings/o/b/${seq}.ts`, Buffer.from(`seg${seq}`), segmentMeta(seq));
+    await store.put('live/o/index.m3u8', Buffer.from(`playlist up to ${seq}`), playlistMeta);
+  }
+  assert.equal(await store.flush(300), false, 'nothing can be uploaded while S3 is down');
+  assert.equal(store.spool.length, 21, '20 segments and only the newest playlist wait');
+  await startS3();
+  assert.equal(await store.flush(15_000), true);
+  assert.deepEqual(await keys('p/recordings/o/'), Array.from({ length: 21 }, (_, i) => `p/recordings/o/b/${i}.ts`).sort());
+  assert.equal(await getText('p/recordings/o/b/17.ts'), 'seg17');
+  assert.equal(await getText('p/live/o/index.m3u8'), 'playlist up to 20');
+  assert.ok(store.counters.retries > 0);
+  await store.close();
+});
+
+test('a new process resumes the uploads an earlier one left in the spool', async () => {
+  const spoolDir = path.join(workDir, 'spool-3');
+  await stopS3();
+  const first = await openStore(spoolDir);
+  for (let seq = 0; seq < 5; seq++) await first.put(`recordings/r/b/${seq}.ts`, Buffer.from(`r${seq}`), segmentMeta(seq));
+  await first.close(); // the process stops with S3 still down
+  await startS3();
+  const second = await openStore(spoolDir);
+  assert.equal(await second.flush(15_000), true);
+  assert.deepEqual(await keys('p/recordings/r/'), [0, 1, 2, 3, 4].map((i) => `p/recordings/r/b/${i}.ts`));
+  await second.close();
+});
+
+test('a full spool drops pending playlists first, then refuses a segment loudly', async () => {
+  await stopS3();
+  const store = await openStore(path.join(workDir, 'spool-4'), 1000);
+  await store.put('recordings/f/b/0.ts', Buffer.alloc(600), segmentMeta(0));
+  await store.put('live/f/index.m3u8', Buffer.alloc(300), playlistMeta);
+  await store.put('recordings/f/b/1.ts', Buffer.alloc(350), segmentMeta(1)); // fits once the playlist is dropped
+  assert.equal(store.spool.droppedPlaylists, 1);
+  await assert.rejects(store.put('recordings/f/b/2.ts', Buffer.alloc(400), segmentMeta(2)), SpoolFullError);
+  assert.equal(store.counters.refused, 1);
+  await startS3();
+  await store.close();
+});
+
+test('end to end: a broadcast recorded to S3 through an outage is complete and decodes', async (t) => {
+  const dataDir = path.join(workDir, 'media');
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  const server = await startTestServer({
+    hlsEnabled: true, hlsSegmentSeconds: 1, hlsBucket: BUCKET, hlsPrefix: '', s3Endpoint: endpoint(), awsRegion: 'us-east-1', dataDir,
+  });
+  t.after(() => server.close());
+  const publisher = startPublisher(server.rtmpUrl('field'), { seconds: 8, gopSeconds: 1 });
+  await waitForKeyframe(server.hub, 'field', 15_000);
+  await sleep(2500);
+  await stopS3(); // S3 goes away for a few seconds in the middle of the broadcast
+  await sleep(3000);
+  await startS3();
+  await publisher.exited;
+  await waitFor(async () => (await keys('recordings/field/')).some((k) => k.endsWith('end.json')), 20_000, 'end.json in the bucket');
+
+  const objects = await keys('recordings/field/');
+  const local = path.join(workDir, 'download');
+  for (const key of objects) {
+    const file = path.join(local, key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const res = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    await writeFile(file, Buffer.from(await res.Body!.transformToByteArray()));
+  }
+  const broadcastDir = path.dirname(path.join(local, objects.find((k) => k.endsWith('end.json'))!));
+  const end = JSON.parse(await getText(objects.find((k) => k.endsWith('end.json'))!)) as { segments: number };
+  assert.equal(objects.filter((k) => k.endsWith('.ts')).length, end.segments, 'every segment of the broadcast is in the bucket');
+  assert.ok(end.segments >= 6, `about 8 one-second segments, got ${end.segments}`);
+  await runFfmpeg(['-v', 'error', '-i', path.join(broadcastDir, 'index.m3u8'), '-f', 'null', '-']);
+});
