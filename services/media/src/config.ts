@@ -38,6 +38,12 @@ export interface MediaConfig {
   /** Seconds to wait for publishers to finish on SIGTERM before cutting them off. */
   drainSeconds: number;
   metricsNamespace: string;
+  /** Print CloudWatch embedded-metric-format lines every minute (EMF; on by default on ECS). */
+  emfEnabled: boolean;
+  /** ECS agent endpoint (ECS_AGENT_URI): enables task scale-in protection while publishers are live. */
+  ecsAgentUri: string | undefined;
+  /** ECS task metadata endpoint v4 (ECS_CONTAINER_METADATA_URI_V4): names the task in metrics. */
+  ecsMetadataUri: string | undefined;
   /** Host name handed out in ingest URLs. */
   publicHost: string;
   hlsBaseUrl: string | undefined;
@@ -90,6 +96,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     // On a laptop Ctrl-C should be quick; the cloud task sets this below its stop timeout.
     drainSeconds: int(env, 'DRAIN_SECONDS', 0),
     metricsNamespace: env.METRICS_NAMESPACE || 'Bridgecast',
+    emfEnabled: bool(env, 'EMF', Boolean(env.ECS_CONTAINER_METADATA_URI_V4)),
+    ecsAgentUri: env.ECS_AGENT_URI || undefined,
+    ecsMetadataUri: env.ECS_CONTAINER_METADATA_URI_V4 || undefined,
     publicHost: env.PUBLIC_HOST || '127.0.0.1',
     hlsBaseUrl: env.HLS_BASE_URL || undefined,
     flvBaseUrl: env.FLV_BASE_URL || undefined,

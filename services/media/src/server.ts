@@ -21,6 +21,7 @@ import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
+import { startCloudReporting } from './scaling/cloud-reporting.js';
 import { openHlsStore } from './storage/open-hls-store.js';
 import { registerHlsMetrics } from './metrics/hls-metrics.js';
 import { registerKcpMetrics } from './metrics/kcp-metrics.js';
@@ -112,6 +113,8 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
   ]);
 
+  const cloudReporting = await startCloudReporting(config, { hub, egress, kcp }, logger);
+
   // A revoked key's live publisher is cut off within seconds.
   const revocationWatch = startRevocationWatch({
     authorizer: publishAuth.authorizer,
@@ -197,6 +200,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       while (hub.list().length > 0 && Date.now() < deadline) await sleep(500);
       if (hub.list().length > 0) logger.warn({ streams: hub.list().length }, 'drain deadline reached; disconnecting publishers');
       revocationWatch.stop();
+      await cloudReporting.stop();
       relays.close(reason);
       rtmpServer.close();
       hub.closeAll(reason);
