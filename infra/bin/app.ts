@@ -1,0 +1,31 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { BridgecastStack, DEFAULT_PARAMETERS, type BridgecastParameters } from '../lib/bridgecast-stack.js';
+
+/**
+ * `npx cdk deploy` entry. Parameters come from context (cdk.json or
+ * `-c desiredCount=3`), the region from `-c region=...` (default
+ * ap-northeast-2, Seoul, next to the broadcasters).
+ */
+export function buildApp(app = new App()): { app: App; stack: BridgecastStack } {
+  const context = (name: keyof BridgecastParameters) => app.node.tryGetContext(name) as string | number | undefined;
+  const parameters = { ...DEFAULT_PARAMETERS };
+  for (const name of Object.keys(DEFAULT_PARAMETERS) as (keyof BridgecastParameters)[]) {
+    const value = context(name);
+    if (value !== undefined) (parameters as Record<string, unknown>)[name] = Number(value);
+  }
+  for (const name of ['hlsDomainName', 'hlsCertificateArn'] as const) {
+    const value = context(name);
+    if (typeof value === 'string' && value) parameters[name] = value;
+  }
+  const stack = new BridgecastStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'Bridgecast', {
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: (app.node.tryGetContext('region') as string | undefined) ?? 'ap-northeast-2' },
+    parameters,
+    description: 'Bridgecast: live streaming across bad networks (RTMP, RTMP over KCP, HLS via CloudFront)',
+  });
+  // cdk-nag's AWS Solutions rules run at synth; an unacknowledged finding fails it.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return { app, stack };
+}
+
+if (process.argv[1]?.endsWith('app.ts')) buildApp().app.synth();

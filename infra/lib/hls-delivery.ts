@@ -1,0 +1,111 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AllowedMethods, CachePolicy, CacheQueryStringBehavior, Distribution, HttpVersion, PriceClass,
+  ResponseHeadersPolicy, SecurityPolicyProtocol, ViewerProtocolPolicy,
+} from 'aws-cdk-lib/aws-cloudfront';
+import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass, HttpMethods } from 'aws-cdk-lib/aws-s3';
+import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { Construct } from 'constructs';
+
+export interface HlsDeliveryProps {
+  /** Optional custom domain for the CDN (certificate in us-east-1). */
+  domainName?: string;
+  certificate?: ICertificate;
+}
+
+/**
+ * HLS storage and delivery: a private, encrypted bucket written by the media
+ * service (live windows expire after a day, recordings move to cheaper
+ * storage after 30 days) and CloudFront in front of it through Origin Access
+ * Control: playlists cached for a second, segments for long, CORS for
+ * browser players.
+ */
+export class HlsDelivery extends Construct {
+  readonly bucket: Bucket;
+  readonly logBucket: Bucket;
+  readonly distribution: Distribution;
+
+  constructor(scope: Construct, id: string, props: HlsDeliveryProps = {}) {
+    super(scope, id);
+    this.logBucket = new Bucket(this, 'AccessLogs', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // CloudFront standard logs are delivered with ACLs.
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.bucket = new Bucket(this, 'Hls', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      serverAccessLogsBucket: this.logBucket,
+      serverAccessLogsPrefix: 's3/',
+      lifecycleRules: [
+        { id: 'live-windows', prefix: 'live/', expiration: Duration.days(1) },
+        {
+          id: 'recordings-to-cheaper-storage',
+          prefix: 'recordings/',
+          transitions: [{ storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(30) }],
+        },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      cors: [{ allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: ['*'], allowedHeaders: ['*'] }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
+    const cors = new ResponseHeadersPolicy(this, 'PlayerCors', {
+      comment: 'CORS for browser HLS players',
+      corsBehavior: {
+        accessControlAllowOrigins: ['*'],
+        accessControlAllowMethods: ['GET', 'HEAD', 'OPTIONS'],
+        accessControlAllowHeaders: ['*'],
+        accessControlAllowCredentials: false,
+        accessControlMaxAge: Duration.days(1),
+        originOverride: true,
+      },
+    });
+    // Playlists change every segment: a one-second cache still collapses
+    // thousands of viewers' polls into one origin request per second.
+    const playlists = new CachePolicy(this, 'Playlists', {
+      comment: 'HLS playlists: about one second',
+      defaultTtl: Duration.seconds(1),
+      minTtl: Duration.seconds(0),
+      maxTtl: Duration.seconds(2),
+      queryStringBehavior: CacheQueryStringBehavior.none(),
+      enableAcceptEncodingGzip: true,
+    });
+    // Segments never change once written.
+    const segments = new CachePolicy(this, 'Segments', {
+      comment: 'HLS segments: immutable',
+      defaultTtl: Duration.days(1),
+      minTtl: Duration.seconds(0),
+      maxTtl: Duration.days(365),
+      queryStringBehavior: CacheQueryStringBehavior.none(),
+    });
+    const behavior = (cachePolicy: CachePolicy) => ({
+      origin,
+      cachePolicy,
+      responseHeadersPolicy: cors,
+      viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+      compress: true,
+    });
+    this.distribution = new Distribution(this, 'Cdn', {
+      comment: 'Bridgecast HLS',
+      defaultBehavior: behavior(segments),
+      additionalBehaviors: { '*.m3u8': behavior(playlists) },
+      httpVersion: HttpVersion.HTTP2_AND_3,
+      priceClass: PriceClass.PRICE_CLASS_ALL, // viewers are in mainland China / Asia: serve from the nearest edges
+      enableLogging: true,
+      logBucket: this.logBucket,
+      logFilePrefix: 'cloudfront/',
+      ...(props.domainName && props.certificate
+        ? { domainNames: [props.domainName], certificate: props.certificate, minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021 }
+        : {}),
+    });
+  }
+}

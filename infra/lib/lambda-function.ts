@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { REPO_ROOT } from './paths.js';
+
+export interface BridgecastFunctionProps {
+  /** Folder under lambdas/ whose src/index.ts exports `handler`. */
+  lambda: string;
+  description: string;
+  environment: Record<string, string>;
+  timeout?: Duration;
+  memorySize?: number;
+}
+
+/**
+ * A Lambda of ours: bundled by the locally installed esbuild (no Docker at
+ * synth), Node.js 22 on ARM, the AWS SDK v3 left to the runtime, its own log
+ * group with a retention.
+ */
+export function bridgecastFunction(scope: Construct, id: string, props: BridgecastFunctionProps): NodejsFunction {
+  const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+  return new NodejsFunction(scope, id, {
+    entry: path.join(REPO_ROOT, 'lambdas', props.lambda, 'src/index.ts'),
+    handler: 'handler',
+    runtime: Runtime.NODEJS_22_X,
+    architecture: Architecture.ARM_64,
+    description: props.description,
+    environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+    timeout: props.timeout ?? Duration.seconds(30),
+    memorySize: props.memorySize ?? 256,
+    logGroup,
+    depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+    projectRoot: REPO_ROOT,
+    bundling: {
+      externalModules: ['@aws-sdk/*'],
+      forceDockerBundling: false,
+      target: 'node22',
+      sourceMap: true,
+    },
+  });
+}

@@ -1,0 +1,162 @@
+import path from 'node:path';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { Peer, Port, SecurityGroup, type IVpc } from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import {
+  Cluster, ContainerImage, ContainerInsights, CpuArchitecture, FargatePlatformVersion, FargateService, FargateTaskDefinition,
+  LogDriver, OperatingSystemFamily, Protocol as EcsProtocol,
+} from 'aws-cdk-lib/aws-ecs';
+import { NetworkLoadBalancer, Protocol, type NetworkTargetGroup } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { REPO_ROOT } from './paths.js';
+
+export const RTMP_PORT = 1935;
+export const KCP_PORT = 1935;
+export const HTTP_PORT = 8080;
+/** ECS waits this long after SIGTERM; the service drains for DRAIN_SECONDS of it, then flushes HLS. */
+const STOP_TIMEOUT_SECONDS = 120;
+const DRAIN_SECONDS = 90;
+
+export interface MediaServiceProps {
+  vpc: IVpc;
+  table: Table;
+  bucket: Bucket;
+  hlsBaseUrl: string;
+  /** Where the NLB writes its access logs. */
+  logBucket: Bucket;
+  desiredCount: number;
+  cpu: number;
+  memoryMiB: number;
+}
+
+/**
+ * The media service on Fargate behind an internet-facing Network Load
+ * Balancer: RTMP on TCP 1935 and RTMP-over-KCP on UDP 1935 (one TCP_UDP
+ * listener), HTTP-FLV on TCP 8080; client IPs preserved so per-address
+ * limits work; health from GET /healthz, which turns 503 while a task
+ * drains so the NLB stops sending it new broadcasters.
+ */
+export class MediaService extends Construct {
+  readonly cluster: Cluster;
+  readonly service: FargateService;
+  readonly loadBalancer: NetworkLoadBalancer;
+  readonly taskDefinition: FargateTaskDefinition;
+  readonly ingress: SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: MediaServiceProps) {
+    super(scope, id);
+    this.cluster = new Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ContainerInsights.ENABLED });
+    this.loadBalancer = new NetworkLoadBalancer(this, 'Nlb', {
+      vpc: props.vpc,
+      internetFacing: true,
+      crossZoneEnabled: true,
+    });
+    this.loadBalancer.logAccessLogs(props.logBucket, 'nlb');
+    const publicHost = this.loadBalancer.loadBalancerDnsName;
+
+    const task = this.taskDefinition = new FargateTaskDefinition(this, 'Task', {
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryMiB,
+      runtimePlatform: { cpuArchitecture: CpuArchitecture.X86_64, operatingSystemFamily: OperatingSystemFamily.LINUX },
+      ephemeralStorageGiB: 40, // the HLS upload spool rides out S3 trouble on local disk
+    });
+    const logs = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+    task.addContainer('media', {
+      image: ContainerImage.fromAsset(REPO_ROOT, { file: path.join('services', 'media', 'Dockerfile'), platform: Platform.LINUX_AMD64 }),
+      logging: LogDriver.awsLogs({ logGroup: logs, streamPrefix: 'media' }),
+      stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
+      environment: {
+        AUTH: 'keys',
+        STREAMS_TABLE: props.table.tableName,
+        HLS_BUCKET: props.bucket.bucketName,
+        AWS_REGION: Stack.of(this).region,
+        PUBLIC_HOST: publicHost,
+        HLS_BASE_URL: props.hlsBaseUrl,
+        FLV_BASE_URL: `http://${publicHost}:${HTTP_PORT}`,
+        METRICS_NAMESPACE: 'Bridgecast',
+        EMF: 'true',
+        DRAIN_SECONDS: String(DRAIN_SECONDS),
+        LOG_LEVEL: 'info',
+      },
+      portMappings: [
+        { containerPort: RTMP_PORT, protocol: EcsProtocol.TCP, name: 'rtmp' },
+        { containerPort: KCP_PORT, protocol: EcsProtocol.UDP, name: 'kcp' },
+        { containerPort: HTTP_PORT, protocol: EcsProtocol.TCP, name: 'http' },
+      ],
+      readonlyRootFilesystem: false,
+    });
+    // Least privilege: write HLS under its two prefixes, read the stream keys.
+    task.taskRole.addToPrincipalPolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resources: [props.bucket.arnForObjects('live/*'), props.bucket.arnForObjects('recordings/*')],
+    }));
+    props.table.grantReadData(task.taskRole);
+
+    const securityGroup = this.ingress = new SecurityGroup(this, 'Ingress', {
+      vpc: props.vpc,
+      description: 'Bridgecast media: RTMP tcp/1935, KCP udp/1935, HTTP-FLV tcp/8080',
+      allowAllOutbound: true,
+    });
+    securityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(RTMP_PORT), 'RTMP from broadcasters and viewers');
+    securityGroup.addIngressRule(Peer.anyIpv4(), Port.udp(KCP_PORT), 'RTMP over KCP');
+    securityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(HTTP_PORT), 'HTTP-FLV and health checks');
+
+    this.service = new FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: task,
+      desiredCount: props.desiredCount,
+      platformVersion: FargatePlatformVersion.LATEST,
+      securityGroups: [securityGroup],
+      assignPublicIp: false,
+      circuitBreaker: { rollback: true },
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      healthCheckGracePeriod: Duration.seconds(60),
+      enableExecuteCommand: false,
+    });
+
+    const mediaTargets = this.loadBalancer.addListener('RtmpAndKcp', { port: RTMP_PORT, protocol: Protocol.TCP_UDP })
+      .addTargets('Media', {
+        port: RTMP_PORT,
+        protocol: Protocol.TCP_UDP,
+        targets: [this.service.loadBalancerTarget({ containerName: 'media', containerPort: RTMP_PORT })],
+        ...targetDefaults(),
+      });
+    const flvTargets = this.loadBalancer.addListener('HttpFlv', { port: HTTP_PORT, protocol: Protocol.TCP })
+      .addTargets('Flv', {
+        port: HTTP_PORT,
+        protocol: Protocol.TCP,
+        targets: [this.service.loadBalancerTarget({ containerName: 'media', containerPort: HTTP_PORT })],
+        ...targetDefaults(),
+      });
+    for (const group of [mediaTargets, flvTargets]) preserveClientIp(group);
+
+    new CfnOutput(scope, 'RtmpEndpoint', { value: `rtmp://${publicHost}:${RTMP_PORT}/live`, description: 'OBS server URL; the stream key goes in the key field' });
+    new CfnOutput(scope, 'KcpEndpoint', { value: `kcp://${publicHost}:${KCP_PORT}/live`, description: 'RTMP over KCP (bridgecast kcp-push --server)' });
+    new CfnOutput(scope, 'FlvBaseUrl', { value: `http://${publicHost}:${HTTP_PORT}/live`, description: 'Low-delay HTTP-FLV: <this>/<streamId>.flv' });
+  }
+}
+
+/** Health from /healthz; broadcasts last hours, so deregistration waits out the drain. */
+function targetDefaults() {
+  return {
+    deregistrationDelay: Duration.seconds(STOP_TIMEOUT_SECONDS - 10),
+    healthCheck: {
+      protocol: Protocol.HTTP,
+      port: String(HTTP_PORT),
+      path: '/healthz',
+      interval: Duration.seconds(10),
+      healthyThresholdCount: 2,
+      unhealthyThresholdCount: 2,
+    },
+  };
+}
+
+function preserveClientIp(group: NetworkTargetGroup): void {
+  group.setAttribute('preserve_client_ip.enabled', 'true');
+}

@@ -1,0 +1,109 @@
+import { Duration } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { FargateService } from 'aws-cdk-lib/aws-ecs';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
+import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { bridgecastFunction } from './lambda-function.js';
+
+export interface OperationsProps {
+  service: FargateService;
+  table: Table;
+  bucket: Bucket;
+  hlsBaseUrl: string;
+  minTasks: number;
+  maxTasks: number;
+}
+
+const INDEXER_TIMEOUT = Duration.seconds(60);
+
+/**
+ * Running at scale: the stream-aware autoscaler every minute, and the
+ * recording indexer fed by S3 events through SQS (batching, retries, and a
+ * dead-letter queue for what keeps failing).
+ */
+export class Operations extends Construct {
+  constructor(scope: Construct, id: string, props: OperationsProps) {
+    super(scope, id);
+    const { service, table, bucket } = props;
+
+    const autoscaler = bridgecastFunction(this, 'Autoscaler', {
+      lambda: 'autoscaler',
+      description: 'Bridgecast autoscaler: desired tasks from publishers and egress',
+      environment: {
+        CLUSTER_NAME: service.cluster.clusterName,
+        SERVICE_NAME: service.serviceName,
+        STREAMS_TABLE: table.tableName,
+        METRICS_NAMESPACE: 'Bridgecast',
+        MIN_TASKS: String(props.minTasks),
+        MAX_TASKS: String(props.maxTasks),
+        TARGET_PUBLISHERS_PER_TASK: '20',
+        TARGET_EGRESS_MBPS_PER_TASK: '400',
+        SCALE_OUT_COOLDOWN_SECONDS: '60',
+        SCALE_IN_COOLDOWN_SECONDS: '600',
+      },
+    });
+    autoscaler.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      resources: [service.serviceArn],
+    }));
+    autoscaler.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['cloudwatch:GetMetricData'],
+      resources: ['*'], // GetMetricData supports no resource-level permissions
+    }));
+    autoscaler.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['AUTOSCALER'] } },
+    }));
+    new Rule(this, 'EveryMinute', {
+      description: 'Run the Bridgecast autoscaler',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(autoscaler, { retryAttempts: 0 })], // the next run is a minute away
+    });
+
+    const deadLetters = new Queue(this, 'RecordingEventsDlq', {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const events = new Queue(this, 'RecordingEvents', {
+      visibilityTimeout: Duration.seconds(INDEXER_TIMEOUT.toSeconds() * 6),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+    });
+    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(events), { prefix: 'recordings/' });
+
+    const indexer = bridgecastFunction(this, 'RecordingIndexer', {
+      lambda: 'recording',
+      description: 'Bridgecast recording indexer: recordings index and VOD playlists from S3 events',
+      environment: { STREAMS_TABLE: table.tableName, HLS_BUCKET: bucket.bucketName, HLS_BASE_URL: props.hlsBaseUrl },
+      timeout: INDEXER_TIMEOUT,
+    });
+    indexer.addEventSource(new SqsEventSource(events, { batchSize: 10, maxBatchingWindow: Duration.seconds(5), reportBatchItemFailures: true }));
+    indexer.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects('recordings/*')],
+    }));
+    indexer.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects('recordings/*/vod.m3u8')],
+    }));
+    indexer.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+      resources: [table.tableArn],
+    }));
+  }
+}

@@ -1,0 +1,59 @@
+import { CfnOutput } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod, CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { bridgecastFunction } from './lambda-function.js';
+
+export interface StreamKeysApiProps {
+  table: Table;
+  ingestHost: string;
+  hlsBaseUrl: string;
+  flvBaseUrl: string;
+}
+
+/**
+ * The stream-keys API: the Lambda behind an HTTP API with IAM
+ * authorization (the news app's backend signs its calls with SigV4; there
+ * are no public callers), access-logged.
+ */
+export class StreamKeysApi extends Construct {
+  readonly api: HttpApi;
+
+  constructor(scope: Construct, id: string, props: StreamKeysApiProps) {
+    super(scope, id);
+    const handler = bridgecastFunction(this, 'Handler', {
+      lambda: 'stream-keys',
+      description: 'Bridgecast stream keys API: issue, list, rotate, revoke keys; list recordings',
+      environment: {
+        STREAMS_TABLE: props.table.tableName,
+        INGEST_HOST: props.ingestHost,
+        HLS_BASE_URL: props.hlsBaseUrl,
+        FLV_BASE_URL: props.flvBaseUrl,
+      },
+    });
+    props.table.grantReadWriteData(handler);
+
+    this.api = new HttpApi(this, 'Api', {
+      description: 'Bridgecast stream keys (IAM-authorized)',
+      defaultAuthorizer: new HttpIamAuthorizer(),
+      createDefaultStage: true,
+    });
+    const integration = new HttpLambdaIntegration('Keys', handler);
+    for (const path of ['/streams', '/streams/{proxy+}']) {
+      this.api.addRoutes({ path, methods: [HttpMethod.ANY], integration });
+    }
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_YEAR });
+    const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId', ip: '$context.identity.sourceIp', caller: '$context.identity.caller',
+        user: '$context.identity.user', requestTime: '$context.requestTime', routeKey: '$context.routeKey', status: '$context.status',
+      }),
+    };
+    new CfnOutput(scope, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Stream-keys API (SigV4): bridgecast keys --api <this>' });
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The CDK stack, synthesized here without AWS credentials or Docker: what
+ * broadcasters, viewers and operators depend on is asserted on the
+ * template, cdk-nag's AWS Solutions rules run as part of synth (an
+ * unacknowledged finding throws), and cfn-lint checks the template.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../../infra/bin/app.js';
+
+let template: Template;
+
+type Resource = { Properties: Record<string, unknown> };
+const resourcesOf = (type: string) => Object.values(template.findResources(type)) as Resource[];
+
+/** Every IAM statement of the policies attached to roles whose logical id contains `role`. */
+function statementsOfRole(role: string): { Action: string | string[]; Resource: unknown }[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) => JSON.stringify((p as Resource).Properties.Roles).includes(role))
+    .flatMap((p) => ((p as Resource).Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
+}
+
+const actions = (s: { Action: string | string[] }) => [s.Action].flat();
+
+before(() => {
+  const { app, stack } = buildApp();
+  app.synth(); // runs the cdk-nag validation plugin: throws on any unacknowledged finding
+  template = Template.fromStack(stack);
+});
+
+describe('media service behind the NLB', () => {
+  it('one TCP_UDP listener on 1935 (RTMP + KCP) and TCP 8080 (HTTP-FLV), internet-facing, cross-zone', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing', Type: 'network',
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }]),
+    });
+    const listeners = resourcesOf('AWS::ElasticLoadBalancingV2::Listener').map((l) => [l.Properties.Port, l.Properties.Protocol]);
+    assert.deepEqual(listeners.sort(), [[1935, 'TCP_UDP'], [8080, 'TCP']]);
+  });
+
+  it('IP target groups: health from HTTP /healthz on 8080, deregistration matched to the stop timeout, client IPs preserved', () => {
+    const groups = resourcesOf('AWS::ElasticLoadBalancingV2::TargetGroup');
+    assert.equal(groups.length, 2);
+    for (const g of groups) {
+      assert.equal(g.Properties.TargetType, 'ip');
+      assert.equal(g.Properties.HealthCheckProtocol, 'HTTP');
+      assert.equal(g.Properties.HealthCheckPath, '/healthz');
+      assert.equal(g.Properties.HealthCheckPort, '8080');
+      const attributes = Object.fromEntries((g.Properties.TargetGroupAttributes as { Key: string; Value: string }[]).map((a) => [a.Key, a.Value]));
+      assert.equal(attributes['deregistration_delay.timeout_seconds'], '110');
+      assert.equal(attributes['preserve_client_ip.enabled'], 'true');
+    }
+  });
+
+  it('Fargate 1.4+ with rollback, the container stops within 120 s and drains before that', () => {
+    template.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE', PlatformVersion: 'LATEST',
+      DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100 }),
+    });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        StopTimeout: 120,
+        PortMappings: [{ ContainerPort: 1935, Protocol: 'tcp', Name: 'rtmp' }, { ContainerPort: 1935, Protocol: 'udp', Name: 'kcp' }, { ContainerPort: 8080, Protocol: 'tcp', Name: 'http' }],
+        Environment: Match.arrayWith([{ Name: 'AUTH', Value: 'keys' }, { Name: 'EMF', Value: 'true' }, { Name: 'DRAIN_SECONDS', Value: '90' }]),
+      })],
+    });
+  });
+
+  it('the security group opens exactly tcp/1935, udp/1935 and tcp/8080', () => {
+    const ingress = resourcesOf('AWS::EC2::SecurityGroup')
+      .flatMap((g) => (g.Properties.SecurityGroupIngress as { IpProtocol: string; FromPort: number; ToPort: number }[] | undefined) ?? [])
+      .map((r) => `${r.IpProtocol}/${r.FromPort}-${r.ToPort}`);
+    assert.deepEqual(ingress.sort(), ['tcp/1935-1935', 'tcp/8080-8080', 'udp/1935-1935']);
+  });
+
+  it('the task role may write only live/* and recordings/* of the bucket, and read the table', () => {
+    const s3 = statementsOfRole('MediaTaskTaskRole').filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    assert.deepEqual(s3.flatMap(actions).sort(), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject']);
+    const resources = JSON.stringify(s3.map((s) => s.Resource));
+    assert.match(resources, /\/live\/\*/);
+    assert.match(resources, /\/recordings\/\*/);
+    const dynamo = statementsOfRole('MediaTaskTaskRole').flatMap(actions).filter((a) => a.startsWith('dynamodb:'));
+    assert.ok(dynamo.length > 0 && dynamo.every((a) => /:(BatchGet|Get|Query|Scan|ConditionCheck|Describe)/.test(a)), `read-only: ${dynamo}`);
+  });
+});
+
+describe('HLS bucket and CloudFront', () => {
+  it('the bucket is encrypted, private, TLS-only, with live windows expiring and recordings moving to cheaper storage', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'live/', ExpirationInDays: 1, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'recordings/', Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 30 }] }),
+        ]),
+      },
+    });
+  });
+
+  it('CloudFront reads the bucket through Origin Access Control, playlists cached ~1 s, segments long, CORS headers', () => {
+    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    const policies = resourcesOf('AWS::CloudFront::CachePolicy').map((p) => p.Properties.CachePolicyConfig as { DefaultTTL: number; MaxTTL: number });
+    assert.ok(policies.some((p) => p.DefaultTTL === 1 && p.MaxTTL <= 2), 'a ~1 s playlist policy');
+    assert.ok(policies.some((p) => p.MaxTTL === 365 * 86400), 'a long segment policy');
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        CacheBehaviors: [Match.objectLike({ PathPattern: '*.m3u8', ViewerProtocolPolicy: 'redirect-to-https' })],
+      }),
+    });
+    template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+      ResponseHeadersPolicyConfig: Match.objectLike({ CorsConfig: Match.objectLike({ AccessControlAllowOrigins: { Items: ['*'] } }) }),
+    });
+  });
+});
+
+describe('stream keys', () => {
+  it('the streams table: pk/sk, keyHash-index GSI, on demand, point-in-time recovery, retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'keyHash-index', KeySchema: [{ AttributeName: 'keyHash', KeyType: 'HASH' }] })],
+      }),
+    });
+  });
+
+  it('the HTTP API routes /streams to the Lambda with IAM authorization only', () => {
+    const routes = resourcesOf('AWS::ApiGatewayV2::Route');
+    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), ['ANY /streams', 'ANY /streams/{proxy+}']);
+    for (const r of routes) assert.equal(r.Properties.AuthorizationType, 'AWS_IAM');
+  });
+});
+
+describe('Lambdas and operations', () => {
+  it('every Lambda of ours runs Node.js 22 on ARM with a log group that has a retention', () => {
+    const functions = resourcesOf('AWS::Lambda::Function').filter((f) => String(f.Properties.Description ?? '').startsWith('Bridgecast'));
+    assert.equal(functions.length, 3);
+    for (const f of functions) {
+      assert.equal(f.Properties.Runtime, 'nodejs22.x');
+      assert.deepEqual(f.Properties.Architectures, ['arm64']);
+      assert.ok(f.Properties.LoggingConfig, 'an explicit log group');
+    }
+    for (const g of resourcesOf('AWS::Logs::LogGroup')) assert.ok(g.Properties.RetentionInDays, 'log groups expire');
+  });
+
+  it('the autoscaler runs every minute and may only describe and update the media service', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    const ecs = statementsOfRole('OperationsAutoscalerServiceRole').filter((s) => actions(s).some((a) => a.startsWith('ecs:')));
+    assert.equal(ecs.length, 1);
+    assert.deepEqual(actions(ecs[0]!).sort(), ['ecs:DescribeServices', 'ecs:UpdateService']);
+    assert.match(JSON.stringify(ecs[0]!.Resource), /MediaService/);
+  });
+
+  it('recording events flow S3 → SQS (with a dead-letter queue) → the indexer, reporting partial batch failures', () => {
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: { QueueConfigurations: [Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'recordings/' }] } } })] },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }), VisibilityTimeout: 360 });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10 });
+  });
+
+  it('outputs where to publish, watch and manage keys', () => {
+    const outputs = Object.keys(template.findOutputs('*'));
+    for (const name of ['RtmpEndpoint', 'KcpEndpoint', 'FlvBaseUrl', 'ApiUrl', 'HlsBaseUrl', 'BucketName', 'TableName']) {
+      assert.ok(outputs.includes(name), `output ${name}`);
+    }
+  });
+});
+
+describe('cfn-lint', () => {
+  const cfnLint = ['/root/.pyenv/shims/cfn-lint', '/usr/local/bin/cfn-lint', '/usr/bin/cfn-lint'].find(existsSync);
+  it('finds no errors in the synthesized template', { skip: cfnLint ? false : 'cfn-lint is not installed' }, async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-cfn-'));
+    try {
+      const file = path.join(dir, 'Bridgecast.template.json');
+      await writeFile(file, JSON.stringify(template.toJSON()));
+      // Warnings (W…) are advice about CDK's own output; errors (E…) fail.
+      const result = spawnSync(cfnLint!, ['--format', 'parseable', file], { encoding: 'utf8' });
+      const errors = result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
+      assert.deepEqual(errors, []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
