@@ -76,7 +76,9 @@ export async function startServer(kind: ServerKind, options: ServerOptions = {})
     command = [process.execPath, path.resolve('bin/bridgecast.js'), 'serve'];
     env = {
       ...process.env, AUTH: 'none', HOST: host, RTMP_PORT: String(rtmpPort), HTTP_PORT: String(httpPort),
-      KCP_PORT: String(kcpPort), DATA_DIR: workDir, HLS: 'false', LOG_LEVEL: 'warn', DRAIN_SECONDS: '0', ...options.env,
+      KCP_PORT: String(kcpPort), DATA_DIR: workDir, HLS: 'false', LOG_LEVEL: 'warn', DRAIN_SECONDS: '0',
+      // Every benchmark viewer comes from one address; the other servers have no such cap.
+      MAX_CONNECTIONS_PER_IP: '100000', ...options.env,
     };
   } else if (kind === 'nms') {
     command = [process.execPath, '-e', NMS_LAUNCHER, host, String(rtmpPort), String(httpPort), workDir];

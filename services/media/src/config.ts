@@ -35,6 +35,8 @@ export interface MediaConfig {
   apiToken: string | undefined;
   /** Bytes a viewer may have queued before it skips to the next keyframe. */
   viewerBacklogBytes: number;
+  /** Milliseconds a viewer's packets are collected into one socket write (0: write each at once). */
+  writeMergeMs: number;
   /** Seconds to wait for publishers to finish on SIGTERM before cutting them off. */
   drainSeconds: number;
   metricsNamespace: string;
@@ -93,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     playTokenSecret: env.PLAY_TOKEN_SECRET || undefined,
     apiToken: env.API_TOKEN || undefined,
     viewerBacklogBytes: int(env, 'VIEWER_BACKLOG_BYTES', 4 * 1024 * 1024),
+    writeMergeMs: int(env, 'WRITE_MERGE_MS', 20),
     // On a laptop Ctrl-C should be quick; the cloud task sets this below its stop timeout.
     drainSeconds: int(env, 'DRAIN_SECONDS', 0),
     metricsNamespace: env.METRICS_NAMESPACE || 'Bridgecast',

@@ -8,6 +8,7 @@ import { setUpPublishAuth } from './auth/stream-keys-setup.js';
 import { loadConfig, type MediaConfig } from './config.js';
 import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
+import { WriteFlusher } from './hub/write-batch.js';
 import { handleFlvRequest } from './http/flv-route.js';
 import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
 import { hlsRoute } from './http/hls-route.js';
@@ -86,6 +87,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const authorizePlay = (app: string, name: string, query: URLSearchParams): boolean =>
     relays.authorizer.authorizePlay(app, name, query) ?? playTokens(app, name, query);
 
+  const writeFlusher = new WriteFlusher(config.writeMergeMs);
   let metrics: MediaMetrics | undefined;
   const rtmp = new RtmpSessionManager((protocol, remoteAddress) => ({
     hub,
@@ -97,6 +99,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     maxViewerBacklogBytes: config.viewerBacklogBytes,
     acceptingPublishers: () => accepting,
     egress: egress.meter(protocol),
+    writeFlusher,
     onPublishRefused: (code) => metrics?.publishRefused.inc({ code }),
   }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
@@ -131,7 +134,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const kcpPort = kcp?.address().port;
 
   let httpPort = config.httpPort;
-  const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv') };
+  const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher };
   const routes: Route[] = [
     (_req, res, path) => {
       if (path !== '/healthz') return false;

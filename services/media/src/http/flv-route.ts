@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { EgressMeter } from '../hub/egress-meter.js';
+import type { WriteFlusher } from '../hub/write-batch.js';
 import { isValidAppName, isValidStreamName } from '../rtmp/names.js';
 import { FlvViewer } from './flv-viewer.js';
 import { CORS_HEADERS, sendError } from './responses.js';
@@ -12,6 +13,8 @@ export interface FlvRouteOptions {
   maxBacklogBytes: number;
   authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
   egress: EgressMeter;
+  /** Merged writes; unset writes every packet at once. */
+  writeFlusher?: WriteFlusher;
 }
 
 /** `GET|HEAD /<app>/<stream>.flv`: live HTTP-FLV (chunked), as SRS and node-media-server serve it. */
@@ -38,7 +41,7 @@ export function handleFlvRequest(req: IncomingMessage, res: ServerResponse, path
     return true;
   }
   res.socket?.setNoDelay(true);
-  const viewer = new FlvViewer(res, stream, opts.maxBacklogBytes, opts.egress);
+  const viewer = new FlvViewer(res, stream, opts.maxBacklogBytes, opts.egress, opts.writeFlusher);
   stream.addSubscriber(viewer);
   res.on('close', () => stream.removeSubscriber(viewer));
   return true;

@@ -226,6 +226,15 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
     if (this.phase !== 'closed') this.transport.write(buf);
   }
 
+  /** Batches the writes until uncork() into one (see ViewerWriteBatch). */
+  cork(): void {
+    this.transport.cork();
+  }
+
+  uncork(): void {
+    this.transport.uncork();
+  }
+
   sendControl(type: MessageType, value: number): void {
     const payload = Buffer.allocUnsafe(4);
     payload.writeUInt32BE(value >>> 0);

@@ -2,6 +2,7 @@ import { ViewerBackpressure } from '../hub/backpressure.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { EgressMeter } from '../hub/egress-meter.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
+import { ViewerWriteBatch, type WriteFlusher } from '../hub/write-batch.js';
 import { encodeChunks } from './chunk-writer.js';
 import type { RtmpConnection } from './connection.js';
 import { ChunkStreamId, MessageType } from './messages.js';
@@ -26,6 +27,7 @@ export function rtmpEncoding(packet: MediaPacket, chunkSize: number, streamId: n
 /** A viewer playing over RTMP (on TCP or KCP). */
 export class RtmpViewer implements StreamSubscriber {
   readonly backpressure: ViewerBackpressure;
+  private readonly batch: ViewerWriteBatch;
   bytesSent = 0;
 
   constructor(
@@ -36,23 +38,30 @@ export class RtmpViewer implements StreamSubscriber {
     private readonly hasVideo: () => boolean,
     private readonly onEnd: (reason: string) => void,
     private readonly egress: EgressMeter,
+    flusher?: WriteFlusher,
   ) {
     this.backpressure = new ViewerBackpressure(maxBacklogBytes);
+    this.batch = new ViewerWriteBatch({
+      cork: () => connection.cork(),
+      uncork: () => connection.uncork(),
+      write: (chunk) => connection.writeEncoded(chunk),
+    }, flusher);
   }
 
   send(packet: MediaPacket): void {
     if (this.connection.isClosed) return;
-    if (!this.backpressure.admit(packet, this.connection.queuedBytes, this.hasVideo())) {
+    if (!this.backpressure.admit(packet, this.connection.queuedBytes + this.batch.pendingBytes, this.hasVideo())) {
       this.egress.droppedPackets++;
       return;
     }
     const encoded = rtmpEncoding(packet, this.connection.outChunkSize, this.streamId);
     this.bytesSent += encoded.length;
     this.egress.add(encoded.length);
-    this.connection.writeEncoded(encoded);
+    this.batch.write(encoded);
   }
 
   end(reason: string): void {
+    this.batch.flush(); // media already sent goes out before the end-of-stream status
     this.onEnd(reason);
   }
 }

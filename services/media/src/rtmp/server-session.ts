@@ -3,6 +3,7 @@ import type { AmfObject, AmfValue } from '../amf/amf-value.js';
 import type { LiveStream, StreamMetadata } from '../hub/live-stream.js';
 import { MediaPacket } from '../hub/media-packet.js';
 import type { EgressMeter } from '../hub/egress-meter.js';
+import type { WriteFlusher } from '../hub/write-batch.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
 import { decodeDataMessage, type RtmpCommand, type RtmpConnection } from './connection.js';
@@ -31,6 +32,8 @@ export interface SessionContext {
   egress: EgressMeter;
   /** False while the server drains: new publishers are refused. */
   acceptingPublishers(): boolean;
+  /** Merged writes for this session's viewers; unset writes every packet at once. */
+  writeFlusher?: WriteFlusher;
   /** Counts a refused publish by its code (metrics). */
   onPublishRefused?(code: string): void;
 }
@@ -183,7 +186,7 @@ export class RtmpServerSession {
     const app = this.app;
     const viewer: RtmpViewer = new RtmpViewer(this.ctx.protocol, this.connection, streamId, this.ctx.maxViewerBacklogBytes,
       () => this.ctx.hub.get(app, name)?.hasVideo ?? true,
-      (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress);
+      (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress, this.ctx.writeFlusher);
     this.playing = { viewer, app, name, streamId };
     this.ctx.hub.subscribe(app, name, viewer, true);
     this.log.info({ stream: `${app}/${name}` }, 'play started');
