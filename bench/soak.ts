@@ -6,15 +6,20 @@
  *   - memory stayed flat (last quarter's median RSS vs the second quarter's),
  *   - no session is stuck: with every client gone, /api/live is empty and
  *     the publisher and viewer gauges in /metrics are back to 0,
- *   - no recording segment was lost, when the server writes HLS to DATA_DIR
- *     (every broadcast's end.json segment count matches its .ts files and
- *     its playlist).
+ *   - no recording segment was lost (every broadcast's end.json segment
+ *     count matches its .ts files and its playlist), with HLS on local disk
+ *     (--hls) or in an S3-compatible server (--s3: s3rver, started here and
+ *     taken down now and then for 15-60 s, so uploads wait in the spool and
+ *     must all arrive once it is back).
  *
- *   npm run bench:soak -- [--minutes 60] [--publishers 3] [--viewers 30] [--hls]
+ *   npm run bench:soak -- [--minutes 60] [--publishers 3] [--viewers 30] [--hls | --s3 [--outage-minutes 4]]
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
 import { PacedPublisher } from './lib/paced-publisher.js';
 import { processTreeUsage } from './lib/proc-stats.js';
 import { loadSampleTags } from './lib/sample-media.js';
@@ -29,6 +34,8 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '30' },
     'sample-seconds': { type: 'string', default: '10' },
     hls: { type: 'boolean', default: false },
+    s3: { type: 'boolean', default: false },
+    'outage-minutes': { type: 'string', default: '4' },
   },
 });
 
@@ -41,25 +48,98 @@ function randomBetween(minMs: number, maxMs: number): number {
   return minMs + Math.random() * (maxMs - minMs);
 }
 
-/** Broadcasts whose recording lost segments: end.json count vs .ts files vs playlist entries. */
-export function lostRecordingSegments(recordingsDir: string): string[] {
-  const problems: string[] = [];
-  if (!existsSync(recordingsDir)) return problems;
-  for (const stream of readdirSync(recordingsDir)) {
-    for (const broadcast of readdirSync(path.join(recordingsDir, stream))) {
-      const dir = path.join(recordingsDir, stream, broadcast);
-      const files = readdirSync(dir);
-      if (!files.includes('end.json')) {
-        problems.push(`${stream}/${broadcast}: no end.json (broadcast never closed)`);
-        continue;
-      }
-      const { segments } = JSON.parse(readFileSync(path.join(dir, 'end.json'), 'utf8')) as { segments: number };
-      const ts = files.filter((f) => f.endsWith('.ts')).length;
-      const listed = readFileSync(path.join(dir, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.trim().endsWith('.ts')).length;
-      if (ts !== segments || listed !== segments) problems.push(`${stream}/${broadcast}: end.json says ${segments}, ${ts} .ts files, ${listed} in the playlist`);
+/** Recording objects, by key relative to `recordings/`: read from a directory or a bucket. */
+interface RecordingObjects {
+  keys: string[];
+  read(key: string): Promise<string>;
+}
+
+function localRecordings(dir: string): RecordingObjects {
+  const keys: string[] = [];
+  const walk = (rel: string): void => {
+    for (const entry of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const key = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(key);
+      else keys.push(key);
     }
+  };
+  if (existsSync(dir)) walk('');
+  return { keys, read: async (key) => readFileSync(path.join(dir, key), 'utf8') };
+}
+
+async function bucketRecordings(client: S3Client, bucket: string): Promise<RecordingObjects> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'recordings/', ContinuationToken: token }));
+    for (const o of page.Contents ?? []) keys.push(o.Key!.slice('recordings/'.length));
+    token = page.NextContinuationToken;
+  } while (token);
+  const read = async (key: string): Promise<string> =>
+    (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `recordings/${key}` }))).Body!.transformToString();
+  return { keys, read };
+}
+
+/** Broadcasts whose recording lost segments: end.json count vs .ts objects vs playlist entries. */
+export async function lostRecordingSegments(objects: RecordingObjects): Promise<string[]> {
+  const broadcasts = new Map<string, string[]>();
+  for (const key of objects.keys) {
+    const at = key.lastIndexOf('/');
+    broadcasts.set(key.slice(0, at), [...(broadcasts.get(key.slice(0, at)) ?? []), key.slice(at + 1)]);
+  }
+  const problems: string[] = [];
+  for (const [broadcast, files] of broadcasts) {
+    if (!files.includes('end.json')) {
+      problems.push(`${broadcast}: no end.json (broadcast never closed)`);
+      continue;
+    }
+    const { segments } = JSON.parse(await objects.read(`${broadcast}/end.json`)) as { segments: number };
+    const ts = files.filter((f) => f.endsWith('.ts')).length;
+    const playlist = files.includes('index.m3u8') ? await objects.read(`${broadcast}/index.m3u8`) : '';
+    const listed = playlist.split('\n').filter((l) => l.trim().endsWith('.ts')).length;
+    if (ts !== segments || listed !== segments) problems.push(`${broadcast}: end.json says ${segments}, ${ts} .ts files, ${listed} in the playlist`);
   }
   return problems;
+}
+
+const S3_BUCKET = 'soak';
+const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** An S3-compatible server that the soak takes down and brings back on the same port and data. */
+class FlakyS3 {
+  private server: S3rver | null = null;
+  port = 0;
+  outages = 0;
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'soak-s3-'));
+
+  async up(): Promise<void> {
+    if (this.server) return;
+    this.server = new S3rver({ port: this.port, address: '127.0.0.1', directory: this.dir, silent: true, configureBuckets: [{ name: S3_BUCKET, configs: [] }] });
+    this.port = (await this.server.run()).port;
+  }
+
+  async down(): Promise<void> {
+    await this.server?.close();
+    this.server = null;
+  }
+
+  /** Until `deadline`: every ~outageMs, down for 15-60 s. */
+  async flap(deadline: number, outageMs: number): Promise<void> {
+    while (Date.now() + outageMs < deadline) {
+      await sleep(randomBetween(outageMs / 2, outageMs * 1.5));
+      if (Date.now() >= deadline) break;
+      await this.down();
+      this.outages++;
+      console.log(`S3 down (outage ${this.outages})`);
+      await sleep(Math.min(randomBetween(15_000, 60_000), Math.max(0, deadline - Date.now())));
+      await this.up();
+      console.log('S3 back');
+    }
+  }
+
+  client(): S3Client {
+    return new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${this.port}`, forcePathStyle: true, credentials: S3_CREDENTIALS });
+  }
 }
 
 function gauge(metrics: string, name: string): number {
@@ -68,7 +148,15 @@ function gauge(metrics: string, name: string): number {
 
 async function main(): Promise<number> {
   const tags = loadSampleTags();
-  const server = await startServer('bridgecast', { env: args.hls ? { HLS: 'true' } : {} });
+  const s3 = args.s3 ? new FlakyS3() : null;
+  await s3?.up();
+  const env: Record<string, string> = s3
+    ? {
+      HLS: 'true', HLS_BUCKET: S3_BUCKET, S3_ENDPOINT: `http://127.0.0.1:${s3.port}`, AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+    }
+    : args.hls ? { HLS: 'true' } : {};
+  const server = await startServer('bridgecast', { env });
   const base = `http://${server.host}:${server.httpPort}`;
   const deadline = Date.now() + DURATION_MS;
   let publishCycles = 0;
@@ -110,20 +198,33 @@ async function main(): Promise<number> {
     }
   });
 
+  const outages = s3?.flap(deadline, Number(args['outage-minutes']) * 60_000);
+
   const rss: number[] = [];
   const started = Date.now();
   let lastCpu = processTreeUsage(server.pid).cpuSeconds;
   console.log('minute  RSS MiB  CPU %  live streams  viewers(ours)  publish cycles  viewer cycles');
   while (Date.now() < deadline) {
     await sleep(Math.min(SAMPLE_MS, Math.max(0, deadline - Date.now())));
-    const usage = processTreeUsage(server.pid);
+    let usage: ReturnType<typeof processTreeUsage>;
+    try {
+      usage = processTreeUsage(server.pid);
+    } catch (err) {
+      console.log(`FAIL the server died: ${(err as Error).message}\n${server.stderrTail()}`);
+      return 1;
+    }
     const streams = ((await (await fetch(`${base}/api/live`)).json()) as { streams: unknown[] }).streams.length;
     rss.push(usage.rssBytes / 2 ** 20);
     console.log(`${fmt((Date.now() - started) / 60_000, 1).padStart(6)}  ${fmt(rss.at(-1)!, 1).padStart(7)}  ${fmt(((usage.cpuSeconds - lastCpu) * 100_000) / SAMPLE_MS, 1).padStart(5)}  ${String(streams).padStart(12)}  ${String(live.size).padStart(13)}  ${String(publishCycles).padStart(14)}  ${String(viewerCycles).padStart(13)}`);
     lastCpu = usage.cpuSeconds;
   }
-  await Promise.all([...publisherLoops, ...viewerLoops]);
+  await Promise.all([...publisherLoops, ...viewerLoops, outages]);
   await sleep(5000); // idle timeouts and close handshakes settle
+  if (s3) {
+    await s3.up();
+    const spoolDeadline = Date.now() + 180_000;
+    while (gauge(await (await fetch(`${base}/metrics`)).text(), 'bridgecast_s3_spool_bytes') > 0 && Date.now() < spoolDeadline) await sleep(2000);
+  }
 
   const failures: string[] = [];
   const streamsLeft = ((await (await fetch(`${base}/api/live`)).json()) as { streams: unknown[] }).streams.length;
@@ -136,14 +237,23 @@ async function main(): Promise<number> {
   const late = percentile(rss.slice(-q), 50);
   console.log(`RSS median: ${fmt(early, 1)} MiB (second quarter) -> ${fmt(late, 1)} MiB (last quarter); ${publishCycles} publish cycles, ${viewerCycles} viewer sessions, ${clientErrors} client connect failures`);
   if (late > early * 1.2 + 10) failures.push(`memory grew from ${fmt(early, 1)} to ${fmt(late, 1)} MiB`);
-  if (args.hls) {
-    const lost = lostRecordingSegments(path.join(server.dataDir, 'hls', 'recordings'));
+  if (s3 || args.hls) {
+    const client = s3?.client();
+    const objects = client ? await bucketRecordings(client, S3_BUCKET) : localRecordings(path.join(server.dataDir, 'hls', 'recordings'));
+    const lost = await lostRecordingSegments(objects);
+    client?.destroy();
     failures.push(...lost);
-    console.log(lost.length ? `recordings: ${lost.length} broadcasts lost segments` : 'recordings: every broadcast complete');
+    const broadcasts = new Set(objects.keys.map((k) => k.slice(0, k.lastIndexOf('/')))).size;
+    const where = s3 ? `in S3 across ${s3.outages} outages` : 'on disk';
+    console.log(lost.length ? `recordings ${where}: ${lost.length} of ${broadcasts} broadcasts lost segments` : `recordings ${where}: all ${broadcasts} broadcasts complete`);
   } else {
-    console.log('recordings: not checked (run with --hls once the server writes HLS)');
+    console.log('recordings: not checked (run with --hls or --s3)');
   }
   await server.stop();
+  if (s3) {
+    await s3.down();
+    rmSync(s3.dir, { recursive: true, force: true });
+  }
   for (const f of failures) console.log(`FAIL ${f}`);
   console.log(failures.length ? 'soak FAILED' : 'soak passed');
   return failures.length ? 1 : 0;

@@ -23,6 +23,8 @@ export interface RunningServer {
   readonly kcpPort?: number;
   /** The server's working directory (Bridgecast's DATA_DIR); removed by stop(). */
   readonly dataDir: string;
+  /** The last few KiB the server wrote to stderr: why it died, if it did. */
+  stderrTail(): string;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,7 @@ export async function startServer(kind: ServerKind, options: ServerOptions = {})
   }
   return {
     kind, pid: child.pid!, host, rtmpPort, httpPort, kcpPort, dataDir: workDir,
+    stderrTail: () => stderr,
     stop: async () => {
       child.kill('SIGTERM');
       await Promise.race([exited, sleep(5000)]);

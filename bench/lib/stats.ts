@@ -21,3 +21,18 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Least-squares slope of y over x (NaN for fewer than two distinct x). The
+ * load benchmark uses it for the marginal cost of one more viewer: fixed
+ * costs (timers, GC, ingest) fall out of a slope, but not out of a ratio.
+ */
+export function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  if (sxx === 0) return Number.NaN;
+  return points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+}
