@@ -195,3 +195,75 @@ test('protocol violations throw RtmpProtocolError', () => {
   const few = new ChunkReader({ maxMessageSize: 1024, maxChunkStreams: 2 });
   assert.throws(() => readAll(Buffer.concat([3, 4, 5].map((csid) => chunk({ fmt: 0, csid, length: 1, type: 8 }, 'x'))), few), /too many chunk streams/);
 });
+
+test('a new fmt 0 header in the middle of a message is a protocol error (as in SRS), never a partly filled message', () => {
+  const out: RtmpMessage[] = [];
+  const reader = new ChunkReader();
+  reader.push(chunk({ fmt: 0, csid: 6, ts: 0, length: 100_000, type: 9, streamId: 1 }, bytes(128)), (m) => out.push(m));
+  assert.throws(
+    () => reader.push(chunk({ fmt: 0, csid: 6, ts: 40, length: 100_000, type: 9, streamId: 1 }, bytes(128)), (m) => out.push(m)),
+    (err: unknown) => err instanceof RtmpProtocolError && /new message .* before message .* complete/.test(err.message),
+  );
+  assert.deepEqual(out, []);
+});
+
+test('a fmt 1 header changing the length of a message in progress is a protocol error, longer or shorter', () => {
+  for (const length of [100_000, 200, 10]) {
+    const out: RtmpMessage[] = [];
+    const reader = new ChunkReader();
+    const input = Buffer.concat([
+      chunk({ fmt: 0, csid: 6, ts: 0, length: 300, type: 9, streamId: 1 }, bytes(128)),
+      chunk({ fmt: 1, csid: 6, ts: 0, length, type: 9 }, bytes(Math.min(length, 128))),
+    ]);
+    assert.throws(() => reader.push(input, (m) => out.push(m)), /length .* changed/, `new length ${length}`);
+    assert.deepEqual(out, [], `new length ${length}`);
+  }
+});
+
+test('fmt 1 and 2 headers repeating the length of a message in progress continue it (as SRS accepts)', () => {
+  const payload = bytes(400, 5);
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 6, ts: 70, length: 400, type: 9, streamId: 1 }, payload.subarray(0, 128)),
+    chunk({ fmt: 1, csid: 6, ts: 0, length: 400, type: 9 }, payload.subarray(128, 256)),
+    chunk({ fmt: 2, csid: 6, ts: 0 }, payload.subarray(256, 384)),
+    chunk({ fmt: 3, csid: 6 }, payload.subarray(384)),
+  ]);
+  assert.deepEqual(readAll(input), [msg(9, 70, 1, payload)]);
+});
+
+test('a 4 MiB message at chunk size 8 MiB, fed in 1326-byte slices (KCP segments), without re-copying the partial chunk', () => {
+  const reader = new ChunkReader();
+  reader.setChunkSize(8 * 1024 * 1024);
+  const payload = bytes(4 * 1024 * 1024, 9);
+  const input = Buffer.concat([
+    chunk({ fmt: 0, csid: 6, ts: 1234, length: payload.length, type: 9, streamId: 1 }, payload),
+    chunk({ fmt: 0, csid: 4, ts: 1240, length: 3, type: 8, streamId: 1 }, 'aac'),
+  ]);
+  const out: RtmpMessage[] = [];
+  // Count what the reader copies through Buffer.concat / Buffer.from: the payload
+  // itself is copied once into its message buffer, nothing is copied again per read.
+  const { concat, from } = Buffer;
+  let copiedBytes = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+    const b = concat(list, total);
+    copiedBytes += b.length;
+    return b;
+  }) as typeof Buffer.concat;
+  Buffer.from = ((...args: Parameters<typeof Buffer.from>) => {
+    const b = (from as (...a: unknown[]) => Buffer)(...args);
+    copiedBytes += b.length;
+    return b;
+  }) as typeof Buffer.from;
+  try {
+    for (let i = 0; i < input.length; i += 1326) reader.push(input.subarray(i, i + 1326), (m) => out.push(m));
+  } finally {
+    Buffer.concat = concat;
+    Buffer.from = from;
+  }
+  assert.equal(out.length, 2);
+  assert.equal(out[0]!.timestamp, 1234);
+  assert.ok(out[0]!.payload.equals(payload), 'the 4 MiB payload is intact');
+  assert.deepEqual(out[1], msg(8, 1240, 1, 'aac'));
+  assert.ok(copiedBytes < 64 * 1024, `the reader copied ${copiedBytes} bytes besides the message buffers`);
+  assert.equal(reader.bufferedBytes, 0);
+});

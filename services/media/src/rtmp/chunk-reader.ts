@@ -28,17 +28,43 @@ interface ChunkStreamState {
   received: number;
 }
 
+/** Basic header (up to 3) + type-0 message header (11) + extended timestamp (4). */
+const MAX_HEADER_LENGTH = 18;
+/** Message header length by chunk format (fmt 0-3). */
+const MESSAGE_HEADER_LENGTH = [11, 7, 3, 0];
+
+/** 1, 2 or 3 bytes, from the low six bits of the first byte. */
+function basicHeaderLength(first: number): number {
+  const low = first & 0x3f;
+  return low === 0 ? 2 : low === 1 ? 3 : 1;
+}
+
+/** The chunk stream id of the basic header at `p` (whole, see basicHeaderLength). */
+function chunkStreamId(buf: Buffer, p: number): number {
+  const low = buf[p]! & 0x3f;
+  if (low === 0) return 64 + buf[p + 1]!;
+  if (low === 1) return 64 + buf[p + 1]! + buf[p + 2]! * 256;
+  return low;
+}
+
 /**
  * Incremental parser of the RTMP chunk stream. Feed it bytes as they arrive;
- * it returns complete messages. A message larger than one chunk is assembled
- * into a single buffer allocated once at its final size (bounded by
- * maxMessageSize), so a peer announcing a message that never arrives can
- * hold at most that much memory.
+ * it returns complete messages. Each message is assembled into one buffer
+ * allocated at its final size (bounded by maxMessageSize) when its first
+ * chunk header arrives, and chunk payload bytes are copied straight into it
+ * as they come, so a read costs only the bytes it brings however large the
+ * chunk size: nothing received is ever copied twice. Only a chunk header
+ * split across reads is carried over, in a small fixed buffer.
  */
 export class ChunkReader {
   chunkSize = 128;
-  private pending: Buffer = Buffer.alloc(0);
   private readonly streams = new Map<number, ChunkStreamState>();
+  /** The start of a chunk header split across reads. */
+  private readonly header = Buffer.alloc(MAX_HEADER_LENGTH);
+  private headerLength = 0;
+  /** The chunk stream whose chunk payload is arriving, and how much of the chunk is still to come. */
+  private current: ChunkStreamState | null = null;
+  private chunkRemaining = 0;
 
   constructor(private readonly limits: ChunkReaderLimits = DEFAULT_CHUNK_LIMITS) {}
 
@@ -59,57 +85,90 @@ export class ChunkReader {
     }
   }
 
-  /** Bytes buffered but not yet parsed (for memory accounting). */
-  get bufferedBytes(): number { return this.pending.length; }
+  /** Bytes held that belong to no message buffer yet: a split chunk header (for memory accounting). */
+  get bufferedBytes(): number { return this.headerLength; }
 
   /**
-   * Parses as many complete chunks as `data` (plus what was left over)
-   * holds; `onMessage` runs for each complete message, in order, and may
-   * change the chunk size (Set Chunk Size applies to the very next chunk).
+   * Parses what `data` brings; `onMessage` runs for each complete message,
+   * in order, and may change the chunk size (Set Chunk Size applies to the
+   * very next chunk). `data` is not retained.
    */
   push(data: Buffer, onMessage: (message: RtmpMessage) => void): void {
-    let buf = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
     let offset = 0;
-    for (;;) {
-      const consumed = this.parseChunk(buf, offset, onMessage);
-      if (consumed === 0) break;
-      offset += consumed;
+    while (offset < data.length) {
+      if (this.current) {
+        offset = this.readPayload(data, offset, onMessage);
+      } else if (this.headerLength > 0) {
+        offset = this.completeHeader(data, offset, onMessage);
+      } else {
+        const size = this.headerSize(data, offset, data.length);
+        if (size === 0 || offset + size > data.length) {
+          this.headerLength = data.copy(this.header, 0, offset);
+          return;
+        }
+        this.onHeader(data, offset, onMessage);
+        offset += size;
+      }
     }
-    // Keep only the unparsed tail; copy it so we do not pin the socket's large buffer.
-    this.pending = offset >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset));
-    buf = this.pending;
   }
 
-  /** Parses one chunk at `offset`; returns bytes consumed, or 0 if incomplete. */
-  private parseChunk(buf: Buffer, start: number, onMessage: (message: RtmpMessage) => void): number {
-    let p = start;
-    const available = buf.length - start;
-    if (available < 1) return 0;
-    const fmt = buf[p]! >> 6;
-    let csid = buf[p]! & 0x3f;
-    p++;
-    if (csid === 0) {
-      if (buf.length < p + 1) return 0;
-      csid = 64 + buf[p]!;
-      p++;
-    } else if (csid === 1) {
-      if (buf.length < p + 2) return 0;
-      csid = 64 + buf[p]! + buf[p + 1]! * 256;
-      p += 2;
+  /** Copies payload bytes of the current chunk into its message; emits the message once it is full. */
+  private readPayload(data: Buffer, offset: number, onMessage: (message: RtmpMessage) => void): number {
+    const state = this.current!;
+    const n = Math.min(this.chunkRemaining, data.length - offset);
+    data.copy(state.message!, state.received, offset, offset + n);
+    state.received += n;
+    this.chunkRemaining -= n;
+    if (this.chunkRemaining === 0) {
+      this.current = null;
+      if (state.received === state.length) this.emit(state, onMessage);
     }
-    const headerLength = fmt === 0 ? 11 : fmt === 1 ? 7 : fmt === 2 ? 3 : 0;
-    if (buf.length < p + headerLength) return 0;
+    return offset + n;
+  }
 
-    let state = this.streams.get(csid);
-    if (!state) {
+  /** Adds bytes to a carried header until it is whole (at most 18 bytes, so one at a time is fine). */
+  private completeHeader(data: Buffer, offset: number, onMessage: (message: RtmpMessage) => void): number {
+    while (offset < data.length) {
+      this.header[this.headerLength++] = data[offset++]!;
+      const size = this.headerSize(this.header, 0, this.headerLength);
+      if (size !== 0 && size === this.headerLength) {
+        this.headerLength = 0;
+        this.onHeader(this.header, 0, onMessage);
+        break;
+      }
+    }
+    return offset;
+  }
+
+  /** The length of the chunk header at `p`, or 0 if the bytes up to `end` do not tell yet. */
+  private headerSize(buf: Buffer, p: number, end: number): number {
+    if (end - p < 1) return 0;
+    const fmt = buf[p]! >> 6;
+    const basic = basicHeaderLength(buf[p]!);
+    const size = basic + MESSAGE_HEADER_LENGTH[fmt]!;
+    if (fmt === 3) {
+      if (end - p < basic) return 0;
+      return this.streams.get(chunkStreamId(buf, p))?.extended ? size + 4 : size;
+    }
+    if (end - p < basic + 3) return 0;
+    return buf.readUIntBE(p + basic, 3) === 0xffffff ? size + 4 : size;
+  }
+
+  /** Applies the whole chunk header at `p` and sets up the chunk's payload. */
+  private onHeader(buf: Buffer, p: number, onMessage: (message: RtmpMessage) => void): void {
+    const fmt = buf[p]! >> 6;
+    const csid = chunkStreamId(buf, p);
+    p += basicHeaderLength(buf[p]!);
+
+    const known = this.streams.get(csid);
+    if (!known) {
       if (fmt !== 0) throw new RtmpProtocolError(`chunk stream ${csid} starts with a type ${fmt} header`);
       if (this.streams.size >= this.limits.maxChunkStreams) {
         throw new RtmpProtocolError(`too many chunk streams (limit ${this.limits.maxChunkStreams})`);
       }
-      state = { timestamp: 0, delta: 0, length: 0, type: 0, streamId: 0, extended: false, message: null, received: 0 };
     }
+    const state = known ?? { timestamp: 0, delta: 0, length: 0, type: 0, streamId: 0, extended: false, message: null, received: 0 };
 
-    // Read the header into locals first: nothing is committed until the whole chunk is here.
     let timestampField = 0;
     let length = state.length;
     let type = state.type;
@@ -120,30 +179,26 @@ export class ChunkReader {
       type = buf[p + 6]!;
     }
     if (fmt === 0) streamId = buf.readUInt32LE(p + 7);
-    p += headerLength;
-
+    p += MESSAGE_HEADER_LENGTH[fmt]!;
     const extended = fmt === 3 ? state.extended : timestampField === 0xffffff;
-    if (extended) {
-      if (buf.length < p + 4) return 0;
-      timestampField = buf.readUInt32BE(p);
-      p += 4;
-    }
+    if (extended) timestampField = buf.readUInt32BE(p);
 
-    const startsMessage = state.message === null;
-    if (startsMessage && length > this.limits.maxMessageSize) {
-      throw new RtmpProtocolError(`message of ${length} bytes exceeds the ${this.limits.maxMessageSize}-byte limit`);
-    }
-    const remaining = length - (startsMessage ? 0 : state.received);
-    const payloadLength = Math.min(remaining, this.chunkSize);
-    if (buf.length < p + payloadLength) return 0;
-
-    // The whole chunk is here: commit header state.
-    if (!this.streams.has(csid)) this.streams.set(csid, state);
-    state.extended = extended;
-    state.length = length;
-    state.type = type;
-    state.streamId = streamId;
-    if (startsMessage) {
+    if (state.message !== null) {
+      // A header in the middle of a message, treated as SRS does: type 0
+      // announces a new message, and a type-1 header may not change the
+      // length (nor, here, the type) of the message it continues. Taking
+      // either as a continuation would emit a partly filled buffer or make
+      // the remaining length negative. Types 1 and 2 that agree continue it.
+      if (fmt === 0) {
+        throw new RtmpProtocolError(`new message on chunk stream ${csid} before message of ${state.length} bytes was complete`);
+      }
+      if (length !== state.length || type !== state.type) {
+        throw new RtmpProtocolError(`length or type of the message in progress on chunk stream ${csid} changed`);
+      }
+    } else {
+      if (length > this.limits.maxMessageSize) {
+        throw new RtmpProtocolError(`message of ${length} bytes exceeds the ${this.limits.maxMessageSize}-byte limit`);
+      }
       if (fmt === 0) {
         state.timestamp = timestampField;
         state.delta = 0;
@@ -154,25 +209,24 @@ export class ChunkReader {
         // Type 3 starting a new message repeats the previous delta.
         state.timestamp = (state.timestamp + state.delta) >>> 0;
       }
-      state.message = length <= this.chunkSize && length === payloadLength ? null : Buffer.allocUnsafe(length);
+      state.length = length;
+      state.type = type;
+      state.streamId = streamId;
+      state.message = Buffer.allocUnsafe(length);
       state.received = 0;
     }
+    state.extended = extended;
+    if (!known) this.streams.set(csid, state);
 
-    if (state.message === null) {
-      // Single-chunk message: hand out a copy of the slice (small) so the
-      // consumer may keep it without pinning our input buffer.
-      const payload = Buffer.from(buf.subarray(p, p + payloadLength));
-      onMessage({ type, timestamp: state.timestamp, streamId, payload });
-      return p + payloadLength - start;
-    }
-    buf.copy(state.message, state.received, p, p + payloadLength);
-    state.received += payloadLength;
-    if (state.received >= length) {
-      const payload = state.message;
-      state.message = null;
-      state.received = 0;
-      onMessage({ type, timestamp: state.timestamp, streamId, payload });
-    }
-    return p + payloadLength - start;
+    this.chunkRemaining = Math.min(state.length - state.received, this.chunkSize);
+    if (this.chunkRemaining > 0) this.current = state;
+    else this.emit(state, onMessage); // a zero-length message
+  }
+
+  private emit(state: ChunkStreamState, onMessage: (message: RtmpMessage) => void): void {
+    const payload = state.message!;
+    state.message = null;
+    state.received = 0;
+    onMessage({ type: state.type, timestamp: state.timestamp, streamId: state.streamId, payload });
   }
 }
