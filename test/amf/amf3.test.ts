@@ -91,3 +91,53 @@ test('malformed AMF3 throws AmfError', () => {
   };
   for (const [what, bytes] of Object.entries(bad)) assert.throws(() => decodeAmf3(hex(bytes)), AmfError, what);
 });
+
+/**
+ * Object n is { a: object n-1, b: reference to object n-1 }: 8 bytes a level,
+ * but 2^n objects once the references are followed (as re-encoding does).
+ */
+function doublingObjects(levels: number): Buffer {
+  // Object table: the outermost object is 0, the innermost `levels`. Strings: a = 0, b = 1.
+  const open = (level: number) => (level === levels ? `0a 0b 01 03 ${utf8('a')}` : '0a 0b 01 00');
+  let bytes = '0a 0b 01 01'; // the innermost object: dynamic, no members
+  for (let level = 1; level <= levels; level++) {
+    const child = levels - level + 1; // table index of the object just read
+    const keyB = level === 1 ? `03 ${utf8('b')}` : '02';
+    bytes = `${open(level)} ${bytes} ${keyB} 0a ${(child << 1).toString(16).padStart(2, '0')} 01`;
+  }
+  return hex(bytes);
+}
+
+test('object references that double at every level are refused by the decode budget, quickly', () => {
+  assert.deepEqual(decodeAmf3(doublingObjects(2)), [{ a: { a: {}, b: {} }, b: { a: {}, b: {} } }]);
+  const bomb = doublingObjects(20);
+  assert.ok(bomb.length < 250, `${bomb.length} bytes`);
+  const started = process.hrtime.bigint();
+  assert.throws(() => decodeAmf3(bomb), (err: unknown) => err instanceof AmfError && /budget/.test(err.message));
+  // Inside AMF0 (an onMetaData with an avmplus switch), as a publisher would send it.
+  const metadata = Buffer.concat([hex(`02 000a ${utf8('onMetaData')} 11`), bomb]);
+  assert.throws(() => decodeAmf0(metadata), AmfError);
+  assert.ok(process.hrtime.bigint() - started < 1_000_000_000n);
+});
+
+test('the budget is shared by every avmplus switch of one AMF0 message', () => {
+  const half = Buffer.concat([hex('11'), doublingObjects(10)]); // about 9 200 units: within the budget alone
+  assert.equal(decodeAmf0(half).length, 1);
+  assert.throws(() => decodeAmf0(Buffer.concat([half, half])), AmfError);
+});
+
+test('a long string repeated by reference counts its length against the budget', () => {
+  const long = 'x'.repeat(2000);
+  const u29 = '9f 21'; // (2000 << 1) | 1 as a U29
+  // A dense array of n strings: the first inline, the rest references to it. Count U29s: 10 → 15, 500 → 87 69.
+  const refs = (n: number) => Buffer.concat([hex(`09 ${n === 500 ? '87 69' : '15'} 01 06 ${u29} ${utf8(long)}`), hex('06 00'.repeat(n - 1))]);
+  assert.equal((decodeAmf3(refs(10))[0] as string[]).length, 10);
+  assert.throws(() => decodeAmf3(refs(500)), AmfError, '500 × 2000 characters from 3 KB');
+});
+
+test('an object that refers to itself (or an enclosing object) is refused', () => {
+  // { self: <reference to object 0> }
+  assert.throws(() => decodeAmf3(hex(`0a 0b 01 09 ${utf8('self')} 0a 00 01`)), /refers to itself/);
+  // Referring to an object after it is complete is fine: [{}, <reference to object 1>]
+  assert.deepEqual(decodeAmf3(hex('09 05 01 0a 0b 01 01 0a 02')), [[{}, {}]]);
+});

@@ -1,5 +1,5 @@
 import { decodeAmf3Value } from './amf3.js';
-import { AmfError, MAX_AMF_DEPTH, setAmfProperty, type AmfObject, type AmfValue } from './amf-value.js';
+import { AmfBudget, AmfError, MAX_AMF_DEPTH, setAmfProperty, type AmfObject, type AmfValue } from './amf-value.js';
 
 /**
  * AMF0 (Adobe "Action Message Format AMF0" specification), the encoding of
@@ -29,7 +29,7 @@ const enum Marker {
 
 class Reader {
   offset = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(readonly buf: Buffer, readonly budget: AmfBudget) {}
 
   need(n: number): void {
     if (this.offset + n > this.buf.length) throw new AmfError(`AMF0 value truncated at offset ${this.offset}`);
@@ -94,7 +94,7 @@ function readValue(r: Reader, depth: number): AmfValue {
     case Marker.Undefined:
     case Marker.Unsupported: return undefined;
     case Marker.AvmPlus: {
-      const { value, offset } = decodeAmf3Value(r.buf, r.offset);
+      const { value, offset } = decodeAmf3Value(r.buf, r.offset, r.budget);
       r.offset = offset;
       return value;
     }
@@ -107,7 +107,7 @@ function readValue(r: Reader, depth: number): AmfValue {
 
 /** Decodes every AMF0 value in `buf` (an RTMP command or data message body). */
 export function decodeAmf0(buf: Buffer): AmfValue[] {
-  const r = new Reader(buf);
+  const r = new Reader(buf, new AmfBudget(buf.length));
   const values: AmfValue[] = [];
   while (r.offset < buf.length) values.push(readValue(r, 0));
   return values;
