@@ -20,6 +20,7 @@ export class RecordingObjectStore implements ObjectStore {
     this.puts.push({ key, meta, body, at: Date.now() });
   }
 
+  get(key: string): Promise<Buffer | null> { return this.inner.get(key); }
   delete(key: string): Promise<void> { return this.inner.delete(key); }
   flush(timeoutMs: number): Promise<boolean> { return this.inner.flush(timeoutMs); }
   close(): Promise<void> { return this.inner.close(); }

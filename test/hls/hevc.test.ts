@@ -16,6 +16,7 @@ import { killAllChildren, packetsOf, probeMedia, runFfmpeg, spawnTracked } from 
 import { enhancedVideoBody } from '../helpers/synthetic-media.js';
 import { demuxTs, lengthPrefixed, splitAnnexB } from '../helpers/ts-demux.js';
 
+const LIMITS = { targetMs: 1000, maxMs: 3000, maxBytes: 32 * 1024 * 1024 };
 const FPS = 25;
 const FRAMES = 75; // 3 s, keyframe every second
 let dir: string;
@@ -73,7 +74,7 @@ function legacyBody(keyframe: boolean, packetType: number, data: Buffer): Buffer
 
 async function segmentAndCheck(form: 'legacy' | 'enhanced'): Promise<void> {
   const segments: MuxedSegment[] = [];
-  const muxer = new BroadcastMuxer(1000, () => false, (s) => segments.push(s), (reason) => assert.fail(`skipped: ${reason}`));
+  const muxer = new BroadcastMuxer(LIMITS, () => false, (s) => segments.push(s), (reason) => assert.fail(`skipped: ${reason}`));
   const config = hvcc();
   muxer.push(new MediaPacket(9, 0, form === 'legacy' ? legacyBody(true, 0, config) : enhancedVideoBody('hvc1', 0, true, config)));
   accessUnits.forEach((au, i) => {
@@ -108,7 +109,7 @@ describe('HEVC segments', () => {
 
   it('a switch from H.264 to HEVC mid-broadcast starts a new program behind a discontinuity', () => {
     const segments: MuxedSegment[] = [];
-    const muxer = new BroadcastMuxer(1000, () => false, (s) => segments.push(s));
+    const muxer = new BroadcastMuxer(LIMITS, () => false, (s) => segments.push(s));
     const avcc = Buffer.from([1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, 2, 0x67, 0x42, 1, 0, 2, 0x68, 0xce]);
     muxer.push(new MediaPacket(9, 0, Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), avcc])));
     for (let t = 0; t < 1500; t += 100) {

@@ -203,6 +203,6 @@ describe('HLS from a real RTMP publisher', () => {
     t.diagnostic(`keyframe→playlist ms: ${latency.publishToPlaylistMs.join(', ')}; cut→playlist ms: ${latency.cutToPlaylistMs.join(', ')}`);
     assert.ok(max < 500, `cut to playlist took ${max} ms`);
     assert.deepEqual({ ...hls.stats(), bytesWritten: 0, segmentsWritten: 0 },
-      { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0, activeBroadcasts: 0, queuedBytes: 0 });
+      { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0, segmentsCutAtCap: 0, activeBroadcasts: 0, queuedBytes: 0 });
   });
 });

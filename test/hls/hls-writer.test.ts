@@ -16,6 +16,7 @@ import { MediaPacket } from '../../services/media/src/hub/media-packet.js';
 import { StreamHub } from '../../services/media/src/hub/stream-hub.js';
 import { LocalObjectStore } from '../../services/media/src/storage/local-object-store.js';
 import type { ObjectMeta, ObjectStore } from '../../services/media/src/storage/object-store.js';
+import { RecordingObjectStore } from '../helpers/hls-capture.js';
 import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
 import { memoryLogger, waitFor } from '../helpers/media-server.js';
 import { demuxTs } from '../helpers/ts-demux.js';
@@ -26,12 +27,16 @@ class MemoryStore implements ObjectStore {
   gate: Promise<void> | null = null;
   failKey: string | null = null;
   flushed = false;
+  /** Every version of every playlist, in the order they were stored. */
+  readonly playlists: Array<{ key: string; text: string }> = [];
 
   async put(key: string, body: Buffer, meta: ObjectMeta): Promise<void> {
     if (key.endsWith('.ts') && this.gate) await this.gate;
     if (key === this.failKey) throw new Error('disk full');
     this.objects.set(key, { body, meta });
+    if (key.endsWith('.m3u8')) this.playlists.push({ key, text: body.toString('utf8') });
   }
+  async get(key: string): Promise<Buffer | null> { return this.objects.get(key)?.body ?? null; }
   async delete(key: string): Promise<void> { this.objects.delete(key); }
   async flush(): Promise<boolean> { this.flushed = true; return true; }
   async close(): Promise<void> {}
@@ -47,21 +52,37 @@ function video(timestamp: number, keyframe: boolean): MediaPacket {
   return new MediaPacket(9, timestamp, body);
 }
 
-/** A video-only stream on `hub`: the sequence header, then `seconds` of 10 fps video with a keyframe every second. */
-function publish(hub: StreamHub, name: string, seconds: number, app = 'live') {
+/**
+ * A video-only stream on `hub`: the sequence header, then `seconds` of 10 fps
+ * video with a keyframe every second (or where `isKeyframe` says).
+ */
+function publish(hub: StreamHub, name: string, seconds: number, app = 'live', isKeyframe = (frame: number) => frame % 10 === 0) {
   const started = hub.startPublish(app, name, { protocol: 'rtmp', remoteAddress: '127.0.0.1', disconnect: () => {} });
   assert.ok(started.ok);
   const stream = started.stream;
   stream.push(new MediaPacket(9, 0, Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), AVCC])));
   let frame = 0;
   const pushUntil = (untilSeconds: number) => {
-    for (; frame < untilSeconds * 10; frame++) stream.push(video(frame * 100, frame % 10 === 0));
+    for (; frame < untilSeconds * 10; frame++) stream.push(video(frame * 100, isKeyframe(frame)));
   };
   pushUntil(seconds);
   return { stream, pushUntil, end: () => hub.endPublish(stream) };
 }
 
 const options = (logger = memoryLogger().logger) => ({ segmentSeconds: 1, windowSegments: 3, logger });
+
+/** The broadcast ids of stream `s` in `store`, oldest first. */
+const broadcastsOf = (keys: Iterable<string>) => [...new Set([...keys].filter((k) => k.startsWith('recordings/s/')).map((k) => k.split('/')[2]!))].sort();
+
+/** Every version of every playlist keeps one EXT-X-TARGETDURATION, and every EXTINF rounds to at most it. */
+function assertTargetDurationHolds(playlists: ReadonlyArray<{ key: string; text: string }>, expected: number): void {
+  assert.ok(playlists.length > 0);
+  for (const { key, text } of playlists) {
+    const p = parseMediaPlaylist(text);
+    assert.equal(p.targetDuration, expected, `${key} at ${p.segments.length} segments`);
+    for (const s of p.segments) assert.ok(Math.round(s.duration) <= expected, `${key}: ${s.uri} lasts ${s.duration}s`);
+  }
+}
 
 describe('HLS writer against a misbehaving store', () => {
   it('drops segments beyond the queue bound, logs and counts them, and marks the gap', async () => {
@@ -128,6 +149,106 @@ describe('HLS writer against a misbehaving store', () => {
     assert.equal(store.flushed, true);
     assert.equal(hls.stats().activeBroadcasts, 0);
     assert.equal(hub.get('live', 's')!.subscriberCount, 0, 'the writer unsubscribed');
+  });
+});
+
+describe('HLS writer caps segments', () => {
+  it('cuts at 3x the target when keyframes stop, logs once, and fixes EXT-X-TARGETDURATION from the cap', async () => {
+    const hub = new StreamHub();
+    const store = new MemoryStore();
+    const log = memoryLogger();
+    const hls = attachHls(hub, store, options(log.logger));
+    const p = publish(hub, 's', 600, 'live', (frame) => frame === 0); // ten minutes after the only keyframe
+    p.end();
+    await hls.close();
+    const [id] = broadcastsOf(store.objects.keys());
+    const segments = [...store.objects].filter(([k]) => k.endsWith('.ts')).map(([, o]) => o);
+    assert.equal(segments.length, 200);
+    assert.equal(hls.stats().segmentsCutAtCap, 199, 'all but the last, cut at the end of the stream');
+    assert.ok(segments.every((s) => s.meta.metadata!.duration === '3.000'));
+    assert.ok(Math.max(...segments.map((s) => s.body.length)) < 30 * 600, 'a segment holds 3 s of frames, not the whole stream');
+    assert.deepEqual(demuxTs(segments[1]!.body).errors, [], 'a segment cut mid-GOP is valid TS');
+    assertTargetDurationHolds(store.playlists, 3);
+    const recording = parseMediaPlaylist(store.text(hlsKeys.recordingPlaylist('s', id!)));
+    assert.equal(recording.segments.length, 200);
+    assert.ok(recording.segments.every((s) => !s.discontinuity), 'nothing was lost: no discontinuity');
+    assert.equal(log.lines.filter((l) => l.msg.startsWith('HLS segment cut at the cap')).length, 1);
+  });
+
+  it('keeps EXT-X-TARGETDURATION fixed while the GOP grows mid-broadcast', async () => {
+    const hub = new StreamHub();
+    const store = new MemoryStore();
+    const hls = attachHls(hub, store, options());
+    // 1 s GOPs for 4 s, then 2.5 s GOPs: a target duration computed from the segments so far would go from 1 to 3.
+    const p = publish(hub, 's', 14, 'live', (frame) => (frame < 40 ? frame % 10 === 0 : (frame - 40) % 25 === 0));
+    p.end();
+    await hls.close();
+    assertTargetDurationHolds(store.playlists, 3);
+    assert.equal(hls.stats().segmentsCutAtCap, 0);
+  });
+
+  it('cuts at the byte cap', async () => {
+    const hub = new StreamHub();
+    const store = new MemoryStore();
+    const hls = attachHls(hub, store, { ...options(), maxSegmentSeconds: 30, maxSegmentBytes: 4000 });
+    publish(hub, 's', 20, 'live', (frame) => frame % 100 === 0).end(); // 10 s GOPs of ~600 TS bytes a frame
+    await hls.close();
+    const segments = [...store.objects].filter(([k]) => k.endsWith('.ts')).map(([, o]) => o.body.length);
+    assert.ok(segments.length >= 20, `${segments.length} segments`);
+    assert.ok(Math.max(...segments) < 4000 + 1000, `largest segment ${Math.max(...segments)} bytes`);
+    assert.equal(hls.stats().segmentsCutAtCap, segments.length - 1);
+    assertTargetDurationHolds(store.playlists, 30);
+  });
+
+  it('cuts a video stream that sends only audio', async () => {
+    const hub = new StreamHub();
+    const store = new MemoryStore();
+    const hls = attachHls(hub, store, options());
+    const { stream, end } = publish(hub, 's', 0.05); // one keyframe
+    stream.push(new MediaPacket(8, 0, Buffer.from([0xaf, 0, 0x12, 0x10]))); // AAC LC, 44.1 kHz, stereo
+    for (let t = 23; t < 30_000; t += 23) stream.push(new MediaPacket(8, t, Buffer.concat([Buffer.from([0xaf, 1]), Buffer.alloc(200, 0x21)])));
+    end();
+    await hls.close();
+    const ts = [...store.objects.keys()].filter((k) => k.endsWith('.ts'));
+    assert.equal(ts.length, 10);
+    assert.equal(hls.stats().segmentsCutAtCap, 9);
+    assertTargetDurationHolds(store.playlists, 3);
+  });
+});
+
+describe('HLS writer after a restart', () => {
+  it('continues the live playlist an earlier process left on disk: media and discontinuity sequences, behind a discontinuity', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-resume-'));
+    try {
+      const livePath = path.join(dir, hlsKeys.livePlaylist('s'));
+      const hub1 = new StreamHub();
+      const first = attachHls(hub1, new LocalObjectStore(dir), options());
+      publish(hub1, 's', 5.05).end(); // segments 0..4 and a last one: six, window of three
+      await first.close();
+      let live = parseMediaPlaylist(await readFile(livePath, 'utf8'));
+      assert.equal(live.mediaSequenceBase, 3);
+      const [oldId] = await readdir(path.join(dir, 'recordings/s'));
+
+      // The process restarts (or the publisher moved to another task) on the same storage.
+      const hub2 = new StreamHub();
+      const store = new RecordingObjectStore(new LocalObjectStore(dir));
+      const second = attachHls(hub2, store, options());
+      publish(hub2, 's', 3.05).end();
+      await second.close();
+      const newId = (await readdir(path.join(dir, 'recordings/s'))).find((id) => id !== oldId);
+      const livePuts = store.puts.filter((p) => p.key === hlsKeys.livePlaylist('s'));
+      live = parseMediaPlaylist(livePuts[0]!.body.toString('utf8'));
+      assert.equal(live.mediaSequenceBase, 4, 'the first new segment pushed one old one out');
+      assert.equal(live.discontinuitySequenceBase, 0);
+      assert.deepEqual(live.segments.map((s) => [s.uri.split('/').slice(-2).join('/'), s.discontinuity ?? false]),
+        [[`${oldId}/4.ts`, false], [`${oldId}/5.ts`, false], [`${newId}/0.ts`, true]]);
+      live = parseMediaPlaylist(await readFile(livePath, 'utf8'));
+      assert.equal(live.mediaSequenceBase, 7);
+      assert.equal(live.discontinuitySequenceBase, 1, 'the discontinuity slid out of the window');
+      assert.deepEqual(live.segments.map((s) => s.uri.split('/').slice(-2).join('/')), [1, 2, 3].map((n) => `${newId}/${n}.ts`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

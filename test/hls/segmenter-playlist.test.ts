@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newBroadcastId } from '../../services/media/src/hls/broadcast-id.js';
 import { TimestampUnwrapper } from '../../services/media/src/hls/broadcast-muxer.js';
-import { LiveWindow, renderRecordingPlaylist, type PlaylistSegment } from '../../services/media/src/hls/playlist.js';
-import { Segmenter, type Placement } from '../../services/media/src/hls/segmenter.js';
+import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from '../../services/media/src/hls/playlist.js';
+import { Segmenter, type Placement, type SegmenterLimits } from '../../services/media/src/hls/segmenter.js';
 import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
+
+/** Limits with caps far enough not to matter unless given. */
+const limits = (targetMs: number, maxMs = 100 * targetMs, maxBytes = Infinity): SegmenterLimits => ({ targetMs, maxMs, maxBytes });
 
 /** Feeds a 30 fps video track with a keyframe every `gop` frames; returns the cut durations. */
 function videoCuts(segmenter: Segmenter, frames: number, gop: number): number[] {
@@ -18,7 +21,7 @@ function videoCuts(segmenter: Segmenter, frames: number, gop: number): number[] 
 
 describe('Segmenter', () => {
   it('skips frames before the first keyframe, then cuts at the first keyframe at or after the target', () => {
-    const s = new Segmenter(2000);
+    const s = new Segmenter(limits(2000));
     const actions: Placement['action'][] = [];
     actions.push(s.place({ dtsMs: 0, startsSegment: false, clock: true }).action);
     actions.push(s.place({ dtsMs: 33, startsSegment: true, clock: true }).action);
@@ -28,28 +31,62 @@ describe('Segmenter', () => {
   });
 
   it('groups short GOPs up to the target and follows a GOP longer than the target', () => {
-    assert.deepEqual(videoCuts(new Segmenter(2000), 300, 30), [2000, 2000, 2000, 2000]);
-    assert.deepEqual(videoCuts(new Segmenter(2000), 300, 150), [5000]);
-    assert.deepEqual(videoCuts(new Segmenter(2000), 300, 45), [3000, 3000, 3000]);
+    assert.deepEqual(videoCuts(new Segmenter(limits(2000)), 300, 30), [2000, 2000, 2000, 2000]);
+    assert.deepEqual(videoCuts(new Segmenter(limits(2000)), 300, 150), [5000]);
+    assert.deepEqual(videoCuts(new Segmenter(limits(2000)), 300, 45), [3000, 3000, 3000]);
   });
 
   it('ends the last segment including the duration of its last frame', () => {
-    const s = new Segmenter(2000);
+    const s = new Segmenter(limits(2000));
     videoCuts(s, 75, 60); // keyframes at 0 and 2 s, frames up to 2467 ms
     assert.equal(s.finish(), 2467 - 2000 + (2467 - 2433)); // last frame lasts as long as the step before it
     assert.equal(s.finish(), null);
   });
 
   it('cuts at the next keyframe when asked, however short the segment', () => {
-    const s = new Segmenter(2000);
+    const s = new Segmenter(limits(2000));
     s.place({ dtsMs: 0, startsSegment: true, clock: true });
     s.requestCut();
     assert.deepEqual(s.place({ dtsMs: 500, startsSegment: true, clock: true }), { action: 'cut', durationMs: 500 });
     assert.equal(s.place({ dtsMs: 1000, startsSegment: true, clock: true }).action, 'append');
   });
 
+  it('cuts a GOP longer than the cap at the cap, on any frame, and says so', () => {
+    const s = new Segmenter(limits(2000, 6000));
+    const cuts: Placement[] = [];
+    for (let i = 0; i < 600; i++) { // 20 s at 30 fps, keyframe every 10 s
+      const p = s.place({ dtsMs: Math.round((i * 1000) / 30), startsSegment: i % 300 === 0, clock: true });
+      if (p.action === 'cut') cuts.push(p);
+    }
+    assert.deepEqual(cuts, [
+      { action: 'cut', durationMs: 6000, forced: 'duration' },
+      { action: 'cut', durationMs: 4000 }, // the keyframe at 10 s
+      { action: 'cut', durationMs: 6000, forced: 'duration' },
+    ]);
+  });
+
+  it('cuts on audio frames when a video stream sends only audio, and at the byte cap', () => {
+    const s = new Segmenter(limits(2000, 6000, 10_000));
+    s.place({ dtsMs: 0, startsSegment: true, clock: true });
+    const cuts: Placement[] = [];
+    for (let t = 23; t <= 20_000; t += 23) { // video stopped: only audio follows
+      const p = s.place({ dtsMs: t, startsSegment: false, clock: false, segmentBytes: 100 });
+      if (p.action === 'cut') cuts.push(p);
+    }
+    assert.deepEqual(cuts.map((c) => c.action === 'cut' && c.forced), ['duration', 'duration', 'duration']);
+    assert.deepEqual(s.place({ dtsMs: 20_100, startsSegment: false, clock: false, segmentBytes: 10_000 }), { action: 'cut', durationMs: 20_100 - 18_009, forced: 'bytes' });
+  });
+
+  it('never reports a duration above the cap, even across a timestamp jump', () => {
+    const s = new Segmenter(limits(2000, 6000));
+    s.place({ dtsMs: 0, startsSegment: true, clock: true });
+    assert.deepEqual(s.place({ dtsMs: 60_000, startsSegment: true, clock: true }), { action: 'cut', durationMs: 6000 });
+    s.place({ dtsMs: 90_000, startsSegment: false, clock: true });
+    assert.equal(s.finish(), 6000);
+  });
+
   it('clocks durations by the clock track only (audio interleaved with video)', () => {
-    const s = new Segmenter(2000);
+    const s = new Segmenter(limits(2000));
     s.place({ dtsMs: 0, startsSegment: true, clock: true });
     s.place({ dtsMs: 40, startsSegment: false, clock: true });
     s.place({ dtsMs: 2100, startsSegment: false, clock: false });
@@ -68,7 +105,7 @@ const seg = (uri: string, durationSec: number, discontinuity = false): PlaylistS
 
 describe('LiveWindow', () => {
   it('slides, counts media and discontinuity sequences, and renders a valid playlist', () => {
-    const w = new LiveWindow(3, 2);
+    const w = new LiveWindow(3, 3);
     w.add(seg('a/0.ts', 2));
     w.add(seg('a/1.ts', 2.5));
     w.add(seg('b/0.ts', 2, true)); // publisher reconnected
@@ -84,18 +121,42 @@ describe('LiveWindow', () => {
     p = parseMediaPlaylist(w.render());
     assert.equal(p.mediaSequenceBase, 3);
     assert.equal(p.discontinuitySequenceBase, 1, 'the discontinuity slid out of the window');
-    assert.equal(p.targetDuration, 3, 'the target duration never shrinks');
+    assert.equal(p.targetDuration, 3, 'the target duration never changes');
+  });
+
+  it('continues a playlist read back from storage: sequences, window, a larger target duration', () => {
+    const before = new LiveWindow(3, 4);
+    ['a/0.ts', 'a/1.ts', 'b/0.ts', 'b/1.ts'].forEach((uri, i) => before.add(seg(uri, 2, i === 2)));
+    const state = parseLivePlaylist(before.render())!;
+    assert.deepEqual(state, { targetDuration: 4, mediaSequence: 1, discontinuitySequence: 0, segments: [seg('a/1.ts', 2), seg('b/0.ts', 2, true), seg('b/1.ts', 2)] });
+    const after = new LiveWindow(3, 3);
+    after.resume(state);
+    after.add(seg('c/0.ts', 3, true));
+    after.add(seg('c/1.ts', 3));
+    const p = parseMediaPlaylist(after.render());
+    assert.equal(p.mediaSequenceBase, 3);
+    assert.equal(p.discontinuitySequenceBase, 1, 'b/0.ts left the window with its discontinuity');
+    assert.equal(p.targetDuration, 4, 'a player reloading never sees the tag change');
+    assert.deepEqual(p.segments.map((s) => [s.uri, s.discontinuity ?? false]), [['b/1.ts', false], ['c/0.ts', true], ['c/1.ts', false]]);
+    assert.equal(parseLivePlaylist('<html>'), null);
+    assert.equal(parseLivePlaylist('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:x\n'), null);
+  });
+});
+
+describe('target duration', () => {
+  it('is the ceiling of the segment cap', () => {
+    assert.deepEqual([targetDurationFor(6), targetDurationFor(4.5), targetDurationFor(0.2)], [6, 5, 1]);
   });
 });
 
 describe('recording playlist', () => {
   it('is an EVENT playlist while live and gets EXT-X-ENDLIST when the broadcast ends', () => {
     const segments = [seg('0.ts', 2), seg('1.ts', 4.2), seg('2.ts', 1.1)];
-    const live = parseMediaPlaylist(renderRecordingPlaylist(segments, false, 2));
+    const live = parseMediaPlaylist(renderRecordingPlaylist(segments, false, 6));
     assert.equal(live.playlistType, 'EVENT');
     assert.equal(live.endlist, false);
-    assert.equal(live.targetDuration, 5);
-    const ended = parseMediaPlaylist(renderRecordingPlaylist(segments, true, 2));
+    assert.equal(live.targetDuration, 6);
+    const ended = parseMediaPlaylist(renderRecordingPlaylist(segments, true, 6));
     assert.equal(ended.endlist, true);
     assert.equal(ended.mediaSequenceBase, 0);
     assert.deepEqual(ended.segments.map((s) => s.uri), ['0.ts', '1.ts', '2.ts']);

@@ -1,7 +1,7 @@
 import type { MediaPacket } from '../hub/media-packet.js';
 import { parseAudioSpecificConfig, type AdtsConfig } from './adts.js';
 import { parseAvcc, parseHvcc, type DecoderConfig } from './annexb.js';
-import { Segmenter } from './segmenter.js';
+import { Segmenter, type SegmenterLimits } from './segmenter.js';
 import { TsMuxer } from './ts-muxer.js';
 
 export interface MuxedSegment {
@@ -9,6 +9,8 @@ export interface MuxedSegment {
   durationMs: number;
   /** The codec configuration changed: players must reset their decoders before this segment. */
   discontinuity: boolean;
+  /** This segment hit a cap and was cut where no segment could start (the next one starts without a keyframe). */
+  forcedCut?: 'duration' | 'bytes';
 }
 
 /** Why a packet was not muxed, for the log (each reason is logged once per broadcast). */
@@ -32,13 +34,13 @@ export class BroadcastMuxer {
   private readonly clock = new TimestampUnwrapper();
 
   constructor(
-    targetMs: number,
+    limits: SegmenterLimits,
     /** True while video is announced (onMetaData) but its sequence header has not arrived: audio waits. */
     private readonly videoAnnounced: () => boolean,
     private readonly onSegment: (segment: MuxedSegment) => void,
     private readonly onSkip: (reason: SkipReason, packet: MediaPacket) => void = () => {},
   ) {
-    this.segmenter = new Segmenter(targetMs);
+    this.segmenter = new Segmenter(limits);
   }
 
   push(packet: MediaPacket): void {
@@ -100,9 +102,9 @@ export class BroadcastMuxer {
 
   /** Runs the segmenter for a frame; false if the frame comes before the first segment. */
   private place(dtsMs: number, startsSegment: boolean, clock: boolean): boolean {
-    const placement = this.segmenter.place({ dtsMs, startsSegment, clock });
+    const placement = this.segmenter.place({ dtsMs, startsSegment, clock, segmentBytes: this.muxer?.pendingBytes ?? 0 });
     if (placement.action === 'skip') return false;
-    if (placement.action === 'cut') this.emit(placement.durationMs);
+    if (placement.action === 'cut') this.emit(placement.durationMs, placement.forced);
     if (placement.action !== 'append') {
       if (!this.muxer || this.rebuildMuxer) {
         this.openSegmentDiscontinuous = this.muxer !== null;
@@ -114,8 +116,8 @@ export class BroadcastMuxer {
     return true;
   }
 
-  private emit(durationMs: number): void {
-    this.onSegment({ body: this.muxer!.takeOutput(), durationMs, discontinuity: this.openSegmentDiscontinuous });
+  private emit(durationMs: number, forcedCut?: 'duration' | 'bytes'): void {
+    this.onSegment({ body: this.muxer!.takeOutput(), durationMs, discontinuity: this.openSegmentDiscontinuous, ...(forcedCut ? { forcedCut } : {}) });
     this.openSegmentDiscontinuous = false;
   }
 }

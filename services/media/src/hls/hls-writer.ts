@@ -6,12 +6,20 @@ import type { Logger } from '../logger.js';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
 import { newBroadcastId } from './broadcast-id.js';
 import { BroadcastMuxer, type MuxedSegment, type SkipReason } from './broadcast-muxer.js';
-import { LiveWindow, renderRecordingPlaylist, type PlaylistSegment } from './playlist.js';
+import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from './playlist.js';
+import type { SegmenterLimits } from './segmenter.js';
 import { OrderedWriteQueue } from './write-queue.js';
 
 export interface HlsOptions {
-  /** Target segment duration (segments follow the GOP when it is longer). */
+  /** Target segment duration (segments follow the GOP when it is longer, up to maxSegmentSeconds). */
   segmentSeconds: number;
+  /**
+   * No segment lasts longer: past it a segment is cut at any frame, keyframe
+   * or not (default 3 x segmentSeconds). EXT-X-TARGETDURATION is its ceiling.
+   */
+  maxSegmentSeconds?: number;
+  /** Nor holds more bytes (default 32 MiB), which bounds the memory one stream can pin. */
+  maxSegmentBytes?: number;
   /** Segments in the live playlist. */
   windowSegments: number;
   logger: Logger;
@@ -32,6 +40,8 @@ export interface HlsStats {
   segmentsDropped: number;
   /** Failed puts (segment, playlist or end.json). */
   writeErrors: number;
+  /** Segments cut at the duration or byte cap, where no keyframe came (the next one starts mid-GOP). */
+  segmentsCutAtCap: number;
   /** Broadcasts being segmented now. */
   activeBroadcasts: number;
   /** Segment bytes waiting for storage, over all broadcasts. */
@@ -74,7 +84,14 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
   const logger = options.logger.child({ component: 'hls' });
   const prefix = options.prefix ?? '';
   const app = options.app ?? 'live';
-  const counters = { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0 };
+  const counters = { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0, segmentsCutAtCap: 0 };
+  const limits: SegmenterLimits = {
+    targetMs: options.segmentSeconds * 1000,
+    maxMs: (options.maxSegmentSeconds ?? 3 * options.segmentSeconds) * 1000,
+    maxBytes: options.maxSegmentBytes ?? 32 * 1024 * 1024,
+  };
+  if (!(limits.maxMs >= limits.targetMs)) throw new Error('maxSegmentSeconds must not be below segmentSeconds');
+  const targetDuration = targetDurationFor(limits.maxMs / 1000);
   const broadcasts = new Map<LiveStream, BroadcastWriter>();
   /**
    * Per stream id: the live window and the write queue. Both outlive a
@@ -82,6 +99,26 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
    * queue behind the previous broadcast's last ones.
    */
   const streamStates = new Map<string, { live: LiveWindow; queue: OrderedWriteQueue }>();
+
+  /**
+   * The first broadcast of a stream in this process continues the live
+   * playlist an earlier process (a restart, or the task the publisher left)
+   * wrote: media sequence, discontinuity sequence and window go on, and the
+   * first new segment follows an EXT-X-DISCONTINUITY. Restarting at media
+   * sequence 0 would make players that poll the playlist stall or skip.
+   */
+  const resumeLiveWindow = async (streamId: string, live: LiveWindow): Promise<void> => {
+    const key = hlsKeys.livePlaylist(streamId);
+    try {
+      const body = await store.get(prefix + key);
+      const previous = body && parseLivePlaylist(body.toString('utf8'));
+      if (!previous) return;
+      live.resume(previous);
+      logger.info({ streamId, mediaSequence: previous.mediaSequence, segments: previous.segments.length }, 'HLS live playlist continued');
+    } catch (err) {
+      logger.error({ err, streamId, key }, 'could not read the existing live playlist; it restarts at media sequence 0');
+    }
+  };
 
   const put = async (key: string, body: Buffer, meta: ObjectMeta): Promise<boolean> => {
     try {
@@ -109,18 +146,21 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
     private nextSeq = 0;
     private finished = false;
     private readonly skipsLogged = new Set<SkipReason>();
+    private capCutsLogged = 0;
 
     constructor(readonly stream: LiveStream) {
       this.streamId = stream.name;
       let state = streamStates.get(this.streamId);
       if (!state) {
-        state = { live: new LiveWindow(options.windowSegments, options.segmentSeconds), queue: new OrderedWriteQueue(options.maxQueuedBytes ?? 64 * 1024 * 1024) };
+        state = { live: new LiveWindow(options.windowSegments, targetDuration), queue: new OrderedWriteQueue(options.maxQueuedBytes ?? 64 * 1024 * 1024) };
         streamStates.set(this.streamId, state);
+        const live = state.live;
+        state.queue.enqueue(0, () => resumeLiveWindow(this.streamId, live)); // before any segment of the stream
       }
       this.live = state.live;
       this.queue = state.queue;
       this.muxer = new BroadcastMuxer(
-        options.segmentSeconds * 1000,
+        limits,
         () => stream.metadataInfo.videoCodec !== undefined,
         (segment) => this.store(segment),
         (reason, packet) => this.logSkip(reason, packet),
@@ -154,6 +194,7 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
 
     private store(segment: MuxedSegment): void {
       const seq = this.nextSeq++;
+      if (segment.forcedCut) this.countCapCut(seq, segment);
       const key = hlsKeys.segment(this.streamId, this.broadcastId, seq);
       const durationSec = segment.durationMs / 1000;
       const accepted = this.queue.enqueue(segment.body.length, async () => {
@@ -177,13 +218,20 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
       }
     }
 
+    private countCapCut(seq: number, segment: MuxedSegment): void {
+      counters.segmentsCutAtCap++;
+      if (this.capCutsLogged++ > 0) return; // once per broadcast: a publisher that stopped sending keyframes does so for every segment
+      logger.warn({ streamId: this.streamId, broadcastId: this.broadcastId, seq, cap: segment.forcedCut, durationMs: segment.durationMs, bytes: segment.body.length },
+        'HLS segment cut at the cap without a keyframe: the publisher sends none (or only audio)');
+    }
+
     private markGap(): void {
       this.recordingGap = true;
       this.liveGap = true;
     }
 
     private async writeRecordingPlaylist(ended: boolean): Promise<void> {
-      const body = Buffer.from(renderRecordingPlaylist(this.recording, ended, options.segmentSeconds));
+      const body = Buffer.from(renderRecordingPlaylist(this.recording, ended, targetDuration));
       await put(hlsKeys.recordingPlaylist(this.streamId, this.broadcastId), body, ended ? META.endedRecording : META.growingRecording);
     }
 

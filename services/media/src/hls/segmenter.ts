@@ -2,7 +2,15 @@
  * Where segments start and end: pure decisions over frame timestamps, no I/O.
  * A segment starts on a video keyframe (on any audio frame when the stream
  * has no video) and is cut at the first such frame at least `targetMs` after
- * its start, so a GOP longer than the target makes the segment follow the GOP.
+ * its start, so a GOP longer than the target makes the segment follow the GOP,
+ * up to a cap: a segment that reaches `maxMs` or `maxBytes` is cut at the
+ * next frame of any kind. Without it a publisher that stops sending
+ * keyframes (or sends only audio on a video stream) grows one segment in
+ * memory without end. Cutting keeps everything: played in order, the next
+ * segment decodes from the references of the previous one, so a recording
+ * stays seamless; only a player that joins at such a segment shows
+ * artefacts until the next keyframe. The cap also bounds every duration,
+ * which is what lets the playlists fix EXT-X-TARGETDURATION up front.
  */
 
 export interface SegmenterFrame {
@@ -12,6 +20,16 @@ export interface SegmenterFrame {
   startsSegment: boolean;
   /** Whether this frame belongs to the track that clocks segment durations (video if any, else audio). */
   clock: boolean;
+  /** Bytes already muxed into the open segment (0 if not given: no byte cap). */
+  segmentBytes?: number;
+}
+
+export interface SegmenterLimits {
+  targetMs: number;
+  /** No segment lasts longer (reported durations are clamped to it, e.g. across a timestamp jump). */
+  maxMs: number;
+  /** A segment holding this many bytes is cut at the next frame. */
+  maxBytes: number;
 }
 
 export type Placement =
@@ -19,8 +37,11 @@ export type Placement =
   | { action: 'skip' }
   /** The first segment starts with this frame. */
   | { action: 'start' }
-  /** The open segment ends before this frame (lasting `durationMs`); a new one starts with it. */
-  | { action: 'cut'; durationMs: number }
+  /**
+   * The open segment ends before this frame (lasting `durationMs`); a new one
+   * starts with it. `forced` says which cap cut it where no segment could start.
+   */
+  | { action: 'cut'; durationMs: number; forced?: 'duration' | 'bytes' }
   | { action: 'append' };
 
 export class Segmenter {
@@ -29,7 +50,7 @@ export class Segmenter {
   private lastClockStep = 0;
   private cutRequested = false;
 
-  constructor(readonly targetMs: number) {}
+  constructor(readonly limits: SegmenterLimits) {}
 
   get isOpen(): boolean { return this.startDts !== null; }
 
@@ -49,9 +70,14 @@ export class Segmenter {
       this.lastClockDts = frame.dtsMs;
     }
     const elapsed = frame.dtsMs - this.startDts;
-    if (frame.startsSegment && (elapsed >= this.targetMs || (this.cutRequested && elapsed > 0))) {
+    if (frame.startsSegment && (elapsed >= this.limits.targetMs || (this.cutRequested && elapsed > 0))) {
       this.open(frame.dtsMs);
-      return { action: 'cut', durationMs: elapsed };
+      return { action: 'cut', durationMs: this.clamp(elapsed) };
+    }
+    const forced = elapsed >= this.limits.maxMs ? 'duration' : (frame.segmentBytes ?? 0) >= this.limits.maxBytes ? 'bytes' : null;
+    if (forced) {
+      this.open(frame.dtsMs);
+      return { action: 'cut', durationMs: this.clamp(elapsed), forced };
     }
     return { action: 'append' };
   }
@@ -63,7 +89,11 @@ export class Segmenter {
     const duration = Math.max(0, lastDts - this.startDts) + this.lastClockStep;
     this.startDts = null;
     this.lastClockDts = null;
-    return duration;
+    return this.clamp(duration);
+  }
+
+  private clamp(durationMs: number): number {
+    return Math.min(durationMs, this.limits.maxMs);
   }
 
   private open(dtsMs: number): void {

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Logger } from '../logger.js';
 import type { ObjectMeta, ObjectStore } from './object-store.js';
 import { SpoolFullError, UploadSpool, type SpoolEntry } from './upload-spool.js';
@@ -15,6 +15,10 @@ export interface S3ObjectStoreOptions {
   client: S3ClientConfig;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Longest one request may take before it is abandoned and retried (default 30 s: a large segment on a slow link). */
+  requestTimeoutMs?: number;
+  /** Longest a TCP/TLS connection may take to open (default 5 s). */
+  connectionTimeoutMs?: number;
 }
 
 export interface S3UploadCounters {
@@ -22,6 +26,19 @@ export interface S3UploadCounters {
   retries: number;
   /** Objects refused because the spool was full (always logged). */
   refused: number;
+  /** Objects the bucket refused for good (e.g. 403, NoSuchBucket) or whose spooled body vanished: moved to the spool's failed/, logged. */
+  failed: number;
+}
+
+/** 4xx answers that a retry can cure; any other 4xx is the same on every retry. */
+const TRANSIENT_CLIENT_ERRORS = new Set(['RequestTimeout', 'RequestTimeTooSkewed', 'ExpiredToken', 'TokenRefreshRequired']);
+
+/** Whether retrying `err` cannot help: a permanent refusal from S3, or a spool entry whose body is gone. */
+function isPermanent(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.code === 'ENOENT') return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429 && !TRANSIENT_CLIENT_ERRORS.has(e.name ?? '');
 }
 
 /**
@@ -31,22 +48,33 @@ export interface S3UploadCounters {
  * objects wait in the spool (bounded), and they go up in order when S3 is
  * back, also after a restart of the process. The S3 client's own retries
  * are turned off: the spool is the retry loop, so one object's retries
- * never block the caller.
+ * never block the caller. Every request has a deadline, so a connection
+ * that stalls is retried rather than holding the loop (and close()); an
+ * object S3 refuses for good is moved aside instead of blocking every
+ * stream behind it at the head of the queue.
  */
 export class S3ObjectStore implements ObjectStore {
-  readonly counters: S3UploadCounters = { uploaded: 0, retries: 0, refused: 0 };
+  readonly counters: S3UploadCounters = { uploaded: 0, retries: 0, refused: 0, failed: 0 };
   private readonly s3: S3Client;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly requestTimeoutMs: number;
+  /** Aborted by close(): the request under way stops, its entry stays in the spool for the next start. */
+  private readonly closing = new AbortController();
   private wake: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
   private readonly loop: Promise<void>;
 
   private constructor(private readonly options: S3ObjectStoreOptions, readonly spool: UploadSpool) {
-    this.s3 = new S3Client({ ...options.client, maxAttempts: 1 });
+    this.s3 = new S3Client({
+      requestHandler: { connectionTimeout: options.connectionTimeoutMs ?? 5000 },
+      ...options.client,
+      maxAttempts: 1,
+    });
     this.retryBaseMs = options.retryBaseMs ?? 200;
     this.retryMaxMs = options.retryMaxMs ?? 10_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.loop = this.uploadLoop();
   }
 
@@ -58,6 +86,25 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer, meta: ObjectMeta): Promise<void> {
     await this.enqueue(key, 'put', body, meta);
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    const pending = this.spool.newest(key);
+    if (pending?.op === 'delete') return null;
+    if (pending) {
+      try {
+        return await this.spool.body(pending);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // uploaded meanwhile: the bucket has it
+      }
+    }
+    try {
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.options.prefix + key }), { abortSignal: this.deadline() });
+      return Buffer.from(await res.Body!.transformToByteArray());
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') return null;
+      throw err;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -76,8 +123,10 @@ export class S3ObjectStore implements ObjectStore {
     return drained;
   }
 
+  /** Stops uploading at once (flush() is the way to wait); whatever is not up yet stays in the spool for the next start. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     this.wake?.();
     await this.loop;
     this.s3.destroy();
@@ -113,6 +162,8 @@ export class S3ObjectStore implements ObjectStore {
         if (failures > 0) this.options.logger.info({ after: failures }, 'S3 uploads resumed');
         failures = 0;
       } catch (err) {
+        if (this.closed) break;
+        if (isPermanent(err) && (await this.moveAside(entry, err))) continue;
         failures++;
         this.counters.retries++;
         const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(failures - 1, 16)) * (0.5 + Math.random() / 2);
@@ -133,19 +184,38 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** False if the entry could not be moved: it stays at the head and is retried like a transient failure. */
+  private async moveAside(entry: SpoolEntry, err: unknown): Promise<boolean> {
+    try {
+      await this.spool.moveAside(entry);
+    } catch (moveErr) {
+      this.options.logger.error({ err: moveErr, key: entry.key }, 'could not move a failed upload aside');
+      return false;
+    }
+    this.counters.failed++;
+    this.options.logger.error({ err, key: entry.key, failed: this.counters.failed }, 'S3 refused an object for good; moved to the spool\'s failed/ folder');
+    return true;
+  }
+
+  /** A request's abort signal: its own deadline, or close(). */
+  private deadline(): AbortSignal {
+    return AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.requestTimeoutMs)]);
+  }
+
   private async send(entry: SpoolEntry): Promise<void> {
     const Key = this.options.prefix + entry.key;
     if (entry.op === 'delete') {
-      await this.s3.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key }));
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key }), { abortSignal: this.deadline() });
       return;
     }
+    const Body = await this.spool.body(entry);
     await this.s3.send(new PutObjectCommand({
       Bucket: this.options.bucket,
       Key,
-      Body: await this.spool.body(entry),
+      Body,
       ContentType: entry.meta?.contentType,
       CacheControl: entry.meta?.cacheControl,
       Metadata: entry.meta?.metadata,
-    }));
+    }), { abortSignal: this.deadline() });
   }
 }

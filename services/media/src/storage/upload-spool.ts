@@ -15,6 +15,7 @@ export interface SpoolEntry {
 export class SpoolFullError extends Error {}
 
 const SEQ_DIGITS = 12;
+const FAILED_DIR = 'failed';
 
 /**
  * A FIFO of pending uploads on local disk, so that what the media service
@@ -27,6 +28,12 @@ const SEQ_DIGITS = 12;
  * same key replaces a pending one, and when the spool is full pending
  * playlists are dropped first. Segments and end markers are never replaced;
  * if one does not fit, add() throws and the caller counts and logs it.
+ * add() runs one call at a time: the size check, the sequence number and the
+ * place in the queue are decided together, so concurrent adds from several
+ * streams can neither overrun the bound nor enter the queue out of order.
+ *
+ * An entry the bucket refuses for good is moved aside to `failed/` (kept for
+ * an operator, out of the queue and of the bound) so it cannot block the rest.
  */
 export class UploadSpool {
   private readonly entries: SpoolEntry[] = [];
@@ -34,13 +41,14 @@ export class UploadSpool {
   private totalBytes = 0;
   /** The entry being uploaded: never replaced or dropped under the uploader's feet. */
   private busySeq = 0;
+  private adding: Promise<void> = Promise.resolve();
   droppedPlaylists = 0;
 
   private constructor(readonly dir: string, readonly maxBytes: number) {}
 
   /** Opens the spool, picking up entries a previous process left behind. */
   static async open(dir: string, maxBytes: number): Promise<UploadSpool> {
-    await mkdir(dir, { recursive: true });
+    await mkdir(path.join(dir, FAILED_DIR), { recursive: true });
     const spool = new UploadSpool(dir, maxBytes);
     const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
     for (const name of names) {
@@ -70,7 +78,19 @@ export class UploadSpool {
     return entry.op === 'put' ? readFile(this.file(entry.seq, 'body')) : Buffer.alloc(0);
   }
 
-  async add(key: string, op: 'put' | 'delete', body: Buffer, meta?: ObjectMeta): Promise<void> {
+  /** The newest pending entry for `key`, if any. */
+  newest(key: string): SpoolEntry | undefined {
+    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i]!.key === key) return this.entries[i];
+    return undefined;
+  }
+
+  add(key: string, op: 'put' | 'delete', body: Buffer, meta?: ObjectMeta): Promise<void> {
+    const added = this.adding.then(() => this.addNow(key, op, body, meta));
+    this.adding = added.catch(() => {});
+    return added;
+  }
+
+  private async addNow(key: string, op: 'put' | 'delete', body: Buffer, meta?: ObjectMeta): Promise<void> {
     if (isReplaceable(key)) await this.removeWhere((e) => e.key === key && e.seq !== this.busySeq);
     if (this.totalBytes + body.length > this.maxBytes) {
       const before = this.entries.length;
@@ -94,6 +114,25 @@ export class UploadSpool {
     this.busySeq = 0;
     const index = this.entries.indexOf(entry);
     if (index >= 0) await this.remove(index);
+  }
+
+  /**
+   * Takes the head entry out of the queue into failed/ (what is left of it:
+   * its body may be gone). The body goes first: until the .json follows, the
+   * entry is still queued, also for a process that starts after a crash here.
+   */
+  async moveAside(entry: SpoolEntry): Promise<void> {
+    for (const kind of ['body', 'json'] as const) {
+      const from = this.file(entry.seq, kind);
+      await rename(from, path.join(this.dir, FAILED_DIR, path.basename(from))).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    this.busySeq = 0;
+    const index = this.entries.indexOf(entry);
+    if (index < 0) return;
+    this.entries.splice(index, 1);
+    this.totalBytes -= entry.bytes;
   }
 
   private async removeWhere(predicate: (e: SpoolEntry) => boolean): Promise<void> {
