@@ -8,7 +8,8 @@
  * in the bucket is complete and decodes.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,6 +19,7 @@ import { silentLogger } from '../../services/media/src/logger.js';
 import { S3ObjectStore } from '../../services/media/src/storage/s3-object-store.js';
 import { SpoolFullError } from '../../services/media/src/storage/upload-spool.js';
 import { killAllChildren, runFfmpeg, startPublisher } from '../helpers/ffmpeg.js';
+import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
 import { sleep, startTestServer, waitFor, waitForKeyframe } from '../helpers/media-server.js';
 
 const BUCKET = 'hls';
@@ -41,10 +43,10 @@ async function stopS3(): Promise<void> {
 
 const endpoint = () => `http://127.0.0.1:${port}`;
 
-function openStore(spoolDir: string, maxSpoolBytes = 64 * 1024 * 1024): Promise<S3ObjectStore> {
+function openStore(spoolDir: string, maxSpoolBytes = 64 * 1024 * 1024, bucket = BUCKET, url = endpoint(), requestTimeoutMs?: number): Promise<S3ObjectStore> {
   return S3ObjectStore.open({
-    bucket: BUCKET, prefix: 'p/', spoolDir, maxSpoolBytes, logger: silentLogger, retryBaseMs: 50, retryMaxMs: 300,
-    client: { region: 'us-east-1', endpoint: endpoint(), forcePathStyle: true, credentials: CREDENTIALS },
+    bucket, prefix: 'p/', spoolDir, maxSpoolBytes, logger: silentLogger, retryBaseMs: 50, retryMaxMs: 300, ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+    client: { region: 'us-east-1', endpoint: url, forcePathStyle: true, credentials: CREDENTIALS },
   });
 }
 
@@ -138,6 +140,54 @@ test('a full spool drops pending playlists first, then refuses a segment loudly'
   await store.close();
 });
 
+test('objects S3 refuses for good (missing bucket, vanished spool body) go to failed/ and block nothing', async () => {
+  const missing = await openStore(path.join(workDir, 'spool-5'), undefined, 'no-such-bucket');
+  await missing.put('recordings/m/b/0.ts', Buffer.from('m0'), segmentMeta(0));
+  await missing.put('recordings/m/b/1.ts', Buffer.from('m1'), segmentMeta(1));
+  assert.equal(await missing.flush(5000), true, 'the queue drains instead of retrying forever');
+  assert.equal(missing.counters.failed, 2);
+  assert.equal((await readdir(path.join(workDir, 'spool-5', 'failed'))).filter((n) => n.endsWith('.json')).length, 2, 'kept for an operator');
+  await missing.close();
+
+  const spoolDir = path.join(workDir, 'spool-6');
+  await stopS3();
+  const store = await openStore(spoolDir);
+  for (let seq = 0; seq < 3; seq++) await store.put(`recordings/v/b/${seq}.ts`, Buffer.from(`v${seq}`), segmentMeta(seq));
+  await rm(path.join(spoolDir, '000000000001.body')); // the head entry's body vanished
+  await startS3();
+  assert.equal(await store.flush(10_000), true);
+  assert.deepEqual(await keys('p/recordings/v/'), ['p/recordings/v/b/1.ts', 'p/recordings/v/b/2.ts']);
+  assert.equal(store.counters.failed, 1);
+  await store.close();
+});
+
+test('a stalled S3 connection times out and is retried; close() returns at once and leaves the object in the spool', async (t) => {
+  const sockets: net.Socket[] = [];
+  const hanging = net.createServer((socket) => { sockets.push(socket); }); // accepts, never answers
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  t.after(() => { for (const s of sockets) s.destroy(); hanging.close(); });
+  const spoolDir = path.join(workDir, 'spool-7');
+  const store = await openStore(spoolDir, undefined, BUCKET, `http://127.0.0.1:${(hanging.address() as net.AddressInfo).port}`, 300);
+  await store.put('recordings/h/b/0.ts', Buffer.from('h0'), segmentMeta(0));
+  await waitFor(() => store.counters.retries >= 2, 5000, 'timed-out requests retried');
+  const started = Date.now();
+  await store.close();
+  assert.ok(Date.now() - started < 1000, `close() took ${Date.now() - started} ms`);
+  assert.deepEqual((await readdir(spoolDir)).filter((n) => n.endsWith('.json')), ['000000000001.json'], 'left for the next start');
+});
+
+test('concurrent puts from several streams never overrun the spool bound and queue in order', async () => {
+  await stopS3();
+  const store = await openStore(path.join(workDir, 'spool-8'), 1000);
+  const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.put(`recordings/c${i}/b/0.ts`, Buffer.alloc(300), segmentMeta(0))));
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+  assert.ok(store.spool.bytes <= 1000, `${store.spool.bytes} bytes spooled`);
+  await startS3();
+  assert.equal(await store.flush(10_000), true);
+  assert.deepEqual(await keys('p/recordings/c'), [0, 1, 2].map((i) => `p/recordings/c${i}/b/0.ts`));
+  await store.close();
+});
+
 test('end to end: a broadcast recorded to S3 through an outage is complete and decodes', async (t) => {
   const dataDir = path.join(workDir, 'media');
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
@@ -164,7 +214,17 @@ test('end to end: a broadcast recorded to S3 through an outage is complete and d
   }
   const broadcastDir = path.dirname(path.join(local, objects.find((k) => k.endsWith('end.json'))!));
   const end = JSON.parse(await getText(objects.find((k) => k.endsWith('end.json'))!)) as { segments: number };
-  assert.equal(objects.filter((k) => k.endsWith('.ts')).length, end.segments, 'every segment of the broadcast is in the bucket');
+  // Numbers are given before storage, so a segment lost on the way leaves a gap here.
+  const numbers = objects.filter((k) => k.endsWith('.ts')).map((k) => Number(path.basename(k, '.ts'))).sort((a, b) => a - b);
+  assert.deepEqual(numbers, Array.from({ length: end.segments }, (_, i) => i), 'segments 0..n-1, no gaps');
   assert.ok(end.segments >= 6, `about 8 one-second segments, got ${end.segments}`);
+  const recording = parseMediaPlaylist(await getText(objects.find((k) => k.endsWith('index.m3u8'))!));
+  assert.deepEqual(recording.segments.map((s) => s.uri), numbers.map((n) => `${n}.ts`));
+  assert.ok(recording.segments.every((s) => !s.discontinuity), 'no gap was marked');
+  const total = recording.segments.reduce((sum, s) => sum + s.duration, 0);
+  assert.ok(Math.abs(total - 8) < 0.5, `recording lasts ${total} s of 8 s sent`);
+  const counter = async (name: string) => (await server.metrics.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+  assert.equal(await counter('bridgecast_hls_segments_dropped_total'), 0);
+  assert.equal(await counter('bridgecast_hls_write_errors_total'), 0);
   await runFfmpeg(['-v', 'error', '-i', path.join(broadcastDir, 'index.m3u8'), '-f', 'null', '-']);
 });
