@@ -62,8 +62,10 @@ export class BridgecastStack extends Stack {
     });
     const hlsBaseUrl = `https://${p.hlsDomainName ?? hls.distribution.distributionDomainName}`;
 
+    // One name for the ECS service and the ServiceName dimension its tasks report (the autoscaler queries both).
+    const serviceName = `${this.stackName}-media`;
     const media = new MediaService(this, 'Media', {
-      vpc, table, bucket: hls.bucket, logBucket: hls.logBucket, hlsBaseUrl, desiredCount: p.desiredCount, cpu: p.cpu, memoryMiB: p.memoryMiB,
+      vpc, table, bucket: hls.bucket, logBucket: hls.logBucket, hlsBaseUrl, desiredCount: p.desiredCount, serviceName, cpu: p.cpu, memoryMiB: p.memoryMiB,
     });
     new StreamKeysApi(this, 'StreamKeys', {
       table,
@@ -72,7 +74,7 @@ export class BridgecastStack extends Stack {
       flvBaseUrl: `http://${media.loadBalancer.loadBalancerDnsName}:8080`,
     });
     new Operations(this, 'Operations', {
-      service: media.service, table, bucket: hls.bucket, hlsBaseUrl, minTasks: p.minTasks, maxTasks: p.maxTasks,
+      service: media.service, metricsServiceName: serviceName, table, bucket: hls.bucket, hlsBaseUrl, minTasks: p.minTasks, maxTasks: p.maxTasks,
     });
 
     applyNagSuppressions(this, {

@@ -17,7 +17,21 @@ import { REPO_ROOT } from './paths.js';
 export const RTMP_PORT = 1935;
 export const KCP_PORT = 1935;
 export const HTTP_PORT = 8080;
-/** ECS waits this long after SIGTERM; the service drains for DRAIN_SECONDS of it, then flushes HLS. */
+/**
+ * How ECS stops a task of this service (scale-in, deployment, stop-task):
+ *  1. it deregisters the task from both target groups and waits for the
+ *     NLB's deregistration delay (DEREGISTRATION_DELAY_SECONDS): no new
+ *     connections reach the task, existing ones keep flowing (connection
+ *     termination stays off), and the task itself is not told yet — with
+ *     broadcasts open the whole delay is always waited out;
+ *  2. then SIGTERM: the service refuses new publishers, lets broadcasts run
+ *     for DRAIN_SECONDS, disconnects the rest and uploads the last HLS
+ *     segment, playlists and end.json;
+ *  3. SIGKILL STOP_TIMEOUT_SECONDS after SIGTERM (120 s is the Fargate maximum).
+ * So a stop takes up to 30 + 120 s, and DRAIN_SECONDS leaves 30 s of the stop
+ * timeout for the final uploads.
+ */
+const DEREGISTRATION_DELAY_SECONDS = 30;
 const STOP_TIMEOUT_SECONDS = 120;
 const DRAIN_SECONDS = 90;
 
@@ -29,6 +43,8 @@ export interface MediaServiceProps {
   /** Where the NLB writes its access logs. */
   logBucket: Bucket;
   desiredCount: number;
+  /** Explicit ECS service name, also the ServiceName dimension of the task's metrics. */
+  serviceName: string;
   cpu: number;
   memoryMiB: number;
 }
@@ -78,6 +94,8 @@ export class MediaService extends Construct {
         HLS_BASE_URL: props.hlsBaseUrl,
         FLV_BASE_URL: `http://${publicHost}:${HTTP_PORT}`,
         METRICS_NAMESPACE: 'Bridgecast',
+        // The ServiceName dimension the autoscaler queries (same value in its env).
+        METRICS_SERVICE_NAME: props.serviceName,
         EMF: 'true',
         DRAIN_SECONDS: String(DRAIN_SECONDS),
         LOG_LEVEL: 'info',
@@ -89,13 +107,30 @@ export class MediaService extends Construct {
       ],
       readonlyRootFilesystem: false,
     });
-    // Least privilege: write HLS under its two prefixes, read the stream keys.
+    // Least privilege: write HLS under its two prefixes (delete only live
+    // windows: recordings are never deleted by the task), read stream keys.
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
-      actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
       resources: [props.bucket.arnForObjects('live/*'), props.bucket.arnForObjects('recordings/*')],
     }));
-    props.table.grantReadData(task.taskRole);
+    task.taskRole.addToPrincipalPolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['s3:DeleteObject'],
+      resources: [props.bucket.arnForObjects('live/*')],
+    }));
+    // StreamKeyStore.resolveKey / isStreamActive: Query on the keyHash index, GetItem on the table.
+    task.taskRole.addToPrincipalPolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resources: [props.table.tableArn, `${props.table.tableArn}/index/keyHash-index`],
+    }));
+    // Scale-in protection: the ECS agent calls these with the task role's credentials.
+    task.taskRole.addToPrincipalPolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'],
+      resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` })],
+    }));
 
     const securityGroup = this.ingress = new SecurityGroup(this, 'Ingress', {
       vpc: props.vpc,
@@ -110,6 +145,7 @@ export class MediaService extends Construct {
       cluster: this.cluster,
       taskDefinition: task,
       desiredCount: props.desiredCount,
+      serviceName: props.serviceName,
       platformVersion: FargatePlatformVersion.LATEST,
       securityGroups: [securityGroup],
       assignPublicIp: false,
@@ -142,10 +178,14 @@ export class MediaService extends Construct {
   }
 }
 
-/** Health from /healthz; broadcasts last hours, so deregistration waits out the drain. */
+/**
+ * Health from /healthz. The deregistration delay runs *before* SIGTERM (see
+ * STOP_TIMEOUT_SECONDS): it only has to let the NLB stop routing new flows,
+ * the drain itself happens after it, so it is short.
+ */
 function targetDefaults() {
   return {
-    deregistrationDelay: Duration.seconds(STOP_TIMEOUT_SECONDS - 10),
+    deregistrationDelay: Duration.seconds(DEREGISTRATION_DELAY_SECONDS),
     healthCheck: {
       protocol: Protocol.HTTP,
       port: String(HTTP_PORT),
@@ -159,4 +199,6 @@ function targetDefaults() {
 
 function preserveClientIp(group: NetworkTargetGroup): void {
   group.setAttribute('preserve_client_ip.enabled', 'true');
+  // Explicitly off (the default): broadcasts must survive the deregistration delay into the drain.
+  group.setAttribute('deregistration_delay.connection_termination.enabled', 'false');
 }

@@ -13,6 +13,8 @@ import { bridgecastFunction } from './lambda-function.js';
 
 export interface OperationsProps {
   service: FargateService;
+  /** The ServiceName dimension of the media tasks' metrics (= the ECS service name). */
+  metricsServiceName: string;
   table: Table;
   bucket: Bucket;
   hlsBaseUrl: string;
@@ -38,6 +40,7 @@ export class Operations extends Construct {
       environment: {
         CLUSTER_NAME: service.cluster.clusterName,
         SERVICE_NAME: service.serviceName,
+        METRICS_SERVICE_NAME: props.metricsServiceName,
         STREAMS_TABLE: table.tableName,
         METRICS_NAMESPACE: 'Bridgecast',
         MIN_TASKS: String(props.minTasks),
@@ -100,10 +103,13 @@ export class Operations extends Construct {
       actions: ['s3:PutObject'],
       resources: [bucket.arnForObjects('recordings/*/vod.m3u8')],
     }));
+    // Segment items (PutItem), recording items (UpdateItem), both read back
+    // (Query): only in stream partitions, never the autoscaler's.
     indexer.addToRolePolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
       resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STREAM#*'] } },
     }));
   }
 }

@@ -3,6 +3,7 @@ import { HttpApi, HttpMethod, CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { bridgecastFunction } from './lambda-function.js';
@@ -34,7 +35,20 @@ export class StreamKeysApi extends Construct {
         FLV_BASE_URL: props.flvBaseUrl,
       },
     });
-    props.table.grantReadWriteData(handler);
+    // What StreamKeyStore does: GetItem, Query (recordings; the keyHash index
+    // for resolveKey), Scan (listStreams), PutItem (create), UpdateItem
+    // (rotate, revoke); writes only in stream partitions. No DeleteItem, no batch writes.
+    handler.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+      resources: [props.table.tableArn, `${props.table.tableArn}/index/keyHash-index`],
+    }));
+    handler.addToRolePolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resources: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STREAM#*'] } },
+    }));
 
     this.api = new HttpApi(this, 'Api', {
       description: 'Bridgecast stream keys (IAM-authorized)',

@@ -54,9 +54,24 @@ describe('media service behind the NLB', () => {
       assert.equal(g.Properties.HealthCheckPath, '/healthz');
       assert.equal(g.Properties.HealthCheckPort, '8080');
       const attributes = Object.fromEntries((g.Properties.TargetGroupAttributes as { Key: string; Value: string }[]).map((a) => [a.Key, a.Value]));
-      assert.equal(attributes['deregistration_delay.timeout_seconds'], '110');
+      // Deregistration runs before SIGTERM (then DRAIN_SECONDS, then SIGKILL at the stop timeout): short, connections kept.
+      assert.equal(attributes['deregistration_delay.timeout_seconds'], '30');
+      assert.equal(attributes['deregistration_delay.connection_termination.enabled'], 'false');
       assert.equal(attributes['preserve_client_ip.enabled'], 'true');
     }
+    const rtmp = groups.find((g) => g.Properties.Port === 1935)!;
+    assert.equal(rtmp.Properties.Protocol, 'TCP_UDP', 'RTMP and KCP share one TCP_UDP target group on 1935');
+    assert.equal(groups.find((g) => g.Properties.Port === 8080)!.Properties.Protocol, 'TCP');
+  });
+
+  it('an explicit service name, passed as METRICS_SERVICE_NAME to the task and the autoscaler alike', () => {
+    template.hasResourceProperties('AWS::ECS::Service', { ServiceName: 'Bridgecast-media' });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'METRICS_SERVICE_NAME', Value: 'Bridgecast-media' }]) })],
+    });
+    const autoscaler = resourcesOf('AWS::Lambda::Function').find((f) => String(f.Properties.Description).includes('autoscaler'))!;
+    const env = (autoscaler.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.equal(env.METRICS_SERVICE_NAME, 'Bridgecast-media');
   });
 
   it('Fargate 1.4+ with rollback, the container stops within 120 s and drains before that', () => {
@@ -80,14 +95,27 @@ describe('media service behind the NLB', () => {
     assert.deepEqual(ingress.sort(), ['tcp/1935-1935', 'tcp/8080-8080', 'udp/1935-1935']);
   });
 
-  it('the task role may write only live/* and recordings/* of the bucket, and read the table', () => {
+  it('the task role may write only live/* and recordings/* of the bucket, delete only live/*, and read the table', () => {
     const s3 = statementsOfRole('MediaTaskTaskRole').filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     assert.deepEqual(s3.flatMap(actions).sort(), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject']);
     const resources = JSON.stringify(s3.map((s) => s.Resource));
     assert.match(resources, /\/live\/\*/);
     assert.match(resources, /\/recordings\/\*/);
+    const deletes = s3.filter((s) => actions(s).includes('s3:DeleteObject'));
+    assert.equal(deletes.length, 1);
+    assert.doesNotMatch(JSON.stringify(deletes[0]!.Resource), /recordings/, 'recordings are never deleted by the task');
     const dynamo = statementsOfRole('MediaTaskTaskRole').flatMap(actions).filter((a) => a.startsWith('dynamodb:'));
-    assert.ok(dynamo.length > 0 && dynamo.every((a) => /:(BatchGet|Get|Query|Scan|ConditionCheck|Describe)/.test(a)), `read-only: ${dynamo}`);
+    assert.deepEqual(dynamo.sort(), ['dynamodb:GetItem', 'dynamodb:Query']);
+  });
+
+  it('the task role may set and read its own scale-in protection (the ECS agent signs with it), on the cluster\'s tasks only', () => {
+    const ecs = statementsOfRole('MediaTaskTaskRole').filter((s) => actions(s).some((a) => a.startsWith('ecs:')));
+    assert.equal(ecs.length, 1);
+    assert.deepEqual(actions(ecs[0]!).sort(), ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
+    const resource = JSON.stringify(ecs[0]!.Resource);
+    assert.match(resource, /:ecs:.*:task\//);
+    assert.match(resource, /MediaCluster/);
+    assert.match(resource, /\/\*"/);
   });
 });
 
@@ -115,9 +143,85 @@ describe('HLS bucket and CloudFront', () => {
         CacheBehaviors: [Match.objectLike({ PathPattern: '*.m3u8', ViewerProtocolPolicy: 'redirect-to-https' })],
       }),
     });
+    // Recordings (segments and vod.m3u8 under recordings/) go through the same origin: segments by the default
+    // (long) behaviour, playlists by *.m3u8; one origin, so the recordings URL the API hands out resolves.
+    const distribution = resourcesOf('AWS::CloudFront::Distribution')[0]!.Properties.DistributionConfig as {
+      DefaultCacheBehavior: { CachePolicyId: unknown; TargetOriginId: string }; CacheBehaviors: { CachePolicyId: unknown; TargetOriginId: string }[]; Origins: unknown[];
+    };
+    assert.equal(distribution.Origins.length, 1);
+    assert.equal(distribution.CacheBehaviors[0]!.TargetOriginId, distribution.DefaultCacheBehavior.TargetOriginId);
+    const policyTtl = (ref: unknown) => {
+      const id = (ref as { Ref: string }).Ref;
+      return (template.toJSON().Resources[id].Properties.CachePolicyConfig as { MaxTTL: number }).MaxTTL;
+    };
+    assert.equal(policyTtl(distribution.DefaultCacheBehavior.CachePolicyId), 365 * 86400, 'recording segments: the long segment policy');
+    assert.ok(policyTtl(distribution.CacheBehaviors[0]!.CachePolicyId) <= 2, 'playlists, recordings/…/vod.m3u8 included: the ~1 s policy');
     template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
       ResponseHeadersPolicyConfig: Match.objectLike({ CorsConfig: Match.objectLike({ AccessControlAllowOrigins: { Items: ['*'] } }) }),
     });
+  });
+
+  it('the bucket policy lets only this distribution read, through OAC (service principal + SourceArn)', () => {
+    const policies = resourcesOf('AWS::S3::BucketPolicy').filter((p) => JSON.stringify(p.Properties.Bucket).includes('HlsDeliveryHls'));
+    assert.equal(policies.length, 1);
+    const statements = (policies[0]!.Properties.PolicyDocument as { Statement: { Effect: string; Principal?: { Service?: string }; Action: string; Condition?: unknown; Resource: unknown }[] }).Statement;
+    const reads = statements.filter((st) => st.Effect === 'Allow');
+    assert.equal(reads.length, 1);
+    assert.equal(reads[0]!.Principal?.Service, 'cloudfront.amazonaws.com');
+    assert.deepEqual([reads[0]!.Action].flat(), ['s3:GetObject']);
+    assert.match(JSON.stringify(reads[0]!.Condition), /AWS:SourceArn.*distribution\//);
+  });
+});
+
+describe('IAM least privilege', () => {
+  /** Every statement of every IAM policy in the template (policies, roles' inline and managed policies). */
+  function allStatements(): { where: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[] {
+    const out: { where: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[] = [];
+    for (const [id, r] of Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>)) {
+      const docs: unknown[] = [];
+      if (['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(r.Type)) docs.push(r.Properties.PolicyDocument);
+      if (r.Type === 'AWS::IAM::Role') for (const p of (r.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []) docs.push(p.PolicyDocument);
+      for (const d of docs) for (const st of (d as { Statement: never[] }).Statement) out.push({ where: id, ...(st as object) } as never);
+    }
+    return out;
+  }
+  const DATA = /^(s3:(Get|Put|Delete)Object|s3:AbortMultipartUpload|dynamodb:|sqs:)/;
+
+  it('no * action anywhere, and no * resource on data (S3 objects, DynamoDB, SQS); S3 object ARNs carry a prefix', () => {
+    const statements = allStatements();
+    assert.ok(statements.length > 10);
+    for (const st of statements.filter((x) => x.Effect === 'Allow')) {
+      for (const a of [st.Action].flat()) assert.ok(a !== '*' && !a.endsWith(':*'), `${st.where}: wildcard action ${a}`);
+      if (![st.Action].flat().some((a) => DATA.test(a))) continue;
+      for (const r of [st.Resource].flat()) {
+        const text = JSON.stringify(r);
+        assert.notEqual(r, '*', `${st.where}: * resource on ${st.Action}`);
+        if ([st.Action].flat().some((a) => a.startsWith('s3:'))) assert.match(text, /"\/(live|recordings)\//, `${st.where}: S3 objects without a prefix: ${text}`);
+      }
+    }
+  });
+
+  it('the recording indexer: read recordings, write only vod.m3u8, Put/Update/Query only stream partitions', () => {
+    const st = statementsOfRole('OperationsRecordingIndexerServiceRole') as { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+    const dynamo = st.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    assert.equal(dynamo.length, 1);
+    assert.deepEqual(actions(dynamo[0]!).sort(), ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    assert.deepEqual(dynamo[0]!.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STREAM#*'] } });
+    const s3 = st.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    assert.deepEqual(s3.map((s) => [actions(s).join(), JSON.stringify(s.Resource).match(/\/recordings[^"]*/)![0]]).sort(),
+      [['s3:GetObject', '/recordings/*'], ['s3:PutObject', '/recordings/*/vod.m3u8']]);
+  });
+
+  it('the stream-keys Lambda: exactly what StreamKeyStore calls, writes only in stream partitions', () => {
+    const st = statementsOfRole('StreamKeysHandlerServiceRole') as { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+    const all = st.flatMap(actions).filter((a) => a.startsWith('dynamodb:')).sort();
+    assert.deepEqual(all, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    const writes = st.find((s) => actions(s).includes('dynamodb:PutItem'))!;
+    assert.deepEqual(actions(writes).sort(), ['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(writes.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STREAM#*'] } });
+    const reads = st.find((s) => actions(s).includes('dynamodb:Scan'))!;
+    assert.match(JSON.stringify(reads.Resource), /index\/keyHash-index/);
+    assert.doesNotMatch(JSON.stringify(st), /index\/\*/);
   });
 });
 

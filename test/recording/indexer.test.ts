@@ -136,3 +136,35 @@ test('a message that cannot be indexed is reported alone; the rest of the batch 
   assert.deepEqual(result, { batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }] });
   assert.match((await vod(id, broadcast))!, /0\.ts/);
 });
+
+test('the last segment and end.json indexed concurrently: every read is strongly consistent and the VOD playlist appears once complete', async () => {
+  // dynalite is always consistent, so the race cannot be reproduced here; what
+  // can be checked is that every Query asks DynamoDB for a strongly consistent
+  // read (the base table supports it), which is what closes the race on AWS.
+  const queries: Record<string, unknown>[] = [];
+  const spyDb = {
+    send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      if (command.constructor.name === 'QueryCommand') queries.push(command.input);
+      return dynamo.client.send(command as never);
+    },
+  } as unknown as typeof dynamo.client;
+  const indexer = new RecordingIndexer({ s3, db: spyDb, table: dynamo.tableName, bucket: BUCKET, prefix: '', logger: silentLogger });
+  const concurrent = createRecordingHandler(indexer, silentLogger);
+  for (let round = 0; round < 5; round++) {
+    const id = `st_concurrent${round}`;
+    const broadcast = `20261125T12000${round}Z-0003`;
+    const early = [await putSegment(id, broadcast, 0, 2), await putSegment(id, broadcast, 1, 2)];
+    await concurrent(sqsEvent(early));
+    const last = await putSegment(id, broadcast, 2, 2);
+    const end = await putEnd(id, broadcast, 3);
+    const results = await Promise.all([concurrent(sqsEvent([last])), concurrent(sqsEvent([end]))]);
+    assert.deepEqual(results, [{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    assert.match((await vod(id, broadcast))!, /2\.ts\n#EXT-X-ENDLIST/);
+    // Completion is idempotent: a redelivered end.json rewrites the same playlist.
+    const before = await vod(id, broadcast);
+    await concurrent(sqsEvent([end, last]));
+    assert.equal(await vod(id, broadcast), before);
+  }
+  assert.ok(queries.length > 0);
+  for (const q of queries) assert.equal(q.ConsistentRead, true, `Query without ConsistentRead: ${JSON.stringify(q)}`);
+});

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../services/media/src/logger.js';
-import { emfLine, readEcsTaskIdentity } from '../../services/media/src/metrics/emf.js';
+import { emfLine, metricsServiceName, readEcsTaskIdentity, startEmfReporter } from '../../services/media/src/metrics/emf.js';
 import { nextProtectionAction } from '../../services/media/src/scaling/protection-policy.js';
 import { startTaskProtection } from '../../services/media/src/scaling/task-protection.js';
 import { waitFor } from '../helpers/media-server.js';
@@ -41,39 +41,100 @@ describe('task scale-in protection', () => {
     assert.deepEqual(nextProtectionAction({ protectedUntil: undefined, lastBusyAt: undefined }, false, T, policy), { kind: 'none' });
   });
 
-  it('against an agent-like endpoint: protects while publishers are live, retries a failure, releases when idle', async () => {
-    const requests: { method: string; path: string; body: Record<string, unknown> }[] = [];
-    let failNext = 1;
-    const agent = await localServer((req, body, res) => {
-      requests.push({ method: req.method!, path: req.url!, body: JSON.parse(body) as Record<string, unknown> });
-      if (failNext-- > 0) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"failure":{"Code":"ServerException","Reason":"busy"}}');
-        return;
+  /**
+   * A stand-in for the ECS agent: like the real one it answers HTTP 200 with
+   * `{"failure": …}` or `{"error": …}` when the ECS API refuses (e.g. the task
+   * role lacks ecs:UpdateTaskProtection), and keeps the protection state so a
+   * GET reads it back (an operator may clear it "from outside").
+   */
+  async function fakeAgent() {
+    const requests: { method: string; path: string; body: Record<string, unknown> | undefined }[] = [];
+    const refusals: string[] = [];
+    let enabled = false;
+    const server = await localServer((req, body, res) => {
+      const parsed = body ? (JSON.parse(body) as { ProtectionEnabled: boolean }) : undefined;
+      requests.push({ method: req.method!, path: req.url!, body: parsed });
+      const refusal = req.method === 'PUT' ? refusals.shift() : undefined;
+      if (refusal === 'failure') {
+        return void res.writeHead(200, { 'content-type': 'application/json' })
+          .end('{"failure":{"Arn":"arn:aws:ecs:ap-northeast-2:1:task/bc/abc","Reason":"TASK_NOT_VALID","Detail":null},"requestID":"r1"}');
       }
-      const enabled = (JSON.parse(body) as { ProtectionEnabled: boolean }).ProtectionEnabled;
+      if (refusal === 'error') {
+        return void res.writeHead(200, { 'content-type': 'application/json' })
+          .end('{"error":{"Arn":"arn:aws:ecs:ap-northeast-2:1:task/bc/abc","Code":"AccessDeniedException","Message":"not authorized to perform ecs:UpdateTaskProtection"},"requestID":"r2"}');
+      }
+      if (parsed) enabled = parsed.ProtectionEnabled;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        protection: { ProtectionEnabled: enabled, ExpirationDate: '2026-11-25T12:00:00Z', TaskArn: 'arn:aws:ecs:ap-northeast-2:1:task/bc/abc' },
+        protection: { ProtectionEnabled: enabled, ExpirationDate: enabled ? '2026-11-25T12:00:00Z' : null, TaskArn: 'arn:aws:ecs:ap-northeast-2:1:task/bc/abc' },
+        requestID: 'r3',
       }));
     });
+    return { ...server, requests, refusals, clearFromOutside: () => { enabled = false; }, isEnabled: () => enabled };
+  }
+
+  it('against an agent-like endpoint: a 200 with failure or error is retried, renewal at half-life, release when idle', async () => {
+    const agent = await fakeAgent();
+    agent.refusals.push('failure', 'error');
     let busy = false;
-    const protection = startTaskProtection({ agentUri: agent.url, hasPublishers: () => busy, logger: silentLogger, checkIntervalMs: 20, idleGraceMs: 200 });
+    let clock = T;
+    const protection = startTaskProtection({
+      agentUri: agent.url, hasPublishers: () => busy, logger: silentLogger, checkIntervalMs: 10, idleGraceMs: 30_000, now: () => clock,
+    });
     try {
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(requests.length, 0, 'no request while idle and unprotected');
+      await new Promise((r) => setTimeout(r, 60));
+      assert.equal(agent.requests.length, 0, 'no request while idle and unprotected');
       busy = true;
-      await waitFor(() => requests.length >= 2, 2000, 'the protect request and its retry');
-      assert.deepEqual(requests.slice(0, 2).map((r) => r.body), [
-        { ProtectionEnabled: true, ExpiresInMinutes: 60 }, { ProtectionEnabled: true, ExpiresInMinutes: 60 },
-      ]);
-      assert.equal(requests[0]!.method, 'PUT');
-      assert.equal(requests[0]!.path, '/task-protection/v1/state');
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(requests.length, 2, 'no renewal long before half the expiry');
+      await waitFor(() => agent.requests.length >= 3, 2000, 'the protect request, refused twice, then accepted');
+      await new Promise((r) => setTimeout(r, 60));
+      assert.deepEqual(agent.requests.map((r) => [r.method, r.body]), [
+        ['PUT', { ProtectionEnabled: true, ExpiresInMinutes: 10 }],
+        ['PUT', { ProtectionEnabled: true, ExpiresInMinutes: 10 }],
+        ['PUT', { ProtectionEnabled: true, ExpiresInMinutes: 10 }],
+      ], 'each refusal (HTTP 200 + failure/error) counts as failed and is retried; then no more requests');
+      assert.equal(agent.requests[0]!.path, '/task-protection/v1/state');
+      assert.equal(agent.isEnabled(), true);
+
+      clock = T + 6 * 60_000; // past half of the 10-minute lifetime: read back, then renew
+      await waitFor(() => agent.requests.length >= 5, 2000, 'the renewal');
+      assert.deepEqual(agent.requests.slice(3).map((r) => [r.method, r.body]), [['GET', undefined], ['PUT', { ProtectionEnabled: true, ExpiresInMinutes: 10 }]]);
+
       busy = false;
-      const idleSince = Date.now();
-      await waitFor(() => requests.length >= 3, 2000, 'the release request');
-      assert.ok(Date.now() - idleSince >= 200, 'released only after the idle grace');
-      assert.deepEqual(requests[2]!.body, { ProtectionEnabled: false });
+      clock += 10_000;
+      await new Promise((r) => setTimeout(r, 60));
+      assert.equal(agent.requests.length, 5, 'a reconnect gap shorter than the idle grace does not release');
+      clock += 30_000;
+      await waitFor(() => agent.requests.length >= 6, 2000, 'the release request');
+      assert.deepEqual(agent.requests[5]!.body, { ProtectionEnabled: false });
+      assert.equal(agent.isEnabled(), false);
+    } finally {
+      await protection.stop();
+      await agent.close();
+    }
+  });
+
+  it('an operator clearing protection (aws ecs update-task-protection --no-protection-enabled) is honoured until the task is idle', async () => {
+    const agent = await fakeAgent();
+    let busy = true;
+    let clock = T;
+    const protection = startTaskProtection({
+      agentUri: agent.url, hasPublishers: () => busy, logger: silentLogger, checkIntervalMs: 10, idleGraceMs: 30_000, now: () => clock,
+    });
+    try {
+      await waitFor(() => agent.isEnabled(), 2000, 'protected');
+      agent.clearFromOutside();
+      clock = T + 6 * 60_000;
+      await waitFor(() => agent.requests.some((r) => r.method === 'GET'), 2000, 'the read-back before renewal');
+      await new Promise((r) => setTimeout(r, 60));
+      clock = T + 20 * 60_000;
+      await new Promise((r) => setTimeout(r, 60));
+      assert.deepEqual(agent.requests.map((r) => r.method), ['PUT', 'GET'], 'not re-protected while the broadcast goes on');
+      assert.equal(agent.isEnabled(), false);
+      // Idle for the grace period, then a new broadcast: protected again.
+      busy = false;
+      clock += 31_000;
+      await new Promise((r) => setTimeout(r, 60));
+      busy = true;
+      await waitFor(() => agent.isEnabled(), 2000, 'protected again for the next broadcast');
     } finally {
       await protection.stop();
       await agent.close();
@@ -111,9 +172,41 @@ describe('CloudWatch embedded metric format', () => {
       }));
     });
     try {
-      assert.deepEqual(await readEcsTaskIdentity(metadata.url), { serviceName: 'bridgecast-media', taskId: '0f9e8d7c6b5a' });
+      const identity = await readEcsTaskIdentity(metadata.url);
+      assert.deepEqual(identity, { serviceName: 'bridgecast-media', family: 'BridgecastMediaTask', taskId: '0f9e8d7c6b5a' });
+      assert.deepEqual(metricsServiceName('Bridgecast-media', identity), { name: 'Bridgecast-media', guessed: false }, 'METRICS_SERVICE_NAME wins');
+      assert.deepEqual(metricsServiceName(undefined, identity), { name: 'bridgecast-media', guessed: false });
     } finally {
       await metadata.close();
     }
+  });
+
+  it('without ServiceName in the metadata the family is only a (flagged) guess: the deployment sets METRICS_SERVICE_NAME', async () => {
+    const metadata = await localServer((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ TaskARN: 'arn:aws:ecs:ap-northeast-2:1:task/bc/abc', Family: 'BridgecastMediaTask' }));
+    });
+    try {
+      const identity = await readEcsTaskIdentity(metadata.url);
+      assert.equal(identity.serviceName, undefined);
+      assert.deepEqual(metricsServiceName(undefined, identity), { name: 'BridgecastMediaTask', guessed: true });
+      assert.deepEqual(metricsServiceName('Bridgecast-media', identity), { name: 'Bridgecast-media', guessed: false });
+    } finally {
+      await metadata.close();
+    }
+  });
+
+  it('emits once per minute bucket, at a fixed offset into it, whatever the start time', async () => {
+    // A 100 ms "minute" with the emission at 50 ms into it.
+    const stamps: number[] = [];
+    const reporter = startEmfReporter({
+      identity: { namespace: 'Bridgecast', serviceName: 'media', taskId: 't' }, intervalMs: 100, offsetMs: 50,
+      sample: () => ({ publishers: 1, viewers: 0, ingestBitsPerSecond: 0, egressBitsPerSecond: 0, kcpRetransmitRatio: 0, kcpRttMs: 0 }),
+      write: (line) => stamps.push((JSON.parse(line) as { _aws: { Timestamp: number } })._aws.Timestamp),
+    });
+    await waitFor(() => stamps.length >= 4, 3000, 'four emissions');
+    reporter.stop();
+    const buckets = stamps.map((t) => Math.floor(t / 100));
+    assert.equal(new Set(buckets).size, buckets.length, `one point per bucket: ${stamps.map((t) => t % 100)}`);
+    for (const t of stamps) assert.ok(t % 100 >= 50, `emitted in the second half of its bucket (${t % 100} ms in)`);
   });
 });

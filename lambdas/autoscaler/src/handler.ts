@@ -2,7 +2,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
-import { loadState, readDesiredCount, readServiceLoad, saveState, setDesiredCount } from './aws.js';
+import { loadState, readServiceCounts, readServiceLoad, saveState, setDesiredCount } from './aws.js';
 import { decideDesiredCount, type ScalingDecision, type ScalingPolicy } from './decide.js';
 
 export interface AutoscalerDeps {
@@ -24,13 +24,14 @@ export interface AutoscalerDeps {
 export function createAutoscalerHandler(deps: AutoscalerDeps) {
   return async (): Promise<ScalingDecision> => {
     const now = deps.now?.() ?? new Date();
-    const [desired, load, state] = await Promise.all([
-      readDesiredCount(deps.ecs, deps.cluster, deps.service),
+    const [counts, load, state] = await Promise.all([
+      readServiceCounts(deps.ecs, deps.cluster, deps.service),
       readServiceLoad(deps.cloudwatch, deps.namespace, deps.metricsServiceName, now),
       loadState(deps.db, deps.table, deps.service),
     ]);
-    const decision = decideDesiredCount({ desired, ...load, ...state, now: now.getTime() }, deps.policy);
-    deps.logger.info({ desired, ...load, decision }, 'autoscaler decision');
+    const { minute, ...metrics } = load;
+    const decision = decideDesiredCount({ ...counts, ...metrics, ...state, now: now.getTime() }, deps.policy);
+    deps.logger.info({ ...counts, ...metrics, minute: minute.toISOString(), decision }, 'autoscaler decision');
     if (decision.direction !== 'hold') {
       await setDesiredCount(deps.ecs, deps.cluster, deps.service, decision.desired);
       await saveState(deps.db, deps.table, deps.service, {

@@ -73,6 +73,9 @@ export class RecordingIndexer {
       TableName: this.o.table,
       KeyConditionExpression: 'pk = :pk AND sk = :sk',
       ExpressionAttributeValues: { ':pk': pk, ':sk': `REC#${broadcastId}` },
+      // Strongly consistent: the last segment and end.json may be indexed
+      // concurrently; each must see the other's write, or neither completes.
+      ConsistentRead: true,
     }));
     const expected = rec.Items?.[0]?.expectedSegments as number | undefined;
     if (expected === undefined) return; // still live, or end.json not seen yet
@@ -105,6 +108,7 @@ export class RecordingIndexer {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :seg)',
         ExpressionAttributeValues: { ':pk': pk, ':seg': `SEG#${broadcastId}#` },
         ExclusiveStartKey: start,
+        ConsistentRead: true,
       }));
       for (const item of page.Items ?? []) segments.push({ sequence: Number(item.sequence), durationSeconds: Number(item.durationSeconds) });
       start = page.LastEvaluatedKey;

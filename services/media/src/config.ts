@@ -40,6 +40,8 @@ export interface MediaConfig {
   /** Seconds to wait for publishers to finish on SIGTERM before cutting them off. */
   drainSeconds: number;
   metricsNamespace: string;
+  /** ServiceName dimension of the EMF metrics (METRICS_SERVICE_NAME); unset: the ECS task metadata's ServiceName. */
+  metricsServiceName: string | undefined;
   /** Print CloudWatch embedded-metric-format lines every minute (EMF; on by default on ECS). */
   emfEnabled: boolean;
   /** ECS agent endpoint (ECS_AGENT_URI): enables task scale-in protection while publishers are live. */
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     // On a laptop Ctrl-C should be quick; the cloud task sets this below its stop timeout.
     drainSeconds: int(env, 'DRAIN_SECONDS', 0),
     metricsNamespace: env.METRICS_NAMESPACE || 'Bridgecast',
+    metricsServiceName: env.METRICS_SERVICE_NAME || undefined,
     emfEnabled: bool(env, 'EMF', Boolean(env.ECS_CONTAINER_METADATA_URI_V4)),
     ecsAgentUri: env.ECS_AGENT_URI || undefined,
     ecsMetadataUri: env.ECS_CONTAINER_METADATA_URI_V4 || undefined,

@@ -3,7 +3,9 @@
  * prints one JSON line a minute to stdout, the awslogs driver ships it, and
  * CloudWatch extracts the metrics, with no PutMetricData calls or
  * credentials. The autoscaler reads Publishers and EgressBitsPerSecond
- * summed over the [ServiceName] dimension.
+ * summed over the [ServiceName] dimension (and Publishers' SampleCount: how
+ * many tasks reported), so ServiceName must be the ECS service name the
+ * autoscaler is configured with: METRICS_SERVICE_NAME on both.
  */
 export interface EmfSample {
   publishers: number;
@@ -57,28 +59,60 @@ export function emfLine(identity: EmfIdentity, sample: EmfSample, timestamp: num
   });
 }
 
+/**
+ * Emits once per wall-clock minute, at `offsetMs` into it (default :30), so
+ * every task puts exactly one data point into each one-minute bucket: the
+ * autoscaler sums a bucket over the tasks and compares its SampleCount with
+ * the running task count. (A free-running 60 s interval drifts and can put
+ * two points, or none, into one bucket.)
+ */
 export function startEmfReporter(options: {
   identity: EmfIdentity;
-  intervalMs: number;
+  intervalMs?: number;
+  offsetMs?: number;
   sample: () => EmfSample;
   write: (line: string) => void;
+  now?: () => number;
 }): { stop(): void } {
-  const timer = setInterval(() => options.write(`${emfLine(options.identity, options.sample(), Date.now())}\n`), options.intervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+  const interval = options.intervalMs ?? 60_000;
+  const offset = options.offsetMs ?? interval / 2;
+  const now = options.now ?? Date.now;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = () => {
+    if (stopped) return;
+    const t = now();
+    let next = Math.floor(t / interval) * interval + offset;
+    if (next <= t) next += interval;
+    timer = setTimeout(() => {
+      options.write(`${emfLine(options.identity, options.sample(), now())}\n`);
+      schedule();
+    }, next - t);
+    timer.unref();
+  };
+  schedule();
+  return { stop: () => { stopped = true; clearTimeout(timer); } };
 }
 
 /**
  * The task's identity from the ECS task metadata endpoint v4
- * (`$ECS_CONTAINER_METADATA_URI_V4/task`): the task id from its ARN and the
- * service name (ServiceName on recent agents, else the task family).
+ * (`$ECS_CONTAINER_METADATA_URI_V4/task`): the task id from its ARN, the
+ * service name when the agent reports one (ServiceName), and the family.
+ * The family is NOT the service name the autoscaler queries; the
+ * deployment passes METRICS_SERVICE_NAME, which wins over both.
  */
-export async function readEcsTaskIdentity(metadataUri: string, fetchImpl: typeof fetch = fetch): Promise<{ serviceName: string; taskId: string }> {
+export async function readEcsTaskIdentity(metadataUri: string, fetchImpl: typeof fetch = fetch): Promise<{ serviceName: string | undefined; family: string | undefined; taskId: string }> {
   const res = await fetchImpl(`${metadataUri}/task`, { signal: AbortSignal.timeout(2000) });
   if (!res.ok) throw new Error(`task metadata: HTTP ${res.status}`);
   const task = (await res.json()) as { TaskARN?: string; ServiceName?: string; Family?: string };
   const taskId = task.TaskARN?.split('/').pop();
-  const serviceName = task.ServiceName ?? task.Family;
-  if (!taskId || !serviceName) throw new Error('task metadata without TaskARN or service name');
-  return { serviceName, taskId };
+  if (!taskId) throw new Error('task metadata without TaskARN');
+  return { serviceName: task.ServiceName || undefined, family: task.Family || undefined, taskId };
+}
+
+/** The ServiceName dimension: METRICS_SERVICE_NAME, else the metadata's ServiceName, else the family (with a warning from the caller). */
+export function metricsServiceName(configured: string | undefined, identity: { serviceName?: string; family?: string } | undefined): { name: string; guessed: boolean } {
+  if (configured) return { name: configured, guessed: false };
+  if (identity?.serviceName) return { name: identity.serviceName, guessed: false };
+  return { name: identity?.family ?? 'bridgecast', guessed: true };
 }

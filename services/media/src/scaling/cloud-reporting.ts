@@ -4,7 +4,7 @@ import type { EgressMeters } from '../hub/egress-meter.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { KcpServerEndpoint } from '../kcp/endpoint.js';
 import type { Logger } from '../logger.js';
-import { readEcsTaskIdentity, startEmfReporter, type EmfSample } from '../metrics/emf.js';
+import { metricsServiceName, readEcsTaskIdentity, startEmfReporter, type EmfSample } from '../metrics/emf.js';
 import { kcpHealth } from '../metrics/kcp-metrics.js';
 import { startTaskProtection } from './task-protection.js';
 
@@ -30,7 +30,9 @@ export function sampleLoad({ hub, egress, kcp }: CloudReportingSources): EmfSamp
 
 /**
  * The task's part in scaling on ECS: EMF metrics every minute (EMF=true,
- * on by default when the ECS metadata endpoint exists) and scale-in
+ * on by default when the ECS metadata endpoint exists; ServiceName from
+ * METRICS_SERVICE_NAME, which the deployment sets to what the autoscaler
+ * queries) and scale-in
  * protection while publishers are live (when ECS_AGENT_URI is set).
  */
 export async function startCloudReporting(config: MediaConfig, sources: CloudReportingSources, logger: Logger): Promise<{ stop(): Promise<void> }> {
@@ -42,8 +44,12 @@ export async function startCloudReporting(config: MediaConfig, sources: CloudRep
         return undefined;
       })
       : undefined;
+    const serviceName = metricsServiceName(config.metricsServiceName, identity);
+    if (serviceName.guessed) {
+      logger.warn({ serviceName: serviceName.name }, 'METRICS_SERVICE_NAME unset and no ServiceName in the task metadata: the autoscaler may not find these metrics');
+    }
     const reporter = startEmfReporter({
-      identity: { namespace: config.metricsNamespace, serviceName: identity?.serviceName ?? 'bridgecast', taskId: identity?.taskId ?? os.hostname() },
+      identity: { namespace: config.metricsNamespace, serviceName: serviceName.name, taskId: identity?.taskId ?? os.hostname() },
       intervalMs: 60_000,
       sample: () => sampleLoad(sources),
       write: (line) => process.stdout.write(line),
