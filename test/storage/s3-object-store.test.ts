@@ -188,6 +188,21 @@ test('concurrent puts from several streams never overrun the spool bound and que
   await store.close();
 });
 
+test('get() reads the newest version: a put still in the spool, else the bucket, else null', async () => {
+  await stopS3();
+  const first = await openStore(path.join(workDir, 'spool-9'));
+  await first.put('live/g/index.m3u8', Buffer.from('v1'), playlistMeta);
+  await first.put('live/g/index.m3u8', Buffer.from('v2'), playlistMeta);
+  assert.equal((await first.get('live/g/index.m3u8'))?.toString(), 'v2', 'from the spool while S3 is down');
+  await startS3();
+  assert.equal(await first.flush(10_000), true);
+  await first.close();
+  const second = await openStore(path.join(workDir, 'spool-10')); // another task: its own, empty spool
+  assert.equal((await second.get('live/g/index.m3u8'))?.toString(), 'v2', 'from the bucket');
+  assert.equal(await second.get('live/none/index.m3u8'), null);
+  await second.close();
+});
+
 test('end to end: a broadcast recorded to S3 through an outage is complete and decodes', async (t) => {
   const dataDir = path.join(workDir, 'media');
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
