@@ -15,9 +15,9 @@ async function startEndpoint(limits: Partial<KcpEndpointLimits> = {}): Promise<{
   return { endpoint, port };
 }
 
-function segment(conv: number, cmd: number, sn: number, una: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+function segment(conv: number, cmd: number, sn: number, una: number, payload: Buffer = Buffer.alloc(0), frg = 0): Buffer {
   const datagram = Buffer.alloc(KCP_OVERHEAD + payload.length);
-  encodeHeader(datagram, 0, { conv, cmd, frg: 0, wnd: 128, ts: 0, sn, una, len: payload.length });
+  encodeHeader(datagram, 0, { conv, cmd, frg, wnd: 128, ts: 0, sn, una, len: payload.length });
   payload.copy(datagram, KCP_OVERHEAD);
   return datagram;
 }
@@ -62,6 +62,7 @@ test('malformed and unsolicited datagrams are dropped, counted by reason, and ne
       'session-limit': 0,
       'per-ip-limit': 0,
       rejected: 0,
+      failed: 0,
     });
     assert.equal(endpoint.sessionCount, 0);
     assert.equal(client.received.length, 0, 'nothing is sent to a source that never started a conversation');
@@ -191,6 +192,64 @@ test('writes wait while the peer does not acknowledge; end() delivers everything
     server.destroy();
   } finally {
     silentPeer.socket.close();
+    await endpoint.close();
+  }
+});
+
+test('fragments that never complete a message (frg 2, three times) neither crash the endpoint nor stop other sessions', async () => {
+  const { endpoint, port } = await startEndpoint();
+  const attacker = await rawClient();
+  try {
+    const opened = once(endpoint, 'session');
+    // Each claims two more fragments follow; the third used to make recv read past the queue.
+    await sendAll(attacker.socket, port, [0, 1, 2].map((sn) => segment(31, KcpCommand.Push, sn, 0, Buffer.from('xx'), 2)));
+    const [stream] = (await opened) as [KcpStream];
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await sleep(100);
+    // A stream has no message boundaries: the bytes arrive as data.
+    assert.equal(Buffer.concat(chunks).toString(), 'xxxxxx');
+
+    const client = await connectKcp('127.0.0.1', port);
+    const [other] = (await Promise.all([once(endpoint, 'session'), client.write('still here')]))[0] as [KcpStream];
+    const [data] = (await once(other, 'data')) as [Buffer];
+    assert.equal(data.toString(), 'still here');
+    client.destroy();
+  } finally {
+    attacker.socket.close();
+    await endpoint.close();
+  }
+});
+
+test('a datagram whose processing throws is dropped, counted, and ends only its own session', async () => {
+  const { endpoint, port } = await startEndpoint();
+  const victim = await rawClient();
+  try {
+    const opened = once(endpoint, 'session');
+    await sendAll(victim.socket, port, [segment(41, KcpCommand.Push, 0, 0, Buffer.from('one'))]);
+    const [failing] = (await opened) as [KcpStream];
+    failing.markVerified();
+    let calls = 0;
+    // The first chunk flows on a later tick; the second is delivered inside the endpoint's datagram handler.
+    failing.on('data', () => {
+      if (++calls === 2) throw new Error('listener bug');
+    });
+    const errored = once(failing, 'error');
+    await sleep(50);
+    await sendAll(victim.socket, port, [segment(41, KcpCommand.Push, 1, 0, Buffer.from('two'))]);
+    const [error] = (await errored) as [KcpStreamError];
+    assert.equal(error.code, 'ERR_KCP_INPUT');
+    assert.equal(endpoint.stats.dropped.failed, 1);
+    await sleep(20);
+    assert.equal(endpoint.sessionCount, 0, 'the failing session ended');
+
+    const client = await connectKcp('127.0.0.1', port);
+    const [other] = (await Promise.all([once(endpoint, 'session'), client.write('fine')]))[0] as [KcpStream];
+    const [data] = (await once(other, 'data')) as [Buffer];
+    assert.equal(data.toString(), 'fine', 'the endpoint still serves everyone else');
+    client.destroy();
+  } finally {
+    victim.socket.close();
     await endpoint.close();
   }
 });

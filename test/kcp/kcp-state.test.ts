@@ -64,6 +64,42 @@ test('recv reports an empty queue, an incomplete message and a too-small buffer'
   assert.equal(kcp.recv(new Uint8Array(10)), 10);
 });
 
+test('fragments whose frg promises more than arrives never complete a message, and recv never reads past the queue', () => {
+  // What a hostile peer sent the server: three segments that all claim two more follow.
+  const kcp = new Kcp(1, noOutput);
+  for (let sn = 0; sn < 3; sn++) {
+    const fragment = pushSegment(1, sn, new Uint8Array(5));
+    fragment[5] = 2;
+    assert.equal(kcp.input(fragment), 0);
+  }
+  assert.equal(kcp.peeksize(), -1, 'no frg 0 in the queue: no complete message');
+  assert.equal(kcp.recv(new Uint8Array(100)), KcpRecvError.Incomplete);
+  // frg larger than the queue also waits.
+  const short = new Kcp(2, noOutput);
+  const head = pushSegment(2, 0, new Uint8Array(5));
+  head[5] = 9;
+  short.input(head);
+  short.input(pushSegment(2, 1, new Uint8Array(5)));
+  assert.equal(short.peeksize(), -1, 'the queue is shorter than frg + 1');
+  assert.equal(short.recv(new Uint8Array(100)), KcpRecvError.Incomplete);
+});
+
+test('in stream mode a peer\'s frg is ignored: every segment is data of its own', () => {
+  const kcp = new Kcp(1, noOutput, { stream: true });
+  for (let sn = 0; sn < 3; sn++) {
+    const fragment = pushSegment(1, sn, Uint8Array.of(sn, sn));
+    fragment[5] = 2;
+    assert.equal(kcp.input(fragment), 0);
+  }
+  const received: number[] = [];
+  const target = new Uint8Array(100);
+  for (let size = kcp.peeksize(); size >= 0; size = kcp.peeksize()) {
+    assert.equal(kcp.recv(target), size);
+    received.push(...target.subarray(0, size));
+  }
+  assert.deepEqual(received, [0, 0, 1, 1, 2, 2]);
+});
+
 test('sending stops while the remote window is 0 and resumes after a window probe', () => {
   const link = new VirtualLink(CLEAN_PATH, seededRandom(2), { both: { nodelay: 1, interval: 10, nc: true, sndWnd: 512 } });
   // b never reads: its receive queue fills its 128-segment window.

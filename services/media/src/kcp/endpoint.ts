@@ -5,10 +5,10 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { AmplificationGate } from './amplification.js';
-import type { FecStats } from './fec/fec-codec.js';
+import { FecCodec, type FecStats } from './fec/fec-codec.js';
 import { FecLink, type FecSetting } from './fec/fec-link.js';
-import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type KcpStats } from './kcp.js';
-import { KcpScheduler, KcpStream, type KcpTransport } from './stream.js';
+import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type DatagramInspection, type KcpStats } from './kcp.js';
+import { KcpScheduler, KcpStream, KcpStreamError, type KcpTransport } from './stream.js';
 import { DEFAULT_KCP_TUNING, type KcpTuning } from './tuning.js';
 
 export interface KcpEndpointLimits {
@@ -42,8 +42,11 @@ export const DEFAULT_KCP_ENDPOINT_LIMITS: Readonly<KcpEndpointLimits> = Object.f
   maxWaitSnd: 2 * DEFAULT_KCP_TUNING.sndWnd,
 });
 
-/** Why a datagram was dropped before reaching a session. */
-export type KcpDropReason = DatagramFault | 'not-acceptable' | 'session-limit' | 'per-ip-limit' | 'rejected';
+/**
+ * Why a datagram was dropped before reaching a session; 'failed': processing
+ * it threw, and its session was ended.
+ */
+export type KcpDropReason = DatagramFault | 'not-acceptable' | 'session-limit' | 'per-ip-limit' | 'rejected' | 'failed';
 
 export interface KcpEndpointStats {
   datagramsReceived: number;
@@ -101,6 +104,8 @@ class ServerSession implements KcpTransport {
   readonly stream: KcpStream;
   /** FEC on this session's link, when the endpoint uses it. */
   readonly fec: FecLink | null;
+  /** The 'session' event went out (after the first datagram was processed). */
+  announced = false;
   private readonly gate: AmplificationGate;
 
   constructor(
@@ -109,11 +114,13 @@ class ServerSession implements KcpTransport {
     private readonly endpoint: KcpServerEndpoint,
     tuning: KcpTuning,
     limits: KcpEndpointLimits,
-    fec: FecLink | null,
+    fec: FecSetting | null,
   ) {
-    this.fec = fec;
-    const sendToPeer = fec ? (datagram: Uint8Array) => fec.send(datagram) : (datagram: Uint8Array) => endpoint.sendTo(datagram, info.port, info.address);
+    // The gate sits under FEC: shard headers and parity are bytes on the wire
+    // too, so they count in the budget both ways.
+    const sendToPeer = (datagram: Buffer) => endpoint.sendTo(datagram, info.port, info.address);
     this.gate = new AmplificationGate(limits.amplificationFactor, limits.maxHeldBytes, sendToPeer, endpoint.stats);
+    this.fec = fec ? new FecLink(fec, (shard) => this.gate.send(shard)) : null;
     this.stream = new KcpStream({
       conv: info.conv,
       transport: this,
@@ -127,13 +134,18 @@ class ServerSession implements KcpTransport {
     });
   }
 
+  /** `bytes` arrived from the peer on the wire (a datagram, or with FEC a shard). */
+  arrived(bytes: number): void {
+    this.gate.received(bytes);
+  }
+
   receive(datagram: Buffer): number {
-    this.gate.received(datagram.length);
     return this.stream.receiveDatagram(datagram);
   }
 
   send(datagram: Buffer): void {
-    this.gate.send(datagram);
+    if (this.fec) this.fec.send(datagram);
+    else this.gate.send(datagram);
   }
 
   verified(): void {
@@ -155,6 +167,8 @@ class ServerSession implements KcpTransport {
  * A datagram creates a session only if it is well-formed KCP and starts a
  * conversation (a PUSH with sn 0 and una 0), and only within the session
  * limits; everything else that matches no session is dropped and counted.
+ * A datagram whose processing throws is dropped too, and ends only its own
+ * session: one peer's input never takes the socket down.
  */
 export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
   readonly stats: KcpEndpointStats = {
@@ -173,6 +187,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
       'session-limit': 0,
       'per-ip-limit': 0,
       rejected: 0,
+      failed: 0,
     },
     amplificationHeld: 0,
     amplificationDropped: 0,
@@ -252,37 +267,85 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
     else this.onKcpDatagram(datagram, address, port);
   }
 
-  /**
-   * With FEC the shard is unwrapped first, by the link of its source
-   * address and port (one conversation per port); a shard from an unknown
-   * source gets a link of its own only if what it carries opens a session.
-   */
-  private onFecShard(shard: Buffer, address: string, port: number): void {
-    const link = this.sessionsBySource.get(sourceKey(address, port))?.fec
-      ?? new FecLink(this.options.fec!, (d) => this.sendTo(d, port, address));
-    link.receive(shard, (datagram) => this.onKcpDatagram(datagram, address, port, link));
-  }
-
-  private onKcpDatagram(datagram: Buffer, address: string, port: number, fecLink?: FecLink): void {
+  private onKcpDatagram(datagram: Buffer, address: string, port: number): void {
     const inspection = inspectDatagram(datagram);
     if (!inspection.ok) {
       this.stats.dropped[inspection.fault]++;
       return;
     }
     const key = sessionKey(address, port, inspection.conv);
-    let session = this.sessions.get(key);
-    let isNew = false;
-    if (session === undefined) {
-      const refusal = this.refusalOfNewSession(inspection.firstCmd, inspection.firstSn, inspection.firstUna, address);
-      if (refusal !== undefined) {
-        this.stats.dropped[refusal]++;
-        return;
-      }
-      session = this.open(key, { address, port, conv: inspection.conv }, fecLink);
-      isNew = true;
+    const session = this.sessions.get(key) ?? this.openIfAcceptable(key, inspection, address, port);
+    if (session === undefined) return;
+    session.arrived(datagram.length);
+    this.deliver(session, datagram);
+  }
+
+  /**
+   * With FEC the shard is unwrapped by the link of its source address and
+   * port, which carries one conversation. A source without a session costs
+   * nothing, no link and no codec: its shard is read as it is (only a data
+   * shard can carry the PUSH that opens a conversation), and the session and
+   * its link exist only once that datagram is acceptable.
+   */
+  private onFecShard(shard: Buffer, address: string, port: number): void {
+    const session = this.sessionsBySource.get(sourceKey(address, port)) ?? this.openForShard(shard, address, port);
+    if (session === undefined) return;
+    session.arrived(shard.length);
+    try {
+      session.fec!.receive(shard, (datagram) => {
+        const inspection = inspectDatagram(datagram);
+        if (!inspection.ok) this.stats.dropped[inspection.fault]++;
+        else if (inspection.conv !== session.info.conv) this.stats.dropped['mixed-conv']++;
+        else this.deliver(session, datagram);
+      });
+    } catch (error) {
+      this.fail(session, error);
     }
-    if (session.receive(datagram) < 0) this.stats.dropped.rejected++;
-    if (isNew) this.emit('session', session.stream, session.info);
+  }
+
+  private openForShard(shard: Buffer, address: string, port: number): ServerSession | undefined {
+    const { dataShards, parityShards } = this.options.fec!;
+    const datagram = FecCodec.peekDatagram(shard, dataShards, parityShards);
+    if (datagram === null) {
+      this.stats.dropped['not-acceptable']++;
+      return undefined;
+    }
+    const inspection = inspectDatagram(datagram);
+    if (!inspection.ok) {
+      this.stats.dropped[inspection.fault]++;
+      return undefined;
+    }
+    return this.openIfAcceptable(sessionKey(address, port, inspection.conv), inspection, address, port);
+  }
+
+  /** Feeds a datagram to its session; the first one processed announces the session. */
+  private deliver(session: ServerSession, datagram: Buffer): void {
+    try {
+      if (session.receive(datagram) < 0) this.stats.dropped.rejected++;
+      if (!session.announced && !session.stream.destroyed) {
+        session.announced = true;
+        this.emit('session', session.stream, session.info);
+      }
+    } catch (error) {
+      this.fail(session, error);
+    }
+  }
+
+  /** Processing a datagram threw (a bug, or a listener's): drop it and end only that session. */
+  private fail(session: ServerSession, error: unknown): void {
+    this.stats.dropped.failed++;
+    // A session nobody was told about has no 'error' listener yet.
+    if (!session.announced) session.stream.destroy();
+    else session.stream.destroy(new KcpStreamError('ERR_KCP_INPUT', `processing a datagram failed: ${(error as Error)?.message ?? String(error)}`));
+  }
+
+  private openIfAcceptable(key: string, first: Extract<DatagramInspection, { ok: true }>, address: string, port: number): ServerSession | undefined {
+    const refusal = this.refusalOfNewSession(first.firstCmd, first.firstSn, first.firstUna, address);
+    if (refusal !== undefined) {
+      this.stats.dropped[refusal]++;
+      return undefined;
+    }
+    return this.open(key, { address, port, conv: first.conv });
   }
 
   private refusalOfNewSession(cmd: number, sn: number, una: number, address: string): KcpDropReason | undefined {
@@ -292,9 +355,9 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
     return undefined;
   }
 
-  private open(key: string, info: KcpSessionInfo, fecLink?: FecLink): ServerSession {
-    const session = new ServerSession(key, info, this, this.tuning, this.limits, fecLink ?? null);
-    if (fecLink) this.sessionsBySource.set(sourceKey(info.address, info.port), session);
+  private open(key: string, info: KcpSessionInfo): ServerSession {
+    const session = new ServerSession(key, info, this, this.tuning, this.limits, this.options.fec ?? null);
+    if (session.fec) this.sessionsBySource.set(sourceKey(info.address, info.port), session);
     this.sessions.set(key, session);
     this.sessionsPerIp.set(info.address, (this.sessionsPerIp.get(info.address) ?? 0) + 1);
     this.stats.sessionsAccepted++;

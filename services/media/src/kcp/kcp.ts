@@ -507,21 +507,24 @@ export class Kcp {
 
   /**
    * Size of the next complete message (in stream mode: of the next segment),
-   * or -1 when none is ready.
+   * or -1 when none is ready. A message is complete once the queue holds its
+   * last fragment (frg 0); fragment counts come from the peer, so nothing
+   * here trusts them further than what the queue really holds.
    */
   peeksize(): number {
     const queue = this.rcvQueue;
     if (queue.length === 0) return -1;
     const first = queue.at(0);
-    if (first.frg === 0) return first.len;
+    // A stream has no message boundaries: a peer's frg means nothing there.
+    if (this.stream || first.frg === 0) return first.len;
     if (queue.length < first.frg + 1) return -1;
     let length = 0;
     for (let i = 0; i < queue.length; i++) {
       const segment = queue.at(i);
       length += segment.len;
-      if (segment.frg === 0) break;
+      if (segment.frg === 0) return length;
     }
-    return length;
+    return -1;
   }
 
   /**
@@ -536,11 +539,12 @@ export class Kcp {
     if (size > target.length) return KcpRecvError.BufferTooSmall;
     const windowWasFull = queue.length >= this.rcvWndSegments;
     let length = 0;
+    // peeksize saw the message's last segment in the queue, so this never shifts past its end.
     for (;;) {
       const segment = queue.shift() as Segment;
       target.set(segment.len === segment.data.length ? segment.data : segment.data.subarray(0, segment.len), length);
       length += segment.len;
-      if (segment.frg === 0) break;
+      if (this.stream || segment.frg === 0) break;
     }
     this.moveReceivedInOrder();
     // The window reopened: tell the peer at the next flush rather than waiting for its probe.

@@ -68,7 +68,8 @@ export interface KcpStreamOptions {
   closeTimeoutMs?: number;
 }
 
-export type KcpStreamErrorCode = 'ERR_KCP_DEAD_LINK' | 'ERR_KCP_IDLE_TIMEOUT' | 'ERR_KCP_VERIFY_TIMEOUT' | 'ERR_KCP_CLOSE_TIMEOUT';
+/** ERR_KCP_INPUT: processing one of the peer's datagrams threw (see KcpServerEndpoint). */
+export type KcpStreamErrorCode = 'ERR_KCP_DEAD_LINK' | 'ERR_KCP_IDLE_TIMEOUT' | 'ERR_KCP_VERIFY_TIMEOUT' | 'ERR_KCP_CLOSE_TIMEOUT' | 'ERR_KCP_INPUT';
 
 export class KcpStreamError extends Error {
   constructor(

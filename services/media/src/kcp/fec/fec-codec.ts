@@ -73,26 +73,25 @@ export class FecCodec {
     return this.pending.length > 0 ? this.closeGroup() : [];
   }
 
+  /**
+   * The datagram a data shard carries, read without any codec state (null
+   * for a parity or malformed shard): what a server looks at before it
+   * spends a codec on a source it does not know yet.
+   */
+  static peekDatagram(shard: Uint8Array, dataShards: number, parityShards: number): Buffer | null {
+    const parsed = parseShard(shard, dataShards, parityShards);
+    return parsed !== null && parsed.index < dataShards ? datagramOf(parsed.body) : null;
+  }
+
   /** Unwraps one incoming shard; returns the datagrams it delivers (itself, and any it let us rebuild). */
   decode(shard: Uint8Array): Buffer[] {
-    const packet = Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength);
-    if (packet.length < FEC_HEADER_SIZE + LENGTH_SIZE || packet[5] !== this.dataShards || packet[6] !== this.parityShards) {
+    const parsed = parseShard(shard, this.dataShards, this.parityShards);
+    if (parsed === null) {
       this.stats.malformed++;
       return [];
     }
-    const groupId = packet.readUInt32LE(0);
-    const index = packet[4]!;
-    const filled = packet[7]!;
-    if (index >= this.dataShards + this.parityShards || filled === 0 || filled > this.dataShards) {
-      this.stats.malformed++;
-      return [];
-    }
-    const body = packet.subarray(FEC_HEADER_SIZE);
+    const { groupId, index, filled, body } = parsed;
     const isData = index < this.dataShards;
-    if (isData && body.readUInt16LE(0) > body.length - LENGTH_SIZE) {
-      this.stats.malformed++;
-      return [];
-    }
     if (isData) this.stats.dataIn++;
     else this.stats.parityIn++;
 
@@ -178,6 +177,25 @@ export class FecCodec {
     }
     return out;
   }
+}
+
+interface ParsedShard {
+  groupId: number;
+  index: number;
+  filled: number;
+  body: Buffer;
+}
+
+/** Header and body of a well-formed shard of this (dataShards, parityShards) setting, or null. */
+function parseShard(shard: Uint8Array, dataShards: number, parityShards: number): ParsedShard | null {
+  const packet = Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength);
+  if (packet.length < FEC_HEADER_SIZE + LENGTH_SIZE || packet[5] !== dataShards || packet[6] !== parityShards) return null;
+  const index = packet[4]!;
+  const filled = packet[7]!;
+  if (index >= dataShards + parityShards || filled === 0 || filled > dataShards) return null;
+  const body = packet.subarray(FEC_HEADER_SIZE);
+  if (index < dataShards && body.readUInt16LE(0) > body.length - LENGTH_SIZE) return null;
+  return { groupId: packet.readUInt32LE(0), index, filled, body };
 }
 
 function datagramOf(body: Buffer): Buffer {
