@@ -119,6 +119,23 @@ describe('TsMuxer packet structure', () => {
     }
   });
 
+  it('keeps the PCR within 100 ms below 10 fps, with adaptation-only packets between video frames', () => {
+    const m = muxer(true, true);
+    m.writeTables();
+    const idr = lengthPrefixed([Buffer.from([0x65, 1, 2, 3])]);
+    for (let t = 0; t < 2000; t += 23) {
+      if (t % 200 < 23) m.writeVideo(t - (t % 200), 0, true, idr); // 5 fps
+      m.writeAudio(t, Buffer.alloc(100, 1));
+    }
+    const demuxed = demuxTs(m.takeOutput());
+    assert.deepEqual(demuxed.errors, []);
+    assert.equal(demuxed.pcrPid, VIDEO_PID);
+    const pcrs = demuxed.pcrs.filter((p) => p.pid === VIDEO_PID).map((p) => p.base);
+    assert.ok(pcrs.length > 20, `${pcrs.length} PCRs`);
+    const gaps = pcrs.slice(1).map((pcr, i) => (pcr - pcrs[i]!) / 90);
+    assert.ok(gaps.every((g) => g > 0 && g <= 100), `PCR gaps ${Math.max(...gaps)} ms`);
+  });
+
   it('refuses frames of a track the program does not have, and malformed AVCC', () => {
     const m = muxer(true, false);
     assert.equal(m.writeAudio(0, Buffer.alloc(10)), false);

@@ -20,6 +20,13 @@ export const TIMESTAMP_OFFSET_90K = 90_000;
 /** How far the PCR (the decoder clock) is behind the DTS of the frame that carries it. */
 const PCR_LEAD_90K = 9_000;
 const PTS_MASK = 2 ** 33;
+/**
+ * ISO 13818-1 wants a PCR at least every 100 ms. Video frames carry it, so
+ * below 10 fps (or when video pauses) audio inserts adaptation-only packets
+ * with a PCR on the video PID in between, early enough that one more AAC
+ * frame (23 ms at 44.1 kHz) still falls within the 100 ms.
+ */
+const PCR_INTERVAL_MS = 70;
 
 export interface TsTracks {
   video: DecoderConfig | null;
@@ -41,6 +48,8 @@ export class TsMuxer {
   private partsBytes = 0;
   private readonly pesHeader = Buffer.alloc(19);
   private readonly adtsHeader = Buffer.alloc(ADTS_HEADER_BYTES);
+  /** DTS (ms) of the last PCR written on the video PID. */
+  private lastPcrMs: number | null = null;
 
   constructor(private tracks: TsTracks) {
     if (!tracks.video && !tracks.audio) throw new Error('a TS program needs at least one track');
@@ -98,6 +107,7 @@ export class TsMuxer {
     const pts = msTo90k(dtsMs + ctsMs);
     // PES_packet_length 0 (unbounded) is allowed only for video, and needed for frames over 64 KB.
     this.writePes(VIDEO_PID, 0xe0, pts, dts, keyframe, true);
+    this.lastPcrMs = dtsMs;
     return true;
   }
 
@@ -109,6 +119,7 @@ export class TsMuxer {
     writeAdtsHeader(audio, frame.length, this.adtsHeader);
     this.addPart(this.adtsHeader);
     this.addPart(frame);
+    if (this.pcrPid === VIDEO_PID && this.lastPcrMs !== null && dtsMs - this.lastPcrMs >= PCR_INTERVAL_MS) this.writePcrOnly(dtsMs);
     const pts = msTo90k(dtsMs);
     // Every AAC frame is a random access point; audio-only streams carry the PCR here.
     this.writePes(AUDIO_PID, 0xc0, pts, pts, this.pcrPid === AUDIO_PID, false);
@@ -157,6 +168,21 @@ export class TsMuxer {
     const block = this.blocks[this.blockIndex]!;
     packet.copy(block, offset);
     block[offset + 3] = (block[offset + 3]! & 0xf0) | this.nextContinuity(pid);
+  }
+
+  /** An adaptation-field-only packet on the PCR PID carrying a PCR for `dtsMs` (no payload, so the continuity counter stays). */
+  private writePcrOnly(dtsMs: number): void {
+    const offset = this.nextPacket();
+    const block = this.blocks[this.blockIndex]!;
+    block[offset] = 0x47;
+    block[offset + 1] = this.pcrPid >> 8;
+    block[offset + 2] = this.pcrPid & 0xff;
+    block[offset + 3] = 0x20 | (this.continuity.get(this.pcrPid) ?? 15);
+    block[offset + 4] = TS_PACKET_BYTES - 5;
+    block[offset + 5] = 0x10;
+    writePcr(block, offset + 6, (msTo90k(dtsMs) - PCR_LEAD_90K + PTS_MASK) % PTS_MASK);
+    block.fill(0xff, offset + 12, offset + TS_PACKET_BYTES);
+    this.lastPcrMs = dtsMs;
   }
 
   /** Writes the PES header plus this.parts as TS packets on `pid`. */
