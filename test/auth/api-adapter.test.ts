@@ -103,3 +103,81 @@ test('oversized bodies get 413 without being read to the end', async () => {
   assert.ok(bytesSent < 64 * 1024 * 1024, `server stopped the upload (client had sent ${bytesSent} bytes)`);
   assert.deepEqual(await table.scan(), before);
 });
+
+/** A raw request, so Host and Origin can be what a browser on another site would send. */
+function request(base: string, method: string, path: string, headers: Record<string, string>, body?: string) {
+  const { port } = new URL(base);
+  return new Promise<{ status: number; body: ApiBody }>((resolve, reject) => {
+    // setHost: false, so the Host header is exactly the one given (or none).
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as ApiBody }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('DNS rebinding: a Host that is not a loopback name is refused, even from a loopback socket', async () => {
+  const base = await serve();
+  const { port } = new URL(base);
+  for (const host of [`attacker.example:${port}`, `127.0.0.1.attacker.example:${port}`, `evil@127.0.0.1:${port}`, `0.0.0.0:${port}`]) {
+    const reply = await request(base, 'GET', '/api/streams', { host });
+    assert.equal(reply.status, 403, host);
+    assert.equal(reply.body.error?.code, 'invalid_host', host);
+  }
+  // Without a Host, Node's HTTP server answers 400 itself (HTTP/1.1); the adapter would refuse it too.
+  assert.ok([400, 403].includes((await request(base, 'GET', '/api/streams', {})).status), 'no Host at all');
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, '[::1]']) {
+    assert.equal((await request(base, 'GET', '/api/streams', { host })).status, 200, host);
+  }
+});
+
+test('with API_TOKEN, PUBLIC_HOST is also accepted as Host, other names are not', async () => {
+  const base = await serve({ apiToken: 'secret-token', publicHost: 'media.example.com', pretendRemote: true });
+  const authorization = 'Bearer secret-token';
+  assert.equal((await request(base, 'GET', '/api/streams', { host: 'media.example.com:8080', authorization })).status, 200);
+  assert.equal((await request(base, 'GET', '/api/streams', { host: 'other.example.com', authorization })).status, 403);
+  const withoutToken = await serve({ publicHost: 'media.example.com' });
+  assert.equal((await request(withoutToken, 'GET', '/api/streams', { host: 'media.example.com' })).status, 403, 'only with API_TOKEN');
+});
+
+test('CSRF: cross-origin browser requests are refused and change nothing; same-origin and token requests pass', async () => {
+  const base = await serve();
+  const host = new URL(base).host;
+  const { streamId } = (await post(`${base}/api/streams`, '{"name":"csrf"}')).body;
+  const before = await table.scan();
+  const json = { host, 'content-type': 'application/json' };
+  for (const origin of ['http://attacker.example', 'null', `http://${host}.attacker.example`, 'http://localhost:1']) {
+    const created = await request(base, 'POST', '/api/streams', { ...json, origin }, '{"name":"x"}');
+    assert.equal(created.status, 403, origin);
+    assert.equal(created.body.error?.code, 'cross_origin');
+    assert.equal((await request(base, 'POST', `/api/streams/${streamId}/rotate`, { host, origin })).status, 403, origin);
+    assert.equal((await request(base, 'DELETE', `/api/streams/${streamId}`, { host, origin })).status, 403, origin);
+  }
+  // A text/plain form post carries Origin too; without one (old browsers), it is refused for its type.
+  const form = await request(base, 'POST', '/api/streams', { host, 'content-type': 'text/plain' }, '{"name":"x"}');
+  assert.equal(form.status, 415);
+  assert.deepEqual(await table.scan(), before);
+
+  assert.equal((await request(base, 'GET', '/api/streams', { host, origin: `http://${host}` })).status, 200, 'this server\'s own page');
+  const tokened = await serve({ apiToken: 'secret-token' });
+  const tokenHost = new URL(tokened).host;
+  const withToken = await request(tokened, 'POST', '/api/streams', {
+    host: tokenHost, origin: 'http://dashboard.example', authorization: 'Bearer secret-token', 'content-type': 'application/json',
+  }, '{"name":"dashboard"}');
+  assert.equal(withToken.status, 201, 'a caller with the token may come from another origin');
+});
+
+test('rotate and revoke tell the hook which stream changed, only when they succeed', async () => {
+  const changed: string[] = [];
+  const base = await serve({ onStreamKeyChanged: (streamId) => changed.push(streamId) });
+  const { streamId } = (await post(`${base}/api/streams`, '{"name":"hooked"}')).body;
+  assert.deepEqual(changed, [], 'creating changes no existing key');
+  assert.equal((await fetch(`${base}/api/streams/${streamId}/rotate`, { method: 'POST' })).status, 200);
+  assert.equal((await fetch(`${base}/api/streams/${streamId}`, { method: 'DELETE' })).status, 200);
+  assert.equal((await fetch(`${base}/api/streams/${streamId}/rotate`, { method: 'POST' })).status, 409);
+  assert.deepEqual(changed, [streamId, streamId]);
+});

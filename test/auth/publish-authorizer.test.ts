@@ -71,6 +71,52 @@ test('unknown keys are refused and cached only briefly; a rotated-out key is ref
   assert.deepEqual(await auth.authorizePublish(request(newKey, '198.51.100.2')), { ok: true, streamId: stream.streamId });
 });
 
+test('forgetStream drops a stream\'s cached keys at once, so a rotated-out or revoked key is refused without waiting for the TTL', async () => {
+  const rotated = await table.store.createStream('forget-rotate');
+  const revoked = await table.store.createStream('forget-revoke');
+  const other = await table.store.createStream('forget-other');
+  const { auth, counts } = authorizer({ cache: { maxEntries: 10, positiveTtlMs: 60_000, negativeTtlMs: 1000 } });
+  for (const { streamKey } of [rotated, revoked, other]) assert.equal((await auth.authorizePublish(request(streamKey))).ok, true);
+
+  const { streamKey: newKey } = await table.store.rotateKey(rotated.stream.streamId);
+  auth.forgetStream(rotated.stream.streamId);
+  await table.store.revokeStream(revoked.stream.streamId);
+  auth.forgetStream(revoked.stream.streamId);
+  // The clock has not moved: without forgetStream both old keys would still be served from the cache.
+  assert.equal((await auth.authorizePublish(request(rotated.streamKey))).ok, false, 'rotated-out key refused at once');
+  assert.equal((await auth.authorizePublish(request(revoked.streamKey))).ok, false, 'revoked key refused at once');
+  assert.deepEqual(await auth.authorizePublish(request(newKey)), { ok: true, streamId: rotated.stream.streamId });
+  const lookups = counts.resolveKey;
+  assert.equal((await auth.authorizePublish(request(other.streamKey))).ok, true);
+  assert.equal(counts.resolveKey, lookups, 'other streams stay cached');
+});
+
+test('a lookup in flight while a key is rotated does not cache the old answer', async () => {
+  const { stream, streamKey } = await table.store.createStream('forget-race');
+  let readDone!: () => void;
+  const read = new Promise<void>((resolve) => (readDone = resolve));
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const store = {
+    // An answer read before the rotation, delivered after it: a table read racing the rotate.
+    resolveKey: async (key: string) => {
+      const answer = await table.store.resolveKey(key);
+      readDone();
+      await gate;
+      return answer;
+    },
+    isStreamActive: (id: string) => table.store.isStreamActive(id),
+  };
+  const { auth } = authorizer({ store, cache: { maxEntries: 10, positiveTtlMs: 60_000, negativeTtlMs: 1000 } });
+  const inFlight = auth.authorizePublish(request(streamKey));
+  await read;
+  await table.store.rotateKey(stream.streamId);
+  auth.forgetStream(stream.streamId);
+  release();
+  assert.equal((await inFlight).ok, true, 'the publish that raced the rotation got in');
+  assert.equal((await auth.authorizePublish(request(streamKey))).ok, false, 'but its answer was not cached');
+});
+
 test('malformed keys and app names are refused without a table lookup', async () => {
   const { auth, counts } = authorizer({ throttle: { maxFailures: 1000, windowMs: 1000, blockMs: 1000, maxAddresses: 10 } });
   const malformed = ['', 'demo', 'sk_', 'sk_short', `sk_${'A'.repeat(42)}`, `sk_${'A'.repeat(44)}`, `sk_${'A'.repeat(42)}/`, `sk_${'A'.repeat(42)}%`, `../sk_${'A'.repeat(40)}`, `sk_${'A'.repeat(42)}\n`, 'x'.repeat(10_000)];

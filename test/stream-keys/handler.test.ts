@@ -102,6 +102,26 @@ test('DELETE revokes: the key stops resolving, the record stays for audit, furth
   assert.equal((await call('DELETE', `/streams/${streamId}`)).body.error.code, 'stream_revoked');
 });
 
+test('rotate takes no body or {} as application/json; form and text posts are 415 and rotate nothing', async () => {
+  const { streamId } = (await create('csrf target')).body;
+  const rotate = (options: EventOptions) => call('POST', `/streams/${streamId}/rotate`, options);
+  for (const [contentType, body] of [
+    ['application/x-www-form-urlencoded', 'a=b'],
+    ['multipart/form-data; boundary=x', '--x--'],
+    ['text/plain', '{}'],
+    ['', '{}'],
+  ]) {
+    const reply = await rotate({ body, headers: { 'content-type': contentType } });
+    assert.equal(reply.status, 415, contentType);
+    assert.equal(reply.body.error.code, 'unsupported_media_type');
+  }
+  assert.equal((await rotate({ headers: { 'content-type': 'text/plain' } })).status, 415, 'a type without a body');
+  assert.equal((await rotate({ body: '{"name": "x"}' })).body.error.code, 'invalid_body');
+  assert.equal((await call('GET', `/streams/${streamId}`)).body.keyVersion, 1, 'nothing was rotated');
+  assert.equal((await rotate({ body: '{}' })).body.keyVersion, 2);
+  assert.equal((await rotate({})).body.keyVersion, 3, 'the CLI sends no body');
+});
+
 test('unknown stream ids are 404', async () => {
   for (const [method, path] of [
     ['GET', '/streams/st_aaaaaaaaaaaaaaaa'],
@@ -192,7 +212,7 @@ test('bad input gets a clear 4xx JSON error and stores nothing', async () => {
     ['POST', '/streams', { body: Buffer.from(huge).toString('base64'), isBase64Encoded: true }, 413, 'payload_too_large'],
     ['POST', '/streams', { body: '{"name": "a"' }, 400, 'invalid_json'],
     ['POST', '/streams', { body: 'name=a' }, 400, 'invalid_json'],
-    ['POST', '/streams', {}, 400, 'missing_body'],
+    ['POST', '/streams', { headers: { 'content-type': 'application/json' } }, 400, 'missing_body'],
     ['POST', '/streams', { body: '[]' }, 400, 'invalid_body'],
     ['POST', '/streams', { body: 'null' }, 400, 'invalid_body'],
     ['POST', '/streams', { body: '"demo"' }, 400, 'invalid_body'],
@@ -213,6 +233,9 @@ test('bad input gets a clear 4xx JSON error and stores nothing', async () => {
     ['POST', '/streams', { body: '{"name": "<script>"}' }, 400, 'invalid_name'],
     ['POST', '/streams', { body: Buffer.from([0x7b, 0xff, 0x7d]).toString('base64'), isBase64Encoded: true }, 400, 'invalid_encoding'],
     ['POST', '/streams', { body: '{"name": "a"}', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
+    // A body without a type is what a cross-site fetch of a Blob sends (no preflight): refused like text/plain.
+    ['POST', '/streams', { body: '{"name": "a"}', headers: { 'content-type': '' } }, 415, 'unsupported_media_type'],
+    ['POST', '/streams', {}, 415, 'unsupported_media_type'],
     ['GET', '/streams/..%2F..%2Fetc', {}, 400, 'invalid_stream_id'],
     ['GET', '/streams/%2e%2e', {}, 400, 'invalid_stream_id'],
     ['GET', '/streams/st_abc%00defghijklmn', {}, 400, 'invalid_stream_id'],

@@ -2,24 +2,28 @@
  * The local web page in headless Chromium (the Debian package, driven by
  * playwright-core): the index lists a live stream published by real ffmpeg,
  * and the watch page plays it with hls.js (HLS written by the service) and
- * with mpegts.js (HTTP-FLV): the video's currentTime advances. The latency
- * each player shows is printed for the README.
+ * with mpegts.js (HTTP-FLV): the video's currentTime advances. Play tokens
+ * are on, so the pages pass one; hls.js gets it into every segment request
+ * through the playlist. The latency each player shows is printed for the README.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { signPlayToken } from '../../services/media/src/auth/play-token.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
 import { startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const SECRET = 'watch-page-secret';
+const token = signPlayToken(SECRET, 'live', 'newsroom', Math.floor(Date.now() / 1000) + 3600);
 
 describe('watch page in headless Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (apt-get install chromium)` }, () => {
   let server: TestServer;
   let browser: Browser;
 
   before(async () => {
-    server = await startTestServer({ hlsEnabled: true, hlsSegmentSeconds: 1, hlsWindow: 4 });
+    server = await startTestServer({ hlsEnabled: true, hlsSegmentSeconds: 1, hlsWindow: 4, playTokenSecret: SECRET });
     startPublisher(server.rtmpUrl('newsroom'), { seconds: 60, width: 640, height: 360, gopSeconds: 1, bframes: 0 });
     await waitForKeyframe(server.hub, 'newsroom', 15_000);
     browser = await chromium.launch({
@@ -58,7 +62,7 @@ describe('watch page in headless Chromium', { skip: existsSync(CHROMIUM) ? false
   });
 
   it('plays HTTP-FLV with mpegts.js', async () => {
-    const page = await openPage('/watch/newsroom?player=flv');
+    const page = await openPage(`/watch/newsroom?player=flv&token=${token}`);
     const latency = await playsFor(page, 2);
     assert.match((await page.textContent('#player-name')) ?? '', /mpegts\.js/);
     console.log(`# HTTP-FLV player latency shown: ${latency}`);
@@ -66,10 +70,13 @@ describe('watch page in headless Chromium', { skip: existsSync(CHROMIUM) ? false
   });
 
   it('plays HLS with hls.js from the playlists the service writes', async () => {
-    const page = await openPage('/watch/newsroom?player=hls');
+    const segmentRequests: string[] = [];
+    const page = await openPage(`/watch/newsroom?player=hls&token=${token}`);
+    page.on('request', (request) => { if (request.url().includes('.ts')) segmentRequests.push(request.url()); });
     const latency = await playsFor(page, 2);
     assert.match((await page.textContent('#player-name')) ?? '', /hls\.js/);
     assert.match((await page.textContent('#bitrate')) ?? '', /^[1-9]\d* kbit\/s$/, 'bit rate measured from loaded segments');
+    assert.ok(segmentRequests.length > 0 && segmentRequests.every((url) => url.endsWith(`?token=${token}`)), segmentRequests.join('\n'));
     console.log(`# HLS player latency shown: ${latency}`);
     await page.close();
   });

@@ -13,7 +13,7 @@ import {
   type StreamRecord,
 } from './store.js';
 import { ingestUrls, playbackUrls, recordingUrl, type StreamUrlConfig } from './urls.js';
-import { decodeBody, parseCreateStreamBody, parsePageQuery } from './validation.js';
+import { decodeBody, parseCreateStreamBody, parsePageQuery, parseRotateBody } from './validation.js';
 
 export interface StreamKeysHandlerOptions {
   store: StreamKeyStore;
@@ -21,6 +21,12 @@ export interface StreamKeysHandlerOptions {
   logger: Logger;
   /** Path the API is mounted under besides a stage prefix, e.g. `/api` locally. */
   basePath?: string;
+  /**
+   * Called after a key was rotated or a stream revoked. The local server
+   * uses it to drop the publish authorizer's cached keys at once; a Lambda
+   * shares no process with any authorizer and leaves it unset.
+   */
+  onStreamKeyChanged?: (streamId: string) => void;
 }
 
 export type StreamKeysHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -88,7 +94,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 /** Builds the API Gateway (HTTP API, payload v2) handler over a store. */
-export function createStreamKeysHandler({ store, urls, logger, basePath = '' }: StreamKeysHandlerOptions): StreamKeysHandler {
+export function createStreamKeysHandler({ store, urls, logger, basePath = '', onStreamKeyChanged }: StreamKeysHandlerOptions): StreamKeysHandler {
   async function perform(route: RouteMatch, event: APIGatewayProxyEventV2): Promise<Reply> {
     const query = event.queryStringParameters ?? {};
     const streamId = route.streamId ?? '';
@@ -110,13 +116,16 @@ export function createStreamKeysHandler({ store, urls, logger, basePath = '' }: 
         return { status: 200, body: describeStream(urls, stream) };
       }
       case 'rotateKey': {
+        parseRotateBody(decodeBody(event.body, event.isBase64Encoded), header(event, 'content-type'));
         const issued = await store.rotateKey(streamId);
         logger.info({ streamId, keyVersion: issued.stream.keyVersion }, 'stream key rotated');
+        onStreamKeyChanged?.(streamId);
         return { status: 200, body: describeIssuedKey(urls, issued) };
       }
       case 'revokeStream': {
         const stream = await store.revokeStream(streamId);
         logger.info({ streamId }, 'stream revoked');
+        onStreamKeyChanged?.(streamId);
         return { status: 200, body: describeStream(urls, stream) };
       }
       case 'listRecordings': {

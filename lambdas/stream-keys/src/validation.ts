@@ -53,12 +53,22 @@ export function payloadTooLargeError(): ApiError {
   return new ApiError(413, 'payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`);
 }
 
-/** `POST /streams`: exactly `{ "name": <valid name> }`. */
-export function parseCreateStreamBody(text: string | undefined, contentType: string | undefined): { name: string } {
-  if (contentType !== undefined && !/^application\/json\s*(;|$)/i.test(contentType)) {
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * Bodies must be declared application/json. Besides naming the format, this
+ * keeps browsers from sending them cross-site without a CORS preflight: a
+ * form (urlencoded, multipart, text/plain) or a fetch of an untyped body
+ * needs none, so a missing type is refused like a wrong one.
+ */
+function requireJsonType(contentType: string | undefined): void {
+  if (contentType === undefined || !JSON_TYPE.test(contentType)) {
     throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json');
   }
-  if (text === undefined) throw badRequest('missing_body', 'body must be a JSON object like {"name": "..."}');
+}
+
+function parseJsonObject(text: string | undefined, example: string): Record<string, unknown> {
+  if (text === undefined) throw badRequest('missing_body', `body must be a JSON object like ${example}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -66,10 +76,31 @@ export function parseCreateStreamBody(text: string | undefined, contentType: str
     throw badRequest('invalid_json', 'body is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw badRequest('invalid_body', 'body must be a JSON object like {"name": "..."}');
+    throw badRequest('invalid_body', `body must be a JSON object like ${example}`);
   }
+  return parsed as Record<string, unknown>;
+}
+
+/** `POST /streams`: exactly `{ "name": <valid name> }`, as application/json. */
+export function parseCreateStreamBody(text: string | undefined, contentType: string | undefined): { name: string } {
+  requireJsonType(contentType);
+  const parsed = parseJsonObject(text, '{"name": "..."}');
   if (Object.keys(parsed).some((k) => k !== 'name')) throw badRequest('invalid_body', 'the only field allowed is "name"');
-  return { name: validateStreamName((parsed as { name?: unknown }).name) };
+  return { name: validateStreamName(parsed.name) };
+}
+
+/**
+ * `POST /streams/{id}/rotate`: no body and no type (what the CLI sends), or
+ * `{}` as application/json. Anything else typed is refused, so no HTML form
+ * can rotate a key; bare POSTs from a cross-site page (fetch) carry an
+ * Origin header, which the local adapter refuses.
+ */
+export function parseRotateBody(text: string | undefined, contentType: string | undefined): void {
+  if (text === undefined && contentType === undefined) return;
+  requireJsonType(contentType);
+  if (text !== undefined && Object.keys(parseJsonObject(text, '{}')).length > 0) {
+    throw badRequest('invalid_body', 'rotate takes no fields: send {} or no body');
+  }
 }
 
 /** `?limit=&cursor=` of list routes. */

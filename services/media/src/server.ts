@@ -2,7 +2,9 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { StreamKeyStore } from '../../../lambdas/stream-keys/src/store.js';
 import { createLocalApiHandler } from './auth/api-adapter.js';
+import { operatorRefusal } from './auth/operator-request.js';
 import { playAuthorizer } from './auth/play-token.js';
+import { isPrivateAddress } from './auth/private-address.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
 import { loadConfig, type MediaConfig } from './config.js';
@@ -12,9 +14,9 @@ import { WriteFlusher } from './hub/write-batch.js';
 import { handleFlvRequest } from './http/flv-route.js';
 import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
 import { hlsRoute } from './http/hls-route.js';
-import { sendJson } from './http/responses.js';
+import { sendError, sendJson } from './http/responses.js';
 import { webPageRoute } from './http/web-page.js';
-import { describeLiveStream } from './http/stream-list.js';
+import { describeLiveStream, publicLiveStream } from './http/stream-list.js';
 import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from './kcp/endpoint.js';
 import { parseFecSetting } from './kcp/fec/fec-codec.js';
@@ -141,8 +143,13 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       sendJson(res, accepting ? 200 : 503, { status: accepting ? 'ok' : 'draining', streams: hub.list().length });
       return true;
     },
-    async (_req, res, path) => {
+    async (req, res, path) => {
       if (path !== '/metrics') return false;
+      // The HTTP port is open to the internet in AWS; scrapers sit in the task or the VPC.
+      if (!isPrivateAddress(req.socket.remoteAddress)) {
+        sendError(res, 403, 'forbidden', 'metrics are served to loopback and private-network addresses only');
+        return true;
+      }
       res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return true;
@@ -153,7 +160,8 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const liveListPaths = publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'];
   routes.push((req, res, path) => {
     if (!liveListPaths.includes(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    sendJson(res, 200, { streams: liveStreams() });
+    const operator = !operatorRefusal(req, { apiToken: config.apiToken, publicHost: config.publicHost });
+    sendJson(res, 200, { streams: operator ? liveStreams() : liveStreams().map(publicLiveStream) });
     return true;
   });
   // The stream-keys API is served here only when the table is embedded (a
@@ -171,8 +179,10 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
         get flvBaseUrl() { return config.flvBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
       },
       apiToken: config.apiToken,
+      publicHost: config.publicHost,
       logger,
       liveStreams,
+      onStreamKeyChanged: (streamId) => publishAuth.authorizer.forgetStream(streamId),
     });
     routes.push(async (req, res, path) => {
       if (path !== '/api/streams' && !path.startsWith('/api/streams/')) return false;
@@ -181,7 +191,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     });
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
-  if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir));
+  if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir, authorizePlay));
   routes.push(webPageRoute());
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls

@@ -1,6 +1,8 @@
 // The watch page: plays /live/<stream> with hls.js (HLS) or mpegts.js (HTTP-FLV)
 // and shows latency and bit rate. `?player=hls|flv` picks the player; a
-// `?token=` (signed play token) is passed on to the server.
+// `?token=` (signed play token) is passed on to the server: on the FLV URL,
+// and on the HLS playlist URL, whose segment URIs the server then writes
+// with the token (relative URIs do not inherit the playlist's query).
 'use strict';
 const streamName = decodeURIComponent(location.pathname.split('/').pop());
 const params = new URLSearchParams(location.search);

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../../../../lambdas/stream-keys/src/api-error.js';
@@ -8,7 +8,7 @@ import type { StreamUrlConfig } from '../../../../lambdas/stream-keys/src/urls.j
 import { MAX_BODY_BYTES, payloadTooLargeError } from '../../../../lambdas/stream-keys/src/validation.js';
 import type { LiveStreamDescription } from '../http/stream-list.js';
 import type { Logger } from '../logger.js';
-import { isLoopback } from './loopback.js';
+import { operatorRefusal } from './operator-request.js';
 
 /**
  * Serves the stream-keys API from the media service's HTTP server at
@@ -18,8 +18,16 @@ import { isLoopback } from './loopback.js';
 export interface LocalApiOptions {
   store: StreamKeyStore;
   urls: StreamUrlConfig;
-  /** When set, every client must send `Authorization: Bearer <token>`; when unset, only loopback clients are served. */
+  /**
+   * When set, every client must send `Authorization: Bearer <token>`; when
+   * unset, only loopback clients are served, and not pages of other sites
+   * (see operator-request.ts).
+   */
   apiToken?: string;
+  /** PUBLIC_HOST: accepted as the Host of token-bearing requests besides loopback names. */
+  publicHost?: string;
+  /** After a rotation or revocation: lets the publish authorizer forget the stream's cached keys. */
+  onStreamKeyChanged?: (streamId: string) => void;
   logger: Logger;
   /**
    * The live streams on this server. `GET /api/streams` is both the keys
@@ -34,14 +42,6 @@ export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Pro
 
 /** The adapter mounts the API under `/api`, so its routes are `/api/streams...`. */
 const BASE_PATH = '/api';
-
-function bearerTokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer (\S+)$/i.exec(header ?? '');
-  if (!match) return false;
-  const given = Buffer.from(match[1]);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 class BodyTooLargeError extends Error {}
 
@@ -129,15 +129,13 @@ function withLiveStreams(listBody: string, live: LiveStreamDescription[]): strin
   return JSON.stringify({ ...list, items, streams: live });
 }
 
-const notLoopback = () => new ApiError(403, 'forbidden', 'the local API only serves loopback clients unless API_TOKEN is set');
-const missingToken = () => new ApiError(401, 'unauthorized', 'send Authorization: Bearer <API_TOKEN>', { 'www-authenticate': 'Bearer' });
-
-export function createLocalApiHandler({ store, urls, apiToken, logger, liveStreams }: LocalApiOptions): LocalApiHandler {
-  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH });
+export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged }: LocalApiOptions): LocalApiHandler {
+  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH, onStreamKeyChanged });
   return async (req, res) => {
-    if (apiToken === undefined ? !isLoopback(req.socket.remoteAddress) : !bearerTokenMatches(req.headers.authorization, apiToken)) {
-      logger.warn({ remoteAddress: req.socket.remoteAddress }, 'stream-keys API request refused');
-      refuseUnread(req, res, apiToken === undefined ? notLoopback() : missingToken());
+    const refusal = operatorRefusal(req, { apiToken, publicHost });
+    if (refusal) {
+      logger.warn({ remoteAddress: req.socket.remoteAddress, host: req.headers.host, origin: req.headers.origin, code: refusal.code }, 'stream-keys API request refused');
+      refuseUnread(req, res, refusal);
       return;
     }
     let body: Buffer;

@@ -21,6 +21,8 @@ export interface PublishAuthorizer {
   authorizePublish(request: PublishRequest): Promise<PublishDecision>;
   /** False once a stream is revoked: live publishers of it are to be cut off. Not cached. */
   isStreamActive(streamId: string): Promise<boolean>;
+  /** The stream's key was rotated or the stream revoked in this process: forget what was cached about it. */
+  forgetStream(streamId: string): void;
 }
 
 const badName = (reason: string): PublishDecision => ({ ok: false, code: 'BadName', reason });
@@ -35,11 +37,17 @@ export class OpenAuthorizer implements PublishAuthorizer {
   async isStreamActive(_streamId: string): Promise<boolean> {
     return true; // nothing to revoke
   }
+
+  forgetStream(_streamId: string): void {} // nothing cached
 }
 
 export interface KeyCachePolicy {
   maxEntries: number;
-  /** How long a valid key is trusted without asking the table: also how long a rotated-out key may still work. */
+  /**
+   * How long a valid key is trusted without asking the table: also how long
+   * a rotated-out key may still work on a task that was not told of the
+   * rotation (forgetStream; in AWS the API runs elsewhere and tells no task).
+   */
   positiveTtlMs: number;
   /** Shorter, so a key created a moment ago is not refused for long. */
   negativeTtlMs: number;
@@ -70,6 +78,8 @@ export class StreamKeyAuthorizer implements PublishAuthorizer {
   private readonly lookups: TtlCache<string, string | null>;
   private readonly failures: FailureThrottle;
   private readonly now: () => number;
+  /** Bumped by forgetStream: a lookup that started before must not cache its (possibly stale) answer. */
+  private forgets = 0;
 
   constructor(private readonly options: StreamKeyAuthorizerOptions) {
     this.cachePolicy = options.cache ?? DEFAULT_KEY_CACHE_POLICY;
@@ -100,11 +110,19 @@ export class StreamKeyAuthorizer implements PublishAuthorizer {
     return this.options.store.isStreamActive(streamId);
   }
 
+  forgetStream(streamId: string): void {
+    this.forgets++;
+    this.lookups.deleteValue(streamId);
+  }
+
   private async resolve(key: string): Promise<string | null> {
     const hash = hashStreamKey(key);
     const cached = this.lookups.get(hash, this.now());
     if (cached !== undefined) return cached;
+    const forgetsBefore = this.forgets;
     const streamId = (await this.options.store.resolveKey(key))?.streamId ?? null;
+    // The answer may predate a rotation that finished while we waited: use it once, do not keep it.
+    if (this.forgets !== forgetsBefore) return streamId;
     const ttl = streamId ? this.cachePolicy.positiveTtlMs : this.cachePolicy.negativeTtlMs;
     this.lookups.set(hash, streamId, ttl, this.now());
     return streamId;

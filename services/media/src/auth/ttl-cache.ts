@@ -32,4 +32,9 @@ export class TtlCache<K, V> {
   delete(key: K): void {
     this.entries.delete(key);
   }
+
+  /** Drops every entry holding `value` (a scan: the cache is small and this is rare). */
+  deleteValue(value: V): void {
+    for (const [key, entry] of this.entries) if (entry.value === value) this.entries.delete(key);
+  }
 }
