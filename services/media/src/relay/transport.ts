@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { MediaPacket } from '../hub/media-packet.js';
 import { connectKcp } from '../kcp/endpoint.js';
 import { parseFecSetting } from '../kcp/fec/fec-codec.js';
+import { kcpTuningFromEnv, type KcpTuning } from '../kcp/tuning.js';
 import { RtmpClient } from '../rtmp/client.js';
 
 export const DEFAULT_RELAY_PORT = 1935;
@@ -10,14 +11,16 @@ export const DEFAULT_RELAY_PORT = 1935;
 /**
  * Opens the byte stream an RTMP client runs over: `rtmp://host:port` is TCP,
  * `kcp://host:port[?fec=10:3]` is a KCP session over UDP. Everything above (relays,
- * bridges, the client API) is the same for both.
+ * bridges, the client API) is the same for both. KCP sessions take the same
+ * KCP_* tuning variables as the server, so both ends of a link can be tuned
+ * alike (the windows matter at the receiving end, the resend modes at the sender).
  */
-export async function openTransport(url: URL): Promise<Duplex> {
+export async function openTransport(url: URL, tuning: KcpTuning = kcpTuningFromEnv(process.env)): Promise<Duplex> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : DEFAULT_RELAY_PORT;
   if (url.protocol === 'rtmp:') return openTcp(host, port);
   // `?fec=10:3` (or 10,3) turns on FEC for this link; the server must run with the same KCP_FEC.
-  if (url.protocol === 'kcp:') return connectKcp(host, port, { fec: parseFecSetting(url.searchParams.get('fec')?.replace(':', ',')) });
+  if (url.protocol === 'kcp:') return connectKcp(host, port, { tuning, fec: parseFecSetting(url.searchParams.get('fec')?.replace(':', ',')) });
   throw new Error(`unsupported transport ${url.protocol} (use rtmp:// or kcp://)`);
 }
 
