@@ -38,3 +38,10 @@ test('an audio-only stream resumes on any packet once the backlog halved', () =>
   assert.equal(bp.admit(aacPacket('frame', 1), MAX, false), false);
   assert.equal(bp.admit(aacPacket('frame', 2), MAX / 2, false), true);
 });
+
+test('past twice the bound the viewer must be disconnected, even though headers and metadata pass the soft bound', () => {
+  const bp = new ViewerBackpressure(MAX);
+  assert.equal(bp.mustDisconnect(MAX * 2), false);
+  assert.ok(bp.admit(metadataPacket({}), MAX * 2, true), 'metadata still passes below the hard bound');
+  assert.equal(bp.mustDisconnect(MAX * 2 + 1), true);
+});

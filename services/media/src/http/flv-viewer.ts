@@ -29,7 +29,13 @@ export class FlvViewer implements StreamSubscriber {
 
   send(packet: MediaPacket): void {
     if (this.res.destroyed) return;
-    if (!this.backpressure.admit(packet, this.res.writableLength + this.batch.pendingBytes, this.stream.hasVideo)) {
+    const queued = this.res.writableLength + this.batch.pendingBytes;
+    if (this.backpressure.mustDisconnect(queued)) {
+      this.egress.disconnectedViewers++;
+      this.res.destroy(); // 'close' removes the subscriber
+      return;
+    }
+    if (!this.backpressure.admit(packet, queued, this.stream.hasVideo)) {
       this.egress.droppedPackets++;
       return;
     }

@@ -20,6 +20,16 @@ export class ViewerBackpressure {
 
   constructor(readonly maxBacklogBytes: number) {}
 
+  /**
+   * True once the backlog passed twice the bound: the viewer must be
+   * disconnected. Sequence headers and metadata get past the soft bound (a
+   * decoder needs them), so a publisher sending data messages could still
+   * grow a stalled viewer's queue; this hard bound is what caps it.
+   */
+  mustDisconnect(queuedBytes: number): boolean {
+    return queuedBytes > 2 * this.maxBacklogBytes;
+  }
+
   /** Returns true if `packet` should be written given `queuedBytes` already waiting in the socket. */
   admit(packet: MediaPacket, queuedBytes: number, hasVideo: boolean): boolean {
     if (packet.isScript || packet.isSequenceHeader) return true;

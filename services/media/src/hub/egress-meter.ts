@@ -4,6 +4,8 @@ import { RateMeter } from './rate-meter.js';
 export class EgressMeter extends RateMeter {
   /** Media packets skipped for viewers of this protocol that fell behind (see ViewerBackpressure). */
   droppedPackets = 0;
+  /** Viewers of this protocol cut off because their backlog passed the hard bound. */
+  disconnectedViewers = 0;
 }
 
 /** One EgressMeter per viewer protocol (rtmp, kcp, flv, ...), created on first use. */

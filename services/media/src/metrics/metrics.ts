@@ -46,6 +46,13 @@ export class MediaMetrics {
         for (const [protocol, meter] of egress.entries()) this.inc({ protocol }, meter.droppedPackets);
       },
     });
+    new Counter({
+      name: 'bridgecast_viewers_disconnected_total', help: 'Viewers cut off because their backlog passed twice VIEWER_BACKLOG_BYTES', labelNames: ['protocol'], registers,
+      collect() {
+        this.reset();
+        for (const [protocol, meter] of egress.entries()) this.inc({ protocol }, meter.disconnectedViewers);
+      },
+    });
     new Gauge({
       name: 'bridgecast_publishers', help: 'Live streams being published', labelNames: ['transport'], registers,
       collect() {

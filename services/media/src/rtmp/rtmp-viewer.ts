@@ -50,7 +50,13 @@ export class RtmpViewer implements StreamSubscriber {
 
   send(packet: MediaPacket): void {
     if (this.connection.isClosed) return;
-    if (!this.backpressure.admit(packet, this.connection.queuedBytes + this.batch.pendingBytes, this.hasVideo())) {
+    const queued = this.connection.queuedBytes + this.batch.pendingBytes;
+    if (this.backpressure.mustDisconnect(queued)) {
+      this.egress.disconnectedViewers++;
+      this.connection.close('viewer backlog over the hard bound');
+      return;
+    }
+    if (!this.backpressure.admit(packet, queued, this.hasVideo())) {
       this.egress.droppedPackets++;
       return;
     }
