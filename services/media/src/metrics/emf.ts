@@ -79,18 +79,22 @@ export function startEmfReporter(options: {
   const now = options.now ?? Date.now;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const schedule = () => {
+  // Timers may fire a millisecond before the wall clock reaches their slot;
+  // the next slot is therefore counted from the slot just served, not from
+  // now(), or an early timer would emit twice in one bucket; for the same
+  // reason the line is stamped no earlier than its slot.
+  const schedule = (served: number) => {
     if (stopped) return;
-    const t = now();
+    const t = Math.max(now(), served);
     let next = Math.floor(t / interval) * interval + offset;
     if (next <= t) next += interval;
     timer = setTimeout(() => {
-      options.write(`${emfLine(options.identity, options.sample(), now())}\n`);
-      schedule();
-    }, next - t);
+      options.write(`${emfLine(options.identity, options.sample(), Math.max(now(), next))}\n`);
+      schedule(next);
+    }, next - now());
     timer.unref();
   };
-  schedule();
+  schedule(Number.NEGATIVE_INFINITY);
   return { stop: () => { stopped = true; clearTimeout(timer); } };
 }
 
