@@ -1,8 +1,9 @@
-import { ViewerBackpressure } from '../hub/backpressure.js';
+import type { ViewerBackpressure } from '../hub/backpressure.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { EgressMeter } from '../hub/egress-meter.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
-import { ViewerWriteBatch, type WriteFlusher } from '../hub/write-batch.js';
+import { ViewerOutput } from '../hub/viewer-output.js';
+import type { WriteFlusher } from '../hub/write-batch.js';
 import { encodeChunks } from './chunk-writer.js';
 import type { RtmpConnection } from './connection.js';
 import { ChunkStreamId, MessageType } from './messages.js';
@@ -26,48 +27,35 @@ export function rtmpEncoding(packet: MediaPacket, chunkSize: number, streamId: n
 
 /** A viewer playing over RTMP (on TCP or KCP). */
 export class RtmpViewer implements StreamSubscriber {
-  readonly backpressure: ViewerBackpressure;
-  private readonly batch: ViewerWriteBatch;
-  bytesSent = 0;
+  private readonly output: ViewerOutput;
 
   constructor(
     readonly protocol: string,
     private readonly connection: RtmpConnection,
-    private readonly streamId: number,
+    streamId: number,
     maxBacklogBytes: number,
     private readonly hasVideo: () => boolean,
     private readonly onEnd: (reason: string) => void,
-    private readonly egress: EgressMeter,
+    egress: EgressMeter,
     flusher?: WriteFlusher,
   ) {
-    this.backpressure = new ViewerBackpressure(maxBacklogBytes);
-    this.batch = new ViewerWriteBatch({
+    this.output = new ViewerOutput({
+      queuedBytes: () => connection.queuedBytes,
+      disconnect: (reason) => connection.close(reason),
       cork: () => connection.cork(),
       uncork: () => connection.uncork(),
       write: (chunk) => connection.writeEncoded(chunk),
-    }, flusher);
+    }, (packet) => rtmpEncoding(packet, connection.outChunkSize, streamId), maxBacklogBytes, egress, flusher);
   }
 
+  get backpressure(): ViewerBackpressure { return this.output.backpressure; }
+
   send(packet: MediaPacket): void {
-    if (this.connection.isClosed) return;
-    const queued = this.connection.queuedBytes + this.batch.pendingBytes;
-    if (this.backpressure.mustDisconnect(queued)) {
-      this.egress.disconnectedViewers++;
-      this.connection.close('viewer backlog over the hard bound');
-      return;
-    }
-    if (!this.backpressure.admit(packet, queued, this.hasVideo())) {
-      this.egress.droppedPackets++;
-      return;
-    }
-    const encoded = rtmpEncoding(packet, this.connection.outChunkSize, this.streamId);
-    this.bytesSent += encoded.length;
-    this.egress.add(encoded.length);
-    this.batch.write(encoded);
+    if (!this.connection.isClosed) this.output.send(packet, this.hasVideo());
   }
 
   end(reason: string): void {
-    this.batch.flush(); // media already sent goes out before the end-of-stream status
+    this.output.flush(); // media already sent goes out before the end-of-stream status
     this.onEnd(reason);
   }
 }
