@@ -1,6 +1,7 @@
 /** The stream hub: one publisher per stream, instant start for viewers, waiting viewers, shutdown. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MediaPacket } from '../../services/media/src/hub/media-packet.js';
 import { StreamHub } from '../../services/media/src/hub/stream-hub.js';
 import type { StreamSubscriber } from '../../services/media/src/hub/subscriber.js';
@@ -31,6 +32,33 @@ test('one publisher per stream: a second is refused, the same name in another ap
   assert.ok(hub.startPublish('live', 'cam', publisher()).ok, 'free again once the first ends');
 });
 
+test('a publisher silent for publisherTakeoverMs is replaced by a new one; one still sending is not', async () => {
+  const hub = new StreamHub({ publisherTakeoverMs: 150 });
+  const kicked: string[] = [];
+  const first = hub.startPublish('live', 'cam', publisher(kicked));
+  assert.ok(first.ok);
+  const viewer = new RecordingViewer();
+  hub.subscribe('live', 'cam', viewer, false);
+  // Keeps sending for 300 ms, twice the takeover time: every newcomer is refused.
+  for (let i = 0; i < 6; i++) {
+    await sleep(50);
+    first.stream.push(avcPacket('inter', i * 50));
+    assert.equal(hub.startPublish('live', 'cam', publisher()).ok, false, `refused while sending (${i})`);
+  }
+  assert.deepEqual(kicked, []);
+
+  await sleep(200); // silence
+  const second = hub.startPublish('live', 'cam', publisher());
+  assert.ok(second.ok);
+  assert.equal(second.replaced, first.stream.publisher);
+  assert.equal(hub.get('live', 'cam'), second.stream);
+  assert.equal(kicked.length, 1);
+  assert.match(kicked[0]!, /replaced by a new publisher after 0\.[2-9] s without media/);
+  assert.equal(first.stream.isEnded, true);
+  assert.match(viewer.endedWith ?? '', /replaced/, 'the old stream ends for its viewers, as when a publisher leaves');
+  assert.equal(hub.startPublish('live', 'cam', publisher()).ok, false, 'the new publisher has its own grace period');
+});
+
 test('a viewer joining a live stream gets metadata, sequence headers, then the GOP from the last keyframe; packets are shared, not copied', () => {
   const hub = new StreamHub();
   const result = hub.startPublish('live', 'cam', publisher());
@@ -58,7 +86,7 @@ test('a viewer joining a live stream gets metadata, sequence headers, then the G
 });
 
 test('viewers may wait for a stream that is not live yet and attach when it is published', () => {
-  const hub = new StreamHub(1);
+  const hub = new StreamHub({ maxWaitingViewers: 1 });
   const waiting = new RecordingViewer();
   const demands: string[] = [];
   hub.on('demand', (app, name) => demands.push(`${app}/${name}`));

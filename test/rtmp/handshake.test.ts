@@ -9,7 +9,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import {
-  clientHandshakeStart, digestClientC1, findClientDigest, HANDSHAKE_SIZE, serverHandshakeResponse, verifyServerS2,
+  c2AnswersS1, clientHandshakeStart, digestClientC1, digestClientC2, findClientDigest, HANDSHAKE_SIZE, serverHandshakeResponse, verifyServerS2,
 } from '../../services/media/src/rtmp/handshake.js';
 import { startTestServer, type TestServer } from '../helpers/media-server.js';
 
@@ -38,6 +38,21 @@ function split(response: Buffer): { s0: number; s1: Buffer; s2: Buffer } {
   assert.equal(response.length, 1 + 2 * HANDSHAKE_SIZE);
   return { s0: response[0]!, s1: response.subarray(1, 1 + HANDSHAKE_SIZE), s2: response.subarray(1 + HANDSHAKE_SIZE) };
 }
+
+test('C2 answers S1 only if its sender saw S1: an echo (time2 may differ) or a signature keyed on S1\'s digest', () => {
+  const simpleS1 = serverHandshakeResponse(clientHandshakeStart().subarray(1)).subarray(1, 1 + HANDSHAKE_SIZE);
+  const echo = Buffer.from(simpleS1);
+  assert.equal(c2AnswersS1(simpleS1, echo), true, 'librtmp, OBS and our client echo S1');
+  echo.writeUInt32BE(12345, 4);
+  assert.equal(c2AnswersS1(simpleS1, echo), true, 'bytes 4..7 carry the client\'s read time');
+  assert.equal(c2AnswersS1(simpleS1, randomBytes(HANDSHAKE_SIZE)), false, 'a blind sender cannot echo');
+
+  const digestS1 = serverHandshakeResponse(digestClientC1()).subarray(1, 1 + HANDSHAKE_SIZE);
+  assert.equal(c2AnswersS1(digestS1, digestClientC2(digestS1)), true, 'ffmpeg playing answers a digest S1 with a signed C2');
+  assert.equal(c2AnswersS1(digestS1, Buffer.from(digestS1)), true, 'ffmpeg publishing echoes it');
+  assert.equal(c2AnswersS1(digestS1, randomBytes(HANDSHAKE_SIZE)), false);
+  assert.equal(c2AnswersS1(digestS1, digestClientC2(serverHandshakeResponse(digestClientC1()).subarray(1, 1 + HANDSHAKE_SIZE))), false, 'signed for another S1');
+});
 
 test('simple handshake: version 3, S2 echoes C1', () => {
   const c1 = clientHandshakeStart().subarray(1);

@@ -1,3 +1,4 @@
+import { DEFAULT_PUBLISHER_TAKEOVER_MS } from './hub/stream-hub.js';
 import { DEFAULT_KCP_ENDPOINT_LIMITS, type KcpEndpointLimits } from './kcp/endpoint.js';
 import { DEFAULT_RTMP_LIMITS, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 
@@ -14,6 +15,8 @@ export interface ServiceLimits {
   kcp: KcpEndpointLimits;
   /** Live streams (publishers) one task accepts; more are refused with NetStream.Publish.Rejected. */
   maxPublishers: number;
+  /** A publisher without media this long can be replaced by a new publisher of the same stream (see StreamHub). */
+  publisherTakeoverMs: number;
 }
 
 export const DEFAULT_MAX_PUBLISHERS = 200;
@@ -46,5 +49,6 @@ export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
       handshakeTimeoutMs: positiveInt(env, 'KCP_HANDSHAKE_TIMEOUT_MS', kcp.handshakeTimeoutMs),
     },
     maxPublishers: positiveInt(env, 'MAX_PUBLISHERS', DEFAULT_MAX_PUBLISHERS),
+    publisherTakeoverMs: positiveInt(env, 'PUBLISHER_TAKEOVER_MS', DEFAULT_PUBLISHER_TAKEOVER_MS),
   };
 }

@@ -65,7 +65,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const { logger: givenLogger, rtmpLimits, ...overrides } = options;
   const config: MediaConfig = { ...loadConfig(), ...overrides };
   const logger = givenLogger ?? createLogger(config.logLevel);
-  const hub = new StreamHub();
+  const hub = new StreamHub({ publisherTakeoverMs: config.limits.publisherTakeoverMs });
   const egress = new EgressMeters();
   let accepting = true;
 

@@ -39,6 +39,8 @@ export class LiveStream {
   private readonly subscribers = new Set<StreamSubscriber>();
   private ended = false;
   packetsIn = 0;
+  /** performance.now() of the last packet (or of the publish start): monotonic, so a clock step cannot fake silence. */
+  private lastPacketAt = performance.now();
 
   constructor(
     readonly app: string,
@@ -60,6 +62,11 @@ export class LiveStream {
     return counts;
   }
 
+  /** Milliseconds since the publisher last sent a packet (or started, if it sent none). */
+  silentForMs(now = performance.now()): number {
+    return now - this.lastPacketAt;
+  }
+
   get viewerCount(): number {
     let n = 0;
     for (const s of this.subscribers) if (s.protocol !== HLS_WRITER) n++;
@@ -70,6 +77,7 @@ export class LiveStream {
   push(packet: MediaPacket): void {
     if (this.ended) return;
     this.packetsIn++;
+    this.lastPacketAt = performance.now();
     this.ingest.add(packet.payload.length);
     if (packet.isScript) {
       this.metadata = packet;

@@ -2,7 +2,18 @@ import { EventEmitter } from 'node:events';
 import { LiveStream, type PublisherInfo } from './live-stream.js';
 import type { StreamSubscriber } from './subscriber.js';
 
-export type PublishResult = { ok: true; stream: LiveStream } | { ok: false; reason: string };
+/** `replaced`: the silent publisher this one took the stream from. */
+export type PublishResult = { ok: true; stream: LiveStream; replaced?: PublisherInfo } | { ok: false; reason: string };
+
+/**
+ * A publisher silent this long may be replaced by a new one for the same
+ * stream. An encoder whose network changed (Wi-Fi to LTE, a new NAT
+ * mapping; over KCP a new source address) reconnects long before its old
+ * session times out (30 s over KCP), and would otherwise be refused until
+ * then. Five seconds of no media is already a frozen picture for viewers,
+ * and well above the gaps a live encoder leaves (a GOP is 1 to 4 s).
+ */
+export const DEFAULT_PUBLISHER_TAKEOVER_MS = 5000;
 
 interface HubEvents {
   publish: [LiveStream];
@@ -15,8 +26,10 @@ interface HubEvents {
 
 /**
  * The registry of live streams, keyed by app + stream name. Exactly one
- * publisher per stream: a second publisher is refused, never allowed to take
- * over silently. Viewers that arrive before the publisher (RTMP play does
+ * publisher per stream: a second publisher is refused while the first is
+ * sending, and takes over only from one that has been silent for
+ * `publisherTakeoverMs` (nginx-rtmp's drop_idle_publisher, decided when the
+ * new publisher arrives). Viewers that arrive before the publisher (RTMP play does
  * this; so does a relay edge) wait, bounded in number, until it starts.
  */
 export class StreamHub extends EventEmitter<HubEvents> {
@@ -24,8 +37,13 @@ export class StreamHub extends EventEmitter<HubEvents> {
   private readonly waiting = new Map<string, Set<StreamSubscriber>>();
   private waitingCount = 0;
 
-  constructor(private readonly maxWaitingViewers = 10_000) {
+  private readonly maxWaitingViewers: number;
+  private readonly publisherTakeoverMs: number;
+
+  constructor(options: { maxWaitingViewers?: number; publisherTakeoverMs?: number } = {}) {
     super();
+    this.maxWaitingViewers = options.maxWaitingViewers ?? 10_000;
+    this.publisherTakeoverMs = options.publisherTakeoverMs ?? DEFAULT_PUBLISHER_TAKEOVER_MS;
   }
 
   static key(app: string, name: string): string {
@@ -42,7 +60,14 @@ export class StreamHub extends EventEmitter<HubEvents> {
 
   startPublish(app: string, name: string, publisher: PublisherInfo): PublishResult {
     const key = StreamHub.key(app, name);
-    if (this.streams.has(key)) return { ok: false, reason: `stream ${key} is already being published` };
+    const current = this.streams.get(key);
+    if (current) {
+      const silentMs = current.silentForMs();
+      if (silentMs < this.publisherTakeoverMs) return { ok: false, reason: `stream ${key} is already being published` };
+      const reason = `replaced by a new publisher after ${(silentMs / 1000).toFixed(1)} s without media`;
+      current.publisher.disconnect(reason);
+      this.endPublish(current, reason);
+    }
     const stream = new LiveStream(app, name, publisher, (s) => this.emit('subscribers', s));
     this.streams.set(key, stream);
     this.emit('publish', stream);
@@ -52,7 +77,7 @@ export class StreamHub extends EventEmitter<HubEvents> {
       this.waitingCount -= waiting.size;
       for (const subscriber of waiting) stream.addSubscriber(subscriber);
     }
-    return { ok: true, stream };
+    return current ? { ok: true, stream, replaced: current.publisher } : { ok: true, stream };
   }
 
   endPublish(stream: LiveStream, reason = 'publisher left'): void {

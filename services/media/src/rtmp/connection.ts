@@ -6,7 +6,7 @@ import { AmfError, type AmfValue } from '../amf/amf-value.js';
 import { ChunkReader, DEFAULT_CHUNK_LIMITS, type ChunkReaderLimits } from './chunk-reader.js';
 import { encodeChunks } from './chunk-writer.js';
 import {
-  clientHandshakeStart, HANDSHAKE_SIZE, RTMP_VERSION, serverHandshakeResponse,
+  c2AnswersS1, clientHandshakeStart, HANDSHAKE_SIZE, RTMP_VERSION, serverHandshakeResponse,
 } from './handshake.js';
 import { ChunkStreamId, MessageType, RtmpProtocolError, UserControlEvent, type RtmpMessage } from './messages.js';
 
@@ -19,7 +19,7 @@ export interface RtmpCommand {
 }
 
 export interface ConnectionEvents {
-  /** The handshake finished: the transport is verified (KCP anti-amplification lifts here). */
+  /** The handshake finished (on a server, see c2AnswersS1 for whether the peer proved it received S1). */
   handshake: [];
   command: [RtmpCommand];
   /** Audio, video and data messages. */
@@ -54,6 +54,8 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
   private bytesReceived = 0;
   private lastAckSent = 0;
   private peerWindowAckSize = 0;
+  private s1: Buffer | null = null;
+  private c2Answered = false;
   closeReason: string | null = null;
 
   constructor(readonly transport: Duplex, private readonly options: ConnectionOptions) {
@@ -75,6 +77,13 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
   /** Bytes queued in the transport, for backpressure decisions. */
   get queuedBytes(): number { return this.transport.writableLength; }
   get totalBytesReceived(): number { return this.bytesReceived; }
+  /**
+   * Server side: the client's C2 answered our S1, so it really receives what
+   * we send to its address. TCP does not need this (its own handshake proved
+   * that) and accepts any C2, as nginx-rtmp and SRS do; a UDP transport (KCP)
+   * lifts its anti-amplification limit only when this is true.
+   */
+  get c2AnswersS1(): boolean { return this.c2Answered; }
 
   private onData(data: Buffer): void {
     if (this.phase === 'closed') return;
@@ -101,14 +110,18 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
       if (buf.length < 1 + HANDSHAKE_SIZE) return Buffer.alloc(0);
       // Version 3 is RTMP; 6 is RTMPE, which we do not speak. Anything else is not RTMP.
       if (buf[0] !== RTMP_VERSION) throw new RtmpProtocolError(`unsupported RTMP version byte ${buf[0]}`);
-      this.transport.write(serverHandshakeResponse(buf.subarray(1, 1 + HANDSHAKE_SIZE)));
+      const response = serverHandshakeResponse(buf.subarray(1, 1 + HANDSHAKE_SIZE));
+      this.s1 = response.subarray(1, 1 + HANDSHAKE_SIZE);
+      this.transport.write(response);
       this.phase = 'c2';
       this.handshakeBuffer = buf.subarray(1 + HANDSHAKE_SIZE);
       return this.handshake(Buffer.alloc(0));
     }
     if (this.phase === 'c2') {
       if (buf.length < HANDSHAKE_SIZE) return Buffer.alloc(0);
-      // C2 should echo S1; players differ in how faithfully, so it is not checked (as in nginx-rtmp and SRS).
+      // Recorded, not enforced: the transport decides whether it needs the proof.
+      this.c2Answered = c2AnswersS1(this.s1!, buf.subarray(0, HANDSHAKE_SIZE));
+      this.s1 = null;
       return this.finishHandshake(buf.subarray(HANDSHAKE_SIZE));
     }
     // client: S0 S1 S2

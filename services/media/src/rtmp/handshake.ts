@@ -78,6 +78,44 @@ export function serverHandshakeResponse(c1: Buffer): Buffer {
   return Buffer.concat([s0, s1, s2]);
 }
 
+/** Finds S1's digest (either layout), or null for a simple-handshake S1. */
+function findServerDigest(s1: Buffer): Buffer | null {
+  for (const scheme of [0, 1] as const) {
+    const offset = digestOffset(s1, scheme);
+    const digest = s1.subarray(offset, offset + DIGEST_LENGTH);
+    if (blockDigest(s1, offset, SERVER_KEY_SHORT).equals(digest)) return digest;
+  }
+  return null;
+}
+
+/**
+ * Whether C2 proves the client received our S1 (the return-routability
+ * check a UDP transport needs before it trusts the source address). Two
+ * forms are accepted, as ffmpeg and librtmp send them: an echo of S1's
+ * random bytes (bytes 4..7 may hold the client's read time, so they are not
+ * compared), or, after a digest S1, random bytes signed with a key derived
+ * from S1's digest. A sender that never saw S1 can forge neither.
+ */
+export function c2AnswersS1(s1: Buffer, c2: Buffer): boolean {
+  if (c2.length !== HANDSHAKE_SIZE) return false;
+  if (c2.subarray(8).equals(s1.subarray(8))) return true;
+  const serverDigest = findServerDigest(s1);
+  if (!serverDigest) return false;
+  const key = hmac(CLIENT_KEY, serverDigest);
+  const signatureAt = HANDSHAKE_SIZE - DIGEST_LENGTH;
+  return hmac(key, c2.subarray(0, signatureAt)).equals(c2.subarray(signatureAt));
+}
+
+/** Builds a digest-handshake C2 for a digest S1 (as ffmpeg and Flash Player do); used by tests and interop. */
+export function digestClientC2(s1: Buffer): Buffer {
+  const c2 = randomBytes(HANDSHAKE_SIZE);
+  const serverDigest = findServerDigest(s1);
+  if (!serverDigest) throw new Error('S1 carries no server digest');
+  const signatureAt = HANDSHAKE_SIZE - DIGEST_LENGTH;
+  hmac(hmac(CLIENT_KEY, serverDigest), c2.subarray(0, signatureAt)).copy(c2, signatureAt);
+  return c2;
+}
+
 /** Builds C0+C1 for our own client (simple handshake: every server accepts it). */
 export function clientHandshakeStart(): Buffer {
   const c0c1 = randomBytes(1 + HANDSHAKE_SIZE);

@@ -147,6 +147,10 @@ export class RtmpServerSession {
     this.publishing = { stream: result.stream, streamId: c.streamId };
     this.connection.sendUserControl(UserControlEvent.StreamBegin, c.streamId);
     this.sendStatus(c.streamId, 'status', 'NetStream.Publish.Start', `${decision.streamId} is now published.`);
+    if (result.replaced) {
+      this.log.warn({ stream: result.stream.path, replaced: { protocol: result.replaced.protocol, remoteAddress: result.replaced.remoteAddress } },
+        'publish took over from a silent publisher');
+    }
     this.log.info({ stream: result.stream.path }, 'publish started');
   }
 

@@ -1,0 +1,128 @@
+/**
+ * RTMP over KCP at the server: what only a UDP transport needs beyond what
+ * RTMP over TCP gets (a forged source address, a publisher whose address
+ * changes). Real KCP sessions against the real media service.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import { encodeAmf0 } from '../../services/media/src/amf/amf0.js';
+import { playOverKcp } from '../../services/media/src/client/index.js';
+import { connectKcp } from '../../services/media/src/kcp/endpoint.js';
+import { loadLimits } from '../../services/media/src/limits.js';
+import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import { clientHandshakeStart } from '../../services/media/src/rtmp/handshake.js';
+import { rawCommand, rawMessage } from '../helpers/raw-rtmp.js';
+import { memoryLogger, sleep, startTestServer, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+import { SyntheticPublisher, syntheticStream } from '../helpers/synthetic-media.js';
+
+const TAKEOVER_MS = 1000;
+const log = memoryLogger();
+let server: TestServer;
+const cleanups: (() => void)[] = [];
+after(async () => {
+  for (const c of cleanups) c();
+  await server?.close();
+});
+
+async function kcpServer(): Promise<TestServer> {
+  server ??= await startTestServer({
+    kcpEnabled: true, logger: log.logger, limits: { ...loadLimits({}), publisherTakeoverMs: TAKEOVER_MS },
+  });
+  return server;
+}
+
+test('a sender that never saw S1 (a forged source address) is closed at C2 and never gets more than 3x its bytes', async () => {
+  const server = await kcpServer();
+  const publisher = await SyntheticPublisher.start(server.rtmpPort, 'spoofed', { fps: 30, gop: 30, frameBytes: 4000 });
+  cleanups.push(() => publisher.stop());
+  await waitForKeyframe(server.hub, 'spoofed');
+  const kcp = server.kcp!;
+  const before = { sent: kcp.stats.bytesSent, received: kcp.stats.bytesReceived, closed: kcp.stats.sessionsClosed };
+
+  // Everything a blind attacker can send: C0C1, a guessed C2, then connect, createStream and play of a live
+  // stream in one go. Without the C2 check the play would start and send media to the forged address.
+  const spoofer = await connectKcp('127.0.0.1', server.kcpPort!);
+  spoofer.on('error', () => {});
+  let answered = 0;
+  spoofer.on('data', (chunk: Buffer) => (answered += chunk.length));
+  spoofer.write(Buffer.concat([
+    clientHandshakeStart(),
+    randomBytes(1536),
+    rawCommand('connect', 1, { app: 'live', tcUrl: 'rtmp://victim/live' }),
+    rawCommand('createStream', 2, null),
+    rawMessage(20, encodeAmf0('play', 3, null, 'spoofed'), { csid: 8, streamId: 1 }),
+  ]));
+  await sleep(1500); // 45 frames of the live stream: what a started play would have sent by now
+  const sent = kcp.stats.bytesSent - before.sent;
+  const received = kcp.stats.bytesReceived - before.received;
+  assert.ok(sent <= 3 * received, `sent ${sent} bytes to a source that sent ${received}`);
+  assert.ok(answered <= 1 + 2 * 1536, `only the handshake reply reached the source (${answered} bytes)`);
+  // The session ends before its acks go out, so the sender's retransmission of segment 0 opens a new one,
+  // which ends the same way: each costs the server its handshake reply, inside the same 3x budget.
+  assert.ok(kcp.stats.sessionsClosed > before.closed, 'the session ended');
+  await log.waitForLine((l) => String(l.reason ?? '').includes('C2 does not answer S1'));
+  spoofer.destroy();
+
+  // A peer that really receives (its C2 echoes S1) plays as usual, far past the 3x limit.
+  const player = await playOverKcp(`kcp://127.0.0.1:${server.kcpPort}/live`, 'spoofed');
+  let bytes = 0;
+  for await (const packet of player) {
+    bytes += packet.payload.length;
+    if (bytes > 100_000) break;
+  }
+  assert.ok(bytes > 100_000);
+});
+
+/** A KCP publisher of `name` that sends a synthetic stream every 33 ms until stopped. */
+async function kcpPublisher(name: string): Promise<{ client: RtmpClient; goSilent(): void }> {
+  const transport = await connectKcp('127.0.0.1', server.kcpPort!);
+  transport.on('error', () => {});
+  const client = await RtmpClient.connect(transport, { app: 'live', tcUrl: `kcp://127.0.0.1:${server.kcpPort}/live`, timeoutMs: 5000 });
+  await client.publish(name);
+  const packets = syntheticStream({ fps: 30, gop: 30, frameBytes: 2000 });
+  const timer = setInterval(() => {
+    client.sendPacket(packets.next().value!);
+    client.sendPacket(packets.next().value!);
+  }, 33);
+  cleanups.push(() => clearInterval(timer));
+  return {
+    client,
+    // The network under it goes away without a word (a new Wi-Fi, a new NAT mapping): no close reaches the server.
+    goSilent: () => {
+      clearInterval(timer);
+      transport.destroy();
+    },
+  };
+}
+
+test('a KCP publisher reconnecting from a new address takes over once its old session is silent; a sending one is never replaced', async () => {
+  const server = await kcpServer();
+  const first = await kcpPublisher('moving');
+  await waitForKeyframe(server.hub, 'moving');
+  const firstStream = server.hub.get('live', 'moving')!;
+
+  await sleep(TAKEOVER_MS + 200);
+  await assert.rejects(kcpPublisher('moving'), /BadName/, 'the first publisher is still sending');
+  assert.equal(server.hub.get('live', 'moving'), firstStream);
+
+  first.goSilent();
+  const silencedAt = Date.now();
+  let second: Awaited<ReturnType<typeof kcpPublisher>> | null = null;
+  while (!second) {
+    try {
+      second = await kcpPublisher('moving');
+    } catch (err) {
+      assert.match(String(err), /BadName/);
+      await sleep(200);
+    }
+  }
+  const waited = Date.now() - silencedAt;
+  assert.ok(waited >= TAKEOVER_MS && waited < TAKEOVER_MS + 3000, `took over after ${waited} ms, not after the 30 s KCP idle timeout`);
+  const secondStream = await waitForKeyframe(server.hub, 'moving');
+  assert.notEqual(secondStream, firstStream);
+  assert.equal(firstStream.isEnded, true);
+  const line = await log.waitForLine((l) => l.msg === 'publish took over from a silent publisher');
+  assert.deepEqual(line.replaced, { protocol: 'kcp', remoteAddress: '127.0.0.1' });
+  second.goSilent();
+});
