@@ -241,5 +241,7 @@ test('end to end: a broadcast recorded to S3 through an outage is complete and d
   const counter = async (name: string) => (await server.metrics.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
   assert.equal(await counter('bridgecast_hls_segments_dropped_total'), 0);
   assert.equal(await counter('bridgecast_hls_write_errors_total'), 0);
+  assert.equal(await counter('bridgecast_s3_objects_failed_total'), 0);
+  assert.equal(await counter('bridgecast_hls_segments_cut_at_cap_total'), 0, 'every segment began at a keyframe');
   await runFfmpeg(['-v', 'error', '-i', path.join(broadcastDir, 'index.m3u8'), '-f', 'null', '-']);
 });
