@@ -267,3 +267,83 @@ test('a 4 MiB message at chunk size 8 MiB, fed in 1326-byte slices (KCP segments
   assert.ok(copiedBytes < 64 * 1024, `the reader copied ${copiedBytes} bytes besides the message buffers`);
   assert.equal(reader.bufferedBytes, 0);
 });
+
+const MiB = 1024 * 1024;
+
+test('64 chunk streams each declaring an 8 MiB message are refused at the 16 MiB partial-message cap', () => {
+  const reader = new ChunkReader(); // defaults: 8 MiB messages, 64 chunk streams, 16 MiB partly received
+  const out: RtmpMessage[] = [];
+  let opened = 0;
+  let error: unknown;
+  try {
+    for (let csid = 3; csid < 3 + 64; csid++) {
+      reader.push(chunk({ fmt: 0, csid, ts: 0, length: 8 * MiB, type: 9, streamId: 1 }, bytes(128)), (m) => out.push(m));
+      opened++;
+    }
+  } catch (err) {
+    error = err;
+  }
+  assert.ok(error instanceof RtmpProtocolError, `expected a protocol error, got ${String(error)}`);
+  assert.equal(error.message, `message of ${8 * MiB} bytes on chunk stream 5 would bring partly received messages to ${24 * MiB} bytes, over the ${16 * MiB}-byte limit`);
+  assert.equal(opened, 2, 'two maximum-size messages fit; the third is refused');
+  assert.equal(reader.reservedBytes, 16 * MiB, 'the refused message was never allocated (512 MiB without the cap)');
+  assert.deepEqual(out, []);
+});
+
+test('the partial-message cap counts declared lengths, and is configurable', () => {
+  const reader = new ChunkReader({ maxMessageSize: 1000, maxChunkStreams: 64, maxPartialBytes: 1500 });
+  readAll(chunk({ fmt: 0, csid: 4, length: 1000, type: 9 }, bytes(128)), reader);
+  readAll(chunk({ fmt: 0, csid: 5, length: 500, type: 8 }, bytes(128)), reader);
+  assert.equal(reader.reservedBytes, 1500);
+  assert.throws(() => readAll(chunk({ fmt: 0, csid: 6, length: 1, type: 8 }, 'x'), reader), /chunk stream 6 would bring partly received messages to 1501 bytes, over the 1500-byte limit/);
+});
+
+test('reservations are released when messages complete and when chunk streams are aborted, so a long stream never hits the cap', () => {
+  // Exactly the cap in flight at once: a maximum-size video and a maximum-size data message, interleaved.
+  const reader = new ChunkReader({ maxMessageSize: 4096, maxChunkStreams: 8, maxPartialBytes: 8192 });
+  const video = bytes(4096, 1);
+  const data = bytes(4096, 2);
+  let received = 0;
+  for (let i = 0; i < 500; i++) {
+    const parts: Buffer[] = [];
+    for (let p = 0; p < 4096; p += 128) {
+      parts.push(chunk(p === 0 ? { fmt: 0, csid: 6, ts: i, length: 4096, type: 9, streamId: 1 } : { fmt: 3, csid: 6 }, video.subarray(p, p + 128)));
+      parts.push(chunk(p === 0 ? { fmt: 0, csid: 5, ts: i, length: 4096, type: 18, streamId: 1 } : { fmt: 3, csid: 5 }, data.subarray(p, p + 128)));
+    }
+    // ...and a maximum-size message on a third chunk stream that is given up half way (Abort).
+    parts.push(chunk({ fmt: 0, csid: 7, ts: i, length: 4096, type: 9, streamId: 1 }, bytes(128)));
+    const input = Buffer.concat(parts);
+    // Fed in odd slices, so chunk headers and payloads split across reads.
+    for (let o = 0; o < input.length; o += 1000) {
+      reader.push(input.subarray(o, o + 1000), (m) => {
+        assert.ok(m.payload.equals(m.type === 9 ? video : data));
+        received++;
+      });
+    }
+    assert.equal(reader.reservedBytes, 4096, 'only the message on chunk stream 7 is in progress');
+    reader.abort(7);
+    assert.equal(reader.reservedBytes, 0);
+    reader.abort(7); // aborting a chunk stream with nothing in progress releases nothing twice
+    reader.abort(99); // nor does an unknown one
+    assert.equal(reader.reservedBytes, 0);
+  }
+  assert.equal(received, 1000);
+});
+
+test('with the default limits, 8 MiB keyframes alongside 8 MiB metadata, message after message, stay within the cap', () => {
+  const reader = new ChunkReader();
+  reader.setChunkSize(1 * MiB);
+  const big = bytes(8 * MiB, 4);
+  let received = 0;
+  for (let i = 0; i < 6; i++) {
+    const parts: Buffer[] = [];
+    for (let p = 0; p < big.length; p += MiB) {
+      const slice = big.subarray(p, p + MiB);
+      parts.push(chunk(p === 0 ? { fmt: 0, csid: 6, ts: i * 40, length: big.length, type: 9, streamId: 1 } : { fmt: 3, csid: 6 }, slice));
+      parts.push(chunk(p === 0 ? { fmt: 0, csid: 5, ts: i * 40, length: big.length, type: 18, streamId: 1 } : { fmt: 3, csid: 5 }, slice));
+    }
+    for (const part of parts) reader.push(part, (m) => { assert.equal(m.payload.length, big.length); received++; });
+    assert.equal(reader.reservedBytes, 0);
+  }
+  assert.equal(received, 12);
+});

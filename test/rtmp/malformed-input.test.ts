@@ -94,6 +94,17 @@ test('a huge declared message length', async () => {
   await expectClosed(/protocol error: message of 16777215 bytes exceeds/, (s) => s.write(header));
 });
 
+test('64 chunk streams each opening an 8 MiB message with one chunk (512 MiB reserved without the cap)', async () => {
+  const attack = Buffer.concat(Array.from({ length: 64 }, (_, i) => {
+    const csid = 3 + i;
+    const first = rawMessage(9, Buffer.alloc(128), { csid, streamId: 1 });
+    first.writeUIntBE(8 * 1024 * 1024, csid < 64 ? 4 : 5, 3); // message length field, after the 1- or 2-byte basic header
+    return first;
+  }));
+  // The third 8 MiB message would pass the 16 MiB cap: refused before it is allocated.
+  await expectClosed(/protocol error: message of 8388608 bytes on chunk stream 5 would bring partly received messages to 25165824 bytes, over the 16777216-byte limit/, (s) => s.write(attack));
+});
+
 test('an unknown AMF0 type marker in a command', async () => {
   const payload = Buffer.concat([encodeAmf0('connect', 1), Buffer.from([0x20, 0, 0])]);
   await expectClosed(/protocol error: unsupported AMF0 type marker 0x20/, (s) => s.write(rawMessage(20, payload)));
@@ -108,5 +119,5 @@ test('well-formed commands still work after all that, and protocol errors were c
   peer.socket.write(rawCommand('connect', 1, { app: 'live' }));
   await waitFor(() => peer.received().includes('NetConnection.Connect.Success'), 3000, 'the connect reply');
   peer.socket.destroy();
-  assert.ok(server.rtmp.counters.protocolErrors >= 7, `protocolErrors = ${server.rtmp.counters.protocolErrors}`);
+  assert.ok(server.rtmp.counters.protocolErrors >= 8, `protocolErrors = ${server.rtmp.counters.protocolErrors}`);
 });

@@ -9,7 +9,7 @@ import { DEFAULT_RTMP_LIMITS, type RtmpServerLimits } from './rtmp/rtmp-server.j
  * /metrics) and affects only the connection or stream that exceeded it.
  */
 export interface ServiceLimits {
-  /** RTMP over TCP and over KCP: connections, per-address connections, timeouts, message size, chunk streams. */
+  /** RTMP over TCP and over KCP: connections, per-address connections, timeouts, message size, chunk streams, bytes of partly received messages. */
   rtmp: RtmpServerLimits;
   /** UDP sessions of the KCP endpoint. */
   kcp: KcpEndpointLimits;
@@ -40,6 +40,7 @@ export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
       idleTimeoutMs: positiveInt(env, 'RTMP_IDLE_TIMEOUT_MS', rtmp.idleTimeoutMs),
       maxMessageSize: positiveInt(env, 'RTMP_MAX_MESSAGE_BYTES', rtmp.maxMessageSize),
       maxChunkStreams: positiveInt(env, 'RTMP_MAX_CHUNK_STREAMS', rtmp.maxChunkStreams),
+      maxPartialBytes: positiveInt(env, 'RTMP_MAX_PARTIAL_BYTES', rtmp.maxPartialBytes),
     },
     kcp: {
       ...kcp,

@@ -5,9 +5,23 @@ export interface ChunkReaderLimits {
   maxMessageSize: number;
   /** Most chunk streams a peer may have open at once. */
   maxChunkStreams: number;
+  /**
+   * Most bytes allocated at once for messages whose first chunk has arrived
+   * but not their last, summed over all chunk streams (each is allocated at
+   * its declared length up front). Without it a peer could open every chunk
+   * stream with a maximum-size message and one chunk each, reserving
+   * maxChunkStreams x maxMessageSize. Should be at least maxMessageSize;
+   * default 16 MiB (DEFAULT_CHUNK_LIMITS): two maximum-size messages in
+   * flight, e.g. a large keyframe and a metadata message.
+   */
+  maxPartialBytes?: number;
 }
 
-export const DEFAULT_CHUNK_LIMITS: ChunkReaderLimits = { maxMessageSize: 8 * 1024 * 1024, maxChunkStreams: 64 };
+export const DEFAULT_CHUNK_LIMITS: Required<ChunkReaderLimits> = {
+  maxMessageSize: 8 * 1024 * 1024,
+  maxChunkStreams: 64,
+  maxPartialBytes: 16 * 1024 * 1024,
+};
 
 /** The largest chunk size the protocol allows: 31 bits (the top bit must be zero). */
 const MAX_CHUNK_SIZE = 0x7fffffff;
@@ -53,7 +67,9 @@ function chunkStreamId(buf: Buffer, p: number): number {
  * allocated at its final size (bounded by maxMessageSize) when its first
  * chunk header arrives, and chunk payload bytes are copied straight into it
  * as they come, so a read costs only the bytes it brings however large the
- * chunk size: nothing received is ever copied twice. Only a chunk header
+ * chunk size: nothing received is ever copied twice. The bytes allocated
+ * for messages in progress are counted, and a message that would take them
+ * past maxPartialBytes is a protocol error. Only a chunk header
  * split across reads is carried over, in a small fixed buffer.
  */
 export class ChunkReader {
@@ -65,8 +81,13 @@ export class ChunkReader {
   /** The chunk stream whose chunk payload is arriving, and how much of the chunk is still to come. */
   private current: ChunkStreamState | null = null;
   private chunkRemaining = 0;
+  /** Bytes allocated for the messages in progress (the sum of their lengths), bounded by maxPartialBytes. */
+  private reserved = 0;
+  private readonly maxPartialBytes: number;
 
-  constructor(private readonly limits: ChunkReaderLimits = DEFAULT_CHUNK_LIMITS) {}
+  constructor(private readonly limits: ChunkReaderLimits = DEFAULT_CHUNK_LIMITS) {
+    this.maxPartialBytes = limits.maxPartialBytes ?? DEFAULT_CHUNK_LIMITS.maxPartialBytes;
+  }
 
   /** Applies the peer's Set Chunk Size; throws on 0 or a value with the top bit set. */
   setChunkSize(size: number): void {
@@ -80,6 +101,7 @@ export class ChunkReader {
   abort(chunkStreamId: number): void {
     const state = this.streams.get(chunkStreamId);
     if (state) {
+      if (state.message !== null) this.reserved -= state.message.length;
       state.message = null;
       state.received = 0;
     }
@@ -87,6 +109,9 @@ export class ChunkReader {
 
   /** Bytes held that belong to no message buffer yet: a split chunk header (for memory accounting). */
   get bufferedBytes(): number { return this.headerLength; }
+
+  /** Bytes allocated for partly received messages (their full declared lengths), at most maxPartialBytes. */
+  get reservedBytes(): number { return this.reserved; }
 
   /**
    * Parses what `data` brings; `onMessage` runs for each complete message,
@@ -199,6 +224,9 @@ export class ChunkReader {
       if (length > this.limits.maxMessageSize) {
         throw new RtmpProtocolError(`message of ${length} bytes exceeds the ${this.limits.maxMessageSize}-byte limit`);
       }
+      if (this.reserved + length > this.maxPartialBytes) {
+        throw new RtmpProtocolError(`message of ${length} bytes on chunk stream ${csid} would bring partly received messages to ${this.reserved + length} bytes, over the ${this.maxPartialBytes}-byte limit`);
+      }
       if (fmt === 0) {
         state.timestamp = timestampField;
         state.delta = 0;
@@ -214,6 +242,7 @@ export class ChunkReader {
       state.streamId = streamId;
       state.message = Buffer.allocUnsafe(length);
       state.received = 0;
+      this.reserved += length;
     }
     state.extended = extended;
     if (!known) this.streams.set(csid, state);
@@ -225,6 +254,7 @@ export class ChunkReader {
 
   private emit(state: ChunkStreamState, onMessage: (message: RtmpMessage) => void): void {
     const payload = state.message!;
+    this.reserved -= payload.length;
     state.message = null;
     state.received = 0;
     onMessage({ type: state.type, timestamp: state.timestamp, streamId: state.streamId, payload });

@@ -6,6 +6,8 @@ import type { ChunkReaderLimits } from './chunk-reader.js';
 import { RtmpServerSession, type SessionContext } from './server-session.js';
 
 export interface RtmpServerLimits extends ChunkReaderLimits {
+  /** Required here: the server always sets it (see ChunkReaderLimits). */
+  maxPartialBytes: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;
   /** A peer must finish the handshake and connect within this time. */
@@ -21,6 +23,7 @@ export const DEFAULT_RTMP_LIMITS: RtmpServerLimits = {
   idleTimeoutMs: 60_000,
   maxMessageSize: 8 * 1024 * 1024,
   maxChunkStreams: 64,
+  maxPartialBytes: 16 * 1024 * 1024,
 };
 
 export type SessionContextFactory = (protocol: string, remoteAddress: string) => SessionContext;
