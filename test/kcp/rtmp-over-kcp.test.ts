@@ -72,6 +72,7 @@ test('a sender that never saw S1 (a forged source address) is closed at C2 and n
     if (bytes > 100_000) break;
   }
   assert.ok(bytes > 100_000);
+  player.client.connection.transport.destroy();
 });
 
 /** A KCP publisher of `name` that sends a synthetic stream every 33 ms until stopped. */
@@ -79,7 +80,12 @@ async function kcpPublisher(name: string): Promise<{ client: RtmpClient; goSilen
   const transport = await connectKcp('127.0.0.1', server.kcpPort!);
   transport.on('error', () => {});
   const client = await RtmpClient.connect(transport, { app: 'live', tcUrl: `kcp://127.0.0.1:${server.kcpPort}/live`, timeoutMs: 5000 });
-  await client.publish(name);
+  try {
+    await client.publish(name);
+  } catch (err) {
+    transport.destroy(); // a KCP client hears no close from the server: without this its socket stays open
+    throw err;
+  }
   const packets = syntheticStream({ fps: 30, gop: 30, frameBytes: 2000 });
   const timer = setInterval(() => {
     client.sendPacket(packets.next().value!);

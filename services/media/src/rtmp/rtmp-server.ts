@@ -73,13 +73,15 @@ export class RtmpSessionManager {
     let timer = setTimeout(() => connection.destroy('handshake timeout'), this.limits.handshakeTimeoutMs);
     connection.once('handshake', () => {
       clearTimeout(timer);
-      onHandshake?.();
       timer = setInterval(() => {
         if (connection.totalBytesReceived === lastReceived && session.role !== 'viewer') {
           connection.destroy('idle timeout');
         }
         lastReceived = connection.totalBytesReceived;
       }, this.limits.idleTimeoutMs);
+      // Last: it may close the connection (KCP does, for a C2 that does not
+      // answer S1), and the close must find the idle timer to clear it.
+      onHandshake?.();
     });
     connection.once('close', (reason) => {
       clearTimeout(timer);
