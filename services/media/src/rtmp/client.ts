@@ -5,7 +5,7 @@ import type { AmfObject, AmfValue } from '../amf/amf-value.js';
 import { MediaPacket } from '../hub/media-packet.js';
 import { RtmpConnection, type RtmpCommand } from './connection.js';
 import { MessageType, UserControlEvent } from './messages.js';
-import { rtmpEncoding } from './rtmp-viewer.js';
+import { RtmpChunkEncoding } from './rtmp-viewer.js';
 
 export interface RtmpClientEvents {
   /** A media or metadata packet of the stream being played. */
@@ -36,6 +36,8 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   private readonly pending = new Map<number, { resolve: (v: AmfValue[]) => void; reject: (e: Error) => void }>();
   private statusWaiter: ((code: string, info: AmfObject) => void) | null = null;
   private streamId = 0;
+  /** The encoding of the stream being published, made when its stream id is known. */
+  private encoding: RtmpChunkEncoding | null = null;
   readonly connection: RtmpConnection;
   private readonly timeoutMs: number;
 
@@ -111,7 +113,8 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
 
   /** Sends one packet of the stream being published (shares the cached chunk encoding). */
   sendPacket(packet: MediaPacket): void {
-    this.connection.writeEncoded(rtmpEncoding(packet, this.connection.outChunkSize, this.streamId));
+    if (this.encoding?.streamId !== this.streamId) this.encoding = new RtmpChunkEncoding(this.connection.outChunkSize, this.streamId);
+    this.connection.writeEncoded(this.encoding.of(packet));
   }
 
   /** Bytes waiting in the transport: publishers use it for backpressure. */

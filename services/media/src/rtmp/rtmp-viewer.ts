@@ -15,14 +15,25 @@ function chunkStreamFor(packet: MediaPacket): number {
 }
 
 /**
- * Encodes a packet as RTMP chunks for (chunk size, message stream id). The
- * result is cached on the packet, so all RTMP and KCP viewers with the same
- * settings — in practice all of them — share one buffer.
+ * Encodes packets as RTMP chunks for one (chunk size, message stream id).
+ * The result is cached on the packet, so all RTMP and KCP viewers with the
+ * same settings (in practice all of them) share one buffer. Made once per
+ * viewer or publish, so the per-packet path builds no key string or closure.
  */
-export function rtmpEncoding(packet: MediaPacket, chunkSize: number, streamId: number): Buffer {
-  return packet.encodedAs(`rtmp:${chunkSize}:${streamId}`, (p) => [
-    encodeChunks(chunkStreamFor(p), p.type === 18 ? MessageType.DataAmf0 : p.type, streamId, p.timestamp, p.payload, chunkSize),
-  ])[0]!;
+export class RtmpChunkEncoding {
+  private readonly key: string;
+
+  constructor(private readonly chunkSize: number, readonly streamId: number) {
+    this.key = `rtmp:${chunkSize}:${streamId}`;
+  }
+
+  of(packet: MediaPacket): Buffer {
+    return packet.encodedAs(this.key, this.encode)[0]!;
+  }
+
+  private readonly encode = (p: MediaPacket): Buffer[] => [
+    encodeChunks(chunkStreamFor(p), p.type === 18 ? MessageType.DataAmf0 : p.type, this.streamId, p.timestamp, p.payload, this.chunkSize),
+  ];
 }
 
 /** A viewer playing over RTMP (on TCP or KCP). */
@@ -39,13 +50,15 @@ export class RtmpViewer implements StreamSubscriber {
     egress: EgressMeter,
     flusher?: WriteFlusher,
   ) {
+    // The chunk size is fixed once the handshake has announced it.
+    const encoding = new RtmpChunkEncoding(connection.outChunkSize, streamId);
     this.output = new ViewerOutput({
       queuedBytes: () => connection.queuedBytes,
       disconnect: (reason) => connection.close(reason),
       cork: () => connection.cork(),
       uncork: () => connection.uncork(),
       write: (chunk) => connection.writeEncoded(chunk),
-    }, (packet) => rtmpEncoding(packet, connection.outChunkSize, streamId), maxBacklogBytes, egress, flusher);
+    }, (packet) => encoding.of(packet), maxBacklogBytes, egress, flusher);
   }
 
   get backpressure(): ViewerBackpressure { return this.output.backpressure; }

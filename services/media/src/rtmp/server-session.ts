@@ -188,8 +188,11 @@ export class RtmpServerSession {
       encodeAmf0('onStatus', statusInfo('status', 'NetStream.Data.Start', 'Started playing.')));
 
     const app = this.app;
-    const viewer: RtmpViewer = new RtmpViewer(this.ctx.protocol, this.connection, streamId, this.ctx.maxViewerBacklogBytes,
-      () => this.ctx.hub.get(app, name)?.hasVideo ?? true,
+    // The viewer may wait for its stream to start, so it is looked up on the
+    // first packet and kept: the hub's lookup builds a key string per call.
+    let viewed: LiveStream | undefined;
+    const hasVideo = () => (viewed ??= this.ctx.hub.get(app, name))?.hasVideo ?? true;
+    const viewer: RtmpViewer = new RtmpViewer(this.ctx.protocol, this.connection, streamId, this.ctx.maxViewerBacklogBytes, hasVideo,
       (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress, this.ctx.writeFlusher);
     this.playing = { viewer, app, name, streamId };
     this.ctx.hub.subscribe(app, name, viewer, true);
