@@ -78,6 +78,18 @@ export class HlsDelivery extends Construct {
       queryStringBehavior: CacheQueryStringBehavior.none(),
       enableAcceptEncodingGzip: true,
     });
+    // Recording playlists follow what the writer says: a growing recording's
+    // index.m3u8 is max-age=1, an ended one and the indexer's vod.m3u8 (written
+    // once the recording is complete) a day. The live policy above would cap
+    // them at 2 s and send every VOD viewer's player back to S3.
+    const recordingPlaylists = new CachePolicy(this, 'RecordingPlaylists', {
+      comment: 'Recording playlists: as the origin Cache-Control says, up to a day',
+      defaultTtl: Duration.seconds(1),
+      minTtl: Duration.seconds(0),
+      maxTtl: Duration.days(1),
+      queryStringBehavior: CacheQueryStringBehavior.none(),
+      enableAcceptEncodingGzip: true,
+    });
     // Segments never change once written.
     const segments = new CachePolicy(this, 'Segments', {
       comment: 'HLS segments: immutable',
@@ -97,7 +109,8 @@ export class HlsDelivery extends Construct {
     this.distribution = new Distribution(this, 'Cdn', {
       comment: 'Bridgecast HLS',
       defaultBehavior: behavior(segments),
-      additionalBehaviors: { '*.m3u8': behavior(playlists) },
+      // In order: CloudFront takes the first pattern that matches.
+      additionalBehaviors: { 'recordings/*.m3u8': behavior(recordingPlaylists), '*.m3u8': behavior(playlists) },
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_ALL, // viewers are in mainland China / Asia: serve from the nearest edges
       enableLogging: true,

@@ -88,6 +88,13 @@ describe('media service behind the NLB', () => {
     });
   });
 
+  it('S3 and DynamoDB gateway endpoints on the task subnets, so HLS uploads and key lookups skip the NAT gateway', () => {
+    const endpoints = resourcesOf('AWS::EC2::VPCEndpoint').map((e) => e.Properties as { ServiceName: unknown; VpcEndpointType: string; RouteTableIds: unknown[] });
+    const services = endpoints.map((e) => JSON.stringify(e.ServiceName).match(/\.(s3|dynamodb)"/)?.[1]).sort();
+    assert.deepEqual(services, ['dynamodb', 's3']);
+    assert.ok(endpoints.every((e) => e.VpcEndpointType === 'Gateway' && e.RouteTableIds.length >= 2), 'on the route tables of both private subnets');
+  });
+
   it('the security group opens exactly tcp/1935, udp/1935 and tcp/8080', () => {
     const ingress = resourcesOf('AWS::EC2::SecurityGroup')
       .flatMap((g) => (g.Properties.SecurityGroupIngress as { IpProtocol: string; FromPort: number; ToPort: number }[] | undefined) ?? [])
@@ -140,22 +147,27 @@ describe('HLS bucket and CloudFront', () => {
     assert.ok(policies.some((p) => p.MaxTTL === 365 * 86400), 'a long segment policy');
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({
-        CacheBehaviors: [Match.objectLike({ PathPattern: '*.m3u8', ViewerProtocolPolicy: 'redirect-to-https' })],
+        CacheBehaviors: [
+          Match.objectLike({ PathPattern: 'recordings/*.m3u8', ViewerProtocolPolicy: 'redirect-to-https' }),
+          Match.objectLike({ PathPattern: '*.m3u8', ViewerProtocolPolicy: 'redirect-to-https' }),
+        ],
       }),
     });
     // Recordings (segments and vod.m3u8 under recordings/) go through the same origin: segments by the default
-    // (long) behaviour, playlists by *.m3u8; one origin, so the recordings URL the API hands out resolves.
+    // (long) behaviour, their playlists by recordings/*.m3u8 (before *.m3u8: the first match wins); one origin,
+    // so the recordings URL the API hands out resolves.
     const distribution = resourcesOf('AWS::CloudFront::Distribution')[0]!.Properties.DistributionConfig as {
       DefaultCacheBehavior: { CachePolicyId: unknown; TargetOriginId: string }; CacheBehaviors: { CachePolicyId: unknown; TargetOriginId: string }[]; Origins: unknown[];
     };
     assert.equal(distribution.Origins.length, 1);
-    assert.equal(distribution.CacheBehaviors[0]!.TargetOriginId, distribution.DefaultCacheBehavior.TargetOriginId);
+    assert.ok(distribution.CacheBehaviors.every((b) => b.TargetOriginId === distribution.DefaultCacheBehavior.TargetOriginId));
     const policyTtl = (ref: unknown) => {
       const id = (ref as { Ref: string }).Ref;
       return (template.toJSON().Resources[id].Properties.CachePolicyConfig as { MaxTTL: number }).MaxTTL;
     };
     assert.equal(policyTtl(distribution.DefaultCacheBehavior.CachePolicyId), 365 * 86400, 'recording segments: the long segment policy');
-    assert.ok(policyTtl(distribution.CacheBehaviors[0]!.CachePolicyId) <= 2, 'playlists, recordings/…/vod.m3u8 included: the ~1 s policy');
+    assert.equal(policyTtl(distribution.CacheBehaviors[0]!.CachePolicyId), 86400, 'recording playlists: the origin\'s max-age (a day for vod.m3u8) is honoured');
+    assert.ok(policyTtl(distribution.CacheBehaviors[1]!.CachePolicyId) <= 2, 'live playlists: the ~1 s policy');
     template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
       ResponseHeadersPolicyConfig: Match.objectLike({ CorsConfig: Match.objectLike({ AccessControlAllowOrigins: { Items: ['*'] } }) }),
     });
