@@ -32,7 +32,7 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
   const rtmp = DEFAULT_RTMP_LIMITS;
   const kcp = DEFAULT_KCP_ENDPOINT_LIMITS;
-  return {
+  const limits: ServiceLimits = {
     rtmp: {
       maxConnections: positiveInt(env, 'MAX_CONNECTIONS', rtmp.maxConnections),
       maxConnectionsPerAddress: positiveInt(env, 'MAX_CONNECTIONS_PER_IP', rtmp.maxConnectionsPerAddress),
@@ -52,4 +52,9 @@ export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
     maxPublishers: positiveInt(env, 'MAX_PUBLISHERS', DEFAULT_MAX_PUBLISHERS),
     publisherTakeoverMs: positiveInt(env, 'PUBLISHER_TAKEOVER_MS', DEFAULT_PUBLISHER_TAKEOVER_MS),
   };
+  // Otherwise every message of the largest allowed size would be refused.
+  if (limits.rtmp.maxPartialBytes < limits.rtmp.maxMessageSize) {
+    throw new Error(`RTMP_MAX_PARTIAL_BYTES (${limits.rtmp.maxPartialBytes}) must be at least RTMP_MAX_MESSAGE_BYTES (${limits.rtmp.maxMessageSize})`);
+  }
+  return limits;
 }
