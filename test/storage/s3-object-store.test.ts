@@ -161,6 +161,28 @@ test('objects S3 refuses for good (missing bucket, vanished spool body) go to fa
   await store.close();
 });
 
+test('failed/ is bounded like the spool: the first refusals stay for an operator, later ones are deleted and counted, also after a restart', async () => {
+  const spoolDir = path.join(workDir, 'spool-failed-bound');
+  // 10 KiB of spool; each refused 3 KiB segment costs 4 KiB of failed/ (body + its .json): two fit.
+  const store = await openStore(spoolDir, 10 * 1024, 'no-such-bucket');
+  for (let seq = 0; seq < 5; seq++) {
+    await store.put(`recordings/f/b/${seq}.ts`, Buffer.alloc(3 * 1024, seq), segmentMeta(seq));
+    assert.equal(await store.flush(5000), true);
+  }
+  assert.deepEqual({ failed: store.counters.failed, discarded: store.counters.failedDiscarded }, { failed: 5, discarded: 3 });
+  const kept = async () => (await readdir(path.join(spoolDir, 'failed'))).filter((n) => n.endsWith('.json')).sort();
+  assert.deepEqual(await kept(), ['000000000001.json', '000000000002.json'], 'the first two refusals, which show what went wrong');
+  assert.equal((await readdir(spoolDir)).filter((n) => n !== 'failed').length, 0, 'nothing left behind in the queue');
+  await store.close();
+
+  const reopened = await openStore(spoolDir, 10 * 1024, 'no-such-bucket');
+  await reopened.put('recordings/f/b/5.ts', Buffer.alloc(3 * 1024), segmentMeta(5));
+  assert.equal(await reopened.flush(5000), true);
+  assert.equal(reopened.counters.failedDiscarded, 1, 'the bound counts what an earlier process kept');
+  assert.equal((await kept()).length, 2);
+  await reopened.close();
+});
+
 test('a stalled S3 connection times out and is retried; close() returns at once and leaves the object in the spool', async (t) => {
   const sockets: net.Socket[] = [];
   const hanging = net.createServer((socket) => { sockets.push(socket); }); // accepts, never answers

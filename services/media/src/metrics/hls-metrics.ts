@@ -19,7 +19,8 @@ export function registerHlsMetrics(hls: HlsAttachment, store: ObjectStore): (reg
       counter('bridgecast_s3_uploads_total', 'Objects uploaded to S3', () => store.counters.uploaded);
       counter('bridgecast_s3_upload_retries_total', 'Failed S3 uploads retried', () => store.counters.retries);
       counter('bridgecast_s3_objects_refused_total', 'Objects not kept because the upload spool was full', () => store.counters.refused);
-      counter('bridgecast_s3_objects_failed_total', "Objects S3 refused for good, kept in the spool's failed/ folder", () => store.counters.failed);
+      counter('bridgecast_s3_objects_failed_total', "Objects S3 refused for good (kept in the spool's failed/ folder up to its bound)", () => store.counters.failed);
+      counter('bridgecast_s3_failed_discarded_total', "Objects S3 refused for good and deleted because the spool's failed/ folder was full", () => store.counters.failedDiscarded);
       counter('bridgecast_s3_playlists_dropped_total', 'Pending playlists dropped from a full spool (a newer one follows)', () => store.spool.droppedPlaylists);
       new Gauge({ name: 'bridgecast_s3_spool_bytes', help: 'Bytes waiting in the upload spool', registers, collect() { this.set(store.spool.bytes); } });
     }

@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Logger } from '../logger.js';
 import type { ObjectMeta, ObjectStore } from './object-store.js';
-import { SpoolFullError, UploadSpool, type SpoolEntry } from './upload-spool.js';
+import { SpoolFullError, UploadSpool, type MovedAside, type SpoolEntry } from './upload-spool.js';
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -28,6 +28,8 @@ export interface S3UploadCounters {
   refused: number;
   /** Objects the bucket refused for good (e.g. 403, NoSuchBucket) or whose spooled body vanished: moved to the spool's failed/, logged. */
   failed: number;
+  /** Of those, the ones deleted rather than kept because failed/ was at its bound. */
+  failedDiscarded: number;
 }
 
 /** 4xx answers that a retry can cure; any other 4xx is the same on every retry. */
@@ -54,7 +56,7 @@ function isPermanent(err: unknown): boolean {
  * stream behind it at the head of the queue.
  */
 export class S3ObjectStore implements ObjectStore {
-  readonly counters: S3UploadCounters = { uploaded: 0, retries: 0, refused: 0, failed: 0 };
+  readonly counters: S3UploadCounters = { uploaded: 0, retries: 0, refused: 0, failed: 0, failedDiscarded: 0 };
   private readonly s3: S3Client;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
@@ -186,14 +188,18 @@ export class S3ObjectStore implements ObjectStore {
 
   /** False if the entry could not be moved: it stays at the head and is retried like a transient failure. */
   private async moveAside(entry: SpoolEntry, err: unknown): Promise<boolean> {
+    let outcome: MovedAside;
     try {
-      await this.spool.moveAside(entry);
+      outcome = await this.spool.moveAside(entry);
     } catch (moveErr) {
       this.options.logger.error({ err: moveErr, key: entry.key }, 'could not move a failed upload aside');
       return false;
     }
     this.counters.failed++;
-    this.options.logger.error({ err, key: entry.key, failed: this.counters.failed }, 'S3 refused an object for good; moved to the spool\'s failed/ folder');
+    if (outcome === 'discarded') this.counters.failedDiscarded++;
+    this.options.logger.error({ err, key: entry.key, failed: this.counters.failed, discarded: this.counters.failedDiscarded },
+      outcome === 'kept' ? 'S3 refused an object for good; moved to the spool\'s failed/ folder'
+        : 'S3 refused an object for good; deleted, the spool\'s failed/ folder is full');
     return true;
   }
 

@@ -16,6 +16,11 @@ export class SpoolFullError extends Error {}
 
 const SEQ_DIGITS = 12;
 const FAILED_DIR = 'failed';
+/** What an entry kept in failed/ counts against its bound besides its body: the .json beside it (deletes have no body). */
+const FAILED_ENTRY_OVERHEAD = 1024;
+
+/** Where moveAside() put an entry: into failed/, or nowhere because failed/ was full. */
+export type MovedAside = 'kept' | 'discarded';
 
 /**
  * A FIFO of pending uploads on local disk, so that what the media service
@@ -33,12 +38,18 @@ const FAILED_DIR = 'failed';
  * streams can neither overrun the bound nor enter the queue out of order.
  *
  * An entry the bucket refuses for good is moved aside to `failed/` (kept for
- * an operator, out of the queue and of the bound) so it cannot block the rest.
+ * an operator, out of the queue) so it cannot block the rest. failed/ has a
+ * bound of its own, `maxBytes` again: a misconfigured bucket refuses
+ * everything, and keeping it all would fill the task's disk. Past the bound
+ * the first refusals stay (they show what went wrong) and later ones are
+ * deleted; the caller counts and logs both.
  */
 export class UploadSpool {
   private readonly entries: SpoolEntry[] = [];
   private nextSeq = 1;
   private totalBytes = 0;
+  /** What failed/ holds, against the same bound (see FAILED_ENTRY_OVERHEAD). */
+  private failedBytes = 0;
   /** The entry being uploaded: never replaced or dropped under the uploader's feet. */
   private busySeq = 0;
   private adding: Promise<void> = Promise.resolve();
@@ -60,6 +71,11 @@ export class UploadSpool {
       } catch {
         await rm(path.join(dir, name), { force: true }); // unreadable: a leftover of a crash mid-write
       }
+    }
+    for (const name of await readdir(path.join(dir, FAILED_DIR))) {
+      if (!name.endsWith('.json')) continue;
+      const entry = JSON.parse(await readFile(path.join(dir, FAILED_DIR, name), 'utf8').catch(() => '{}')) as Partial<SpoolEntry>;
+      spool.failedBytes += (entry.bytes ?? 0) + FAILED_ENTRY_OVERHEAD;
     }
     return spool;
   }
@@ -118,21 +134,30 @@ export class UploadSpool {
 
   /**
    * Takes the head entry out of the queue into failed/ (what is left of it:
-   * its body may be gone). The body goes first: until the .json follows, the
-   * entry is still queued, also for a process that starts after a crash here.
+   * its body may be gone), or deletes it if failed/ is full. The body goes
+   * first: until the .json follows, the entry is still queued, also for a
+   * process that starts after a crash here.
    */
-  async moveAside(entry: SpoolEntry): Promise<void> {
+  async moveAside(entry: SpoolEntry): Promise<MovedAside> {
+    const cost = entry.bytes + FAILED_ENTRY_OVERHEAD;
+    const outcome: MovedAside = this.failedBytes + cost <= this.maxBytes ? 'kept' : 'discarded';
     for (const kind of ['body', 'json'] as const) {
       const from = this.file(entry.seq, kind);
-      await rename(from, path.join(this.dir, FAILED_DIR, path.basename(from))).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      if (outcome === 'discarded') await rm(from, { force: true });
+      else {
+        await rename(from, path.join(this.dir, FAILED_DIR, path.basename(from))).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
+      }
     }
+    if (outcome === 'kept') this.failedBytes += cost;
     this.busySeq = 0;
     const index = this.entries.indexOf(entry);
-    if (index < 0) return;
-    this.entries.splice(index, 1);
-    this.totalBytes -= entry.bytes;
+    if (index >= 0) {
+      this.entries.splice(index, 1);
+      this.totalBytes -= entry.bytes;
+    }
+    return outcome;
   }
 
   private async removeWhere(predicate: (e: SpoolEntry) => boolean): Promise<void> {
