@@ -6,7 +6,7 @@
  * percentiles, stalls over 500 ms, and bytes on the wire per payload byte.
  *
  *   sudo npm run bench:weaknet -- [--seconds 60] [--profiles clean,loss5,...]
- *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-fec] [--via direct|relay] [--kcp-via bridge|server]
+ *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-fec,kcp-paced] [--via direct|relay] [--kcp-via bridge|server]
  *     [--no-doc | --doc-section NAME]
  *
  * --via direct: the reader in the edge namespace plays from the origin across
@@ -59,6 +59,8 @@ const TRANSPORTS: Transport[] = [
   { name: 'rtmp-bbr', scheme: 'rtmp', congestionControl: 'bbr', env: {} },
   { name: 'kcp', scheme: 'kcp', env: {} },
   { name: 'kcp-fec', scheme: 'kcp', env: { KCP_FEC: '10,3' } },
+  // Paced at 1.4x the 2.5 Mbit/s stream (KCP_MAX_KBIT), as SRT's maxbw is set from the input rate plus overhead.
+  { name: 'kcp-paced', scheme: 'kcp', env: { KCP_MAX_KBIT: '3500' } },
 ];
 
 const { values: args } = parseArgs({

@@ -62,7 +62,9 @@ async function publish(host: string, port: number, name: string): Promise<void> 
 async function kcpBridge(udpPort: number, rtmpPort: number): Promise<void> {
   const { KcpServerEndpoint } = await import('../../services/media/src/kcp/endpoint.js');
   const { parseFecSetting } = await import('../../services/media/src/kcp/fec/fec-codec.js');
-  const endpoint = new KcpServerEndpoint({ host: '0.0.0.0', port: udpPort, fec: parseFecSetting(process.env.KCP_FEC) });
+  const { kcpTuningFromEnv } = await import('../../services/media/src/kcp/tuning.js');
+  // The same KCP_* tuning as the server would read, so a transport's env applies to this bridge too.
+  const endpoint = new KcpServerEndpoint({ host: '0.0.0.0', port: udpPort, tuning: kcpTuningFromEnv(process.env), fec: parseFecSetting(process.env.KCP_FEC) });
   endpoint.on('session', (stream) => {
     stream.markVerified(); // a benchmark bridge: no credentials to check
     const socket = net.connect({ host: '127.0.0.1', port: rtmpPort, noDelay: true });

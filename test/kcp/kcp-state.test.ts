@@ -49,6 +49,33 @@ test('a message of MAX_FRAGMENTS segments is accepted and reassembled; one byte 
   assert.deepEqual(received[0], largest);
 });
 
+test('pacing (maxKbit) spreads what the window allows over time: never ahead of the rate plus one burst, never far behind it', () => {
+  /** Bytes put on the wire by a sender with `maxKbit`, per 10 ms flush over one second, with 300 KB to send and no acks. */
+  function wireBytesPerFlush(maxKbit: number): number[] {
+    const sent: number[] = [];
+    let flushBytes = 0;
+    const kcp = new Kcp(1, (datagram) => (flushBytes += datagram.length), { mtu: 1350, sndWnd: 384, nodelay: 1, interval: 10, resend: 2, nc: true, stream: true, maxKbit });
+    for (let i = 0; i < 3; i++) assert.equal(kcp.send(bytes(100_000, i)), 0);
+    for (let t = 0; t <= 1000; t += 10) {
+      kcp.update(t);
+      sent.push(flushBytes);
+      flushBytes = 0;
+    }
+    return sent;
+  }
+  const unpaced = wireBytesPerFlush(0);
+  assert.ok(unpaced[0]! >= 128 * 1350, `unpaced, the first flush sends a whole window (128 segments, the peer's default) at once (${unpaced[0]} bytes)`);
+
+  const paced = wireBytesPerFlush(800); // 100 bytes per ms
+  const burst = 2 * 1350;
+  let total = 0;
+  paced.forEach((bytesNow, i) => {
+    total += bytesNow;
+    assert.ok(total <= 100 * i * 10 + burst, `by ${i * 10} ms: ${total} bytes, over the rate`);
+  });
+  assert.ok(total >= 0.9 * 100 * 1000, `in one second ${total} bytes, well under the rate`);
+});
+
 test('recv reports an empty queue, an incomplete message and a too-small buffer', () => {
   const kcp = new Kcp(1, noOutput);
   assert.equal(kcp.recv(new Uint8Array(10)), KcpRecvError.Empty);

@@ -249,6 +249,13 @@ export interface KcpOptions {
   /** A segment sent this many times marks the link dead (default 20). */
   deadLink?: number;
   /**
+   * Pacing: at most this many kbit/s of segments (headers included, first
+   * sends and retransmissions alike; acks are never held). 0 or unset: as
+   * ikcp, everything the windows allow goes out at each flush. Not part of
+   * ikcp; only the sender changes, so peers need nothing.
+   */
+  maxKbit?: number;
+  /**
    * First sequence number to send and to expect (default 0, as ikcp; both
    * ends must agree). Meant for tests of sequence wrap-around.
    */
@@ -378,6 +385,11 @@ export class Kcp {
   private nodelayMode = 0;
   private fastresend = 0;
   private nocwnd = false;
+  /** Pacing (see KcpOptions.maxKbit): a token bucket in bytes, refilled per ms of `current`. */
+  private paceBytesPerMs = 0;
+  private paceBurstBytes = 0;
+  private paceTokens = 0;
+  private paceRefilledAt = 0;
 
   /** Messages waiting for the send window. */
   private readonly sndQueue = new Ring<Segment>();
@@ -407,6 +419,30 @@ export class Kcp {
     if (options.mtu !== undefined && this.setmtu(options.mtu) < 0) throw new RangeError(`invalid KCP mtu ${options.mtu}`);
     this.wndsize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.nodelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc === undefined ? -1 : Number(options.nc));
+    this.setMaxRate(options.maxKbit ?? 0);
+  }
+
+  /**
+   * Caps the send rate at `kbit` kbit/s (0: no cap). The bucket holds two
+   * flush intervals' worth (at least two full datagrams), so a flush can
+   * send what the interval earned without bursting a keyframe into a
+   * narrow link all at once: excess waits here, in the send buffer, rather
+   * than in (and overflowing) a router's queue.
+   */
+  setMaxRate(kbit: number): void {
+    this.paceBytesPerMs = kbit > 0 ? kbit / 8 : 0;
+    this.paceBurstBytes = Math.max(2 * this.mtuBytes, Math.ceil(2 * this.intervalMs * this.paceBytesPerMs));
+    this.paceTokens = this.paceBurstBytes;
+    this.paceRefilledAt = this.current;
+  }
+
+  /** Adds what the time since the last flush earned; returns the bytes this flush may send. */
+  private refillPacing(): number {
+    if (this.paceBytesPerMs === 0) return Infinity;
+    const elapsed = Math.max(0, seqDiff(this.current, this.paceRefilledAt));
+    this.paceRefilledAt = this.current;
+    this.paceTokens = Math.min(this.paceBurstBytes, this.paceTokens + elapsed * this.paceBytesPerMs);
+    return this.paceTokens;
   }
 
   get mtu(): number {
@@ -801,15 +837,21 @@ export class Kcp {
     const rtomin = this.nodelayMode === 0 ? this.rxRto >> 3 : 0;
     let fastRetransmitted = false;
     let timedOut = false;
+    // Oldest first, so when pacing runs out, retransmissions have gone before new data.
+    let budget = this.refillPacing();
     for (let i = 0; i < this.sndBuf.length; i++) {
       const segment = this.sndBuf.at(i);
       if (segment === null) continue;
+      const timeout = segment.xmit > 0 && seqDiff(current, segment.resendts) >= 0;
+      const fast = !timeout && segment.xmit > 0 && segment.fastack >= resent && (segment.xmit <= this.fastLimit || this.fastLimit <= 0);
+      if (segment.xmit > 0 && !timeout && !fast) continue;
+      if (budget < KCP_OVERHEAD + segment.len) break; // what is due stays due for the next flush
       if (segment.xmit === 0) {
         segment.xmit = 1;
         segment.rto = this.rxRto;
         segment.resendts = (current + segment.rto + rtomin) >>> 0;
         this.stats.segmentsSent++;
-      } else if (seqDiff(current, segment.resendts) >= 0) {
+      } else if (timeout) {
         segment.xmit++;
         this.stats.timeoutRetransmits++;
         if (this.nodelayMode === 0) {
@@ -820,14 +862,12 @@ export class Kcp {
         }
         segment.resendts = (current + segment.rto) >>> 0;
         timedOut = true;
-      } else if (segment.fastack >= resent && (segment.xmit <= this.fastLimit || this.fastLimit <= 0)) {
+      } else {
         segment.xmit++;
         segment.fastack = 0;
         segment.resendts = (current + segment.rto) >>> 0;
         this.stats.fastRetransmits++;
         fastRetransmitted = true;
-      } else {
-        continue;
       }
       segment.ts = current;
       segment.wnd = wnd;
@@ -836,9 +876,11 @@ export class Kcp {
       size = encodeHeader(this.buffer, size, segment);
       this.buffer.set(segment.data, size);
       size += segment.len;
+      budget -= KCP_OVERHEAD + segment.len;
       if (segment.xmit >= this.deadLink) this.deadState = -1;
     }
     if (size > 0) this.emit(size);
+    if (this.paceBytesPerMs > 0) this.paceTokens = budget;
 
     if (fastRetransmitted) {
       const inflight = (this.sndNxt - this.sndUna) >>> 0;
