@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
 
 const DURATION_MS = Number(args.minutes) * 60_000;
 const PUBLISHERS = Number(args.publishers);
+const streamName = (i: number): string => `soak${i}`;
 const VIEWERS = Number(args.viewers);
 const SAMPLE_MS = Number(args['sample-seconds']) * 1000;
 
@@ -67,14 +68,33 @@ function localRecordings(dir: string): RecordingObjects {
   return { keys, read: async (key) => readFileSync(path.join(dir, key), 'utf8') };
 }
 
-async function bucketRecordings(client: S3Client, bucket: string): Promise<RecordingObjects> {
-  const keys: string[] = [];
+/** Keys (or, with a delimiter, common prefixes) under `prefix`, following continuation tokens. */
+async function listAll(client: S3Client, bucket: string, prefix: string, delimiter?: string): Promise<string[]> {
+  const found: string[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'recordings/', ContinuationToken: token }));
-    for (const o of page.Contents ?? []) keys.push(o.Key!.slice('recordings/'.length));
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }));
+    if (delimiter) for (const p of page.CommonPrefixes ?? []) found.push(p.Prefix!);
+    else for (const o of page.Contents ?? []) found.push(o.Key!);
     token = page.NextContinuationToken;
   } while (token);
+  return found;
+}
+
+/**
+ * Walks recordings/<stream>/<broadcast>/ one broadcast at a time, for the
+ * streams the soak published: s3rver answers any listing that would be
+ * truncated (over 1000 keys) with a 500, and an hour's soak stores many
+ * thousands of segments. (It also lists no common prefixes directly under
+ * recordings/, hence the known stream names.)
+ */
+async function bucketRecordings(client: S3Client, bucket: string, streams: string[]): Promise<RecordingObjects> {
+  const keys: string[] = [];
+  for (const stream of streams) {
+    for (const broadcast of await listAll(client, bucket, `recordings/${stream}/`, '/')) {
+      for (const key of await listAll(client, bucket, broadcast)) keys.push(key.slice('recordings/'.length));
+    }
+  }
   const read = async (key: string): Promise<string> =>
     (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `recordings/${key}` }))).Body!.transformToString();
   return { keys, read };
@@ -168,7 +188,7 @@ async function main(): Promise<number> {
   const publisherLoops = Array.from({ length: PUBLISHERS }, async (_, i) => {
     while (Date.now() < deadline) {
       try {
-        const publisher = await PacedPublisher.start({ host: server.host, port: server.rtmpPort, app: 'live', name: `soak${i}` }, tags);
+        const publisher = await PacedPublisher.start({ host: server.host, port: server.rtmpPort, app: 'live', name: streamName(i) }, tags);
         publishCycles++;
         await sleep(Math.min(randomBetween(20_000, 90_000), Math.max(0, deadline - Date.now())));
         publisher.stop();
@@ -184,7 +204,7 @@ async function main(): Promise<number> {
     while (Date.now() < deadline) {
       try {
         const viewer = await startViewer(i % 2 ? 'rtmp' : 'flv', {
-          host: server.host, rtmpPort: server.rtmpPort, httpPort: server.httpPort, app: 'live', name: `soak${Math.floor(Math.random() * PUBLISHERS)}`,
+          host: server.host, rtmpPort: server.rtmpPort, httpPort: server.httpPort, app: 'live', name: streamName(Math.floor(Math.random() * PUBLISHERS)),
         });
         live.add(viewer);
         viewerCycles++;
@@ -239,11 +259,13 @@ async function main(): Promise<number> {
   if (late > early * 1.2 + 10) failures.push(`memory grew from ${fmt(early, 1)} to ${fmt(late, 1)} MiB`);
   if (s3 || args.hls) {
     const client = s3?.client();
-    const objects = client ? await bucketRecordings(client, S3_BUCKET) : localRecordings(path.join(server.dataDir, 'hls', 'recordings'));
+    const streams = Array.from({ length: PUBLISHERS }, (_, i) => streamName(i));
+    const objects = client ? await bucketRecordings(client, S3_BUCKET, streams) : localRecordings(path.join(server.dataDir, 'hls', 'recordings'));
     const lost = await lostRecordingSegments(objects);
     client?.destroy();
     failures.push(...lost);
     const broadcasts = new Set(objects.keys.map((k) => k.slice(0, k.lastIndexOf('/')))).size;
+    if (broadcasts === 0 && publishCycles > 0) failures.push(`no recording found after ${publishCycles} publish cycles`);
     const where = s3 ? `in S3 across ${s3.outages} outages` : 'on disk';
     console.log(lost.length ? `recordings ${where}: ${lost.length} of ${broadcasts} broadcasts lost segments` : `recordings ${where}: all ${broadcasts} broadcasts complete`);
   } else {
