@@ -53,7 +53,8 @@ test('a publisher silent for publisherTakeoverMs is replaced by a new one; one s
   assert.equal(second.replaced, first.stream.publisher);
   assert.equal(hub.get('live', 'cam'), second.stream);
   assert.equal(kicked.length, 1);
-  assert.match(kicked[0]!, /replaced by a new publisher after 0\.[2-9] s without media/);
+  const silentSeconds = Number(/replaced by a new publisher after (\d+\.\d) s without media/.exec(kicked[0]!)?.[1]);
+  assert.ok(silentSeconds >= 0.2, `the reason says how long it was silent: ${kicked[0]}`);
   assert.equal(first.stream.isEnded, true);
   assert.match(viewer.endedWith ?? '', /replaced/, 'the old stream ends for its viewers, as when a publisher leaves');
   assert.equal(hub.startPublish('live', 'cam', publisher()).ok, false, 'the new publisher has its own grace period');
