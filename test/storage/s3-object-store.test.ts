@@ -175,11 +175,12 @@ test('failed/ is bounded like the spool: the first refusals stay for an operator
   assert.equal((await readdir(spoolDir)).filter((n) => n !== 'failed').length, 0, 'nothing left behind in the queue');
   await store.close();
 
+  await writeFile(path.join(spoolDir, 'failed', 'operator-notes.json'), 'not json'); // unreadable entries neither block the open nor go
   const reopened = await openStore(spoolDir, 10 * 1024, 'no-such-bucket');
   await reopened.put('recordings/f/b/5.ts', Buffer.alloc(3 * 1024), segmentMeta(5));
   assert.equal(await reopened.flush(5000), true);
   assert.equal(reopened.counters.failedDiscarded, 1, 'the bound counts what an earlier process kept');
-  assert.equal((await kept()).length, 2);
+  assert.equal((await kept()).length, 3, 'the two kept refusals and the unreadable file');
   await reopened.close();
 });
 

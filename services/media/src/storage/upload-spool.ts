@@ -19,6 +19,20 @@ const FAILED_DIR = 'failed';
 /** What an entry kept in failed/ counts against its bound besides its body: the .json beside it (deletes have no body). */
 const FAILED_ENTRY_OVERHEAD = 1024;
 
+/**
+ * What an entry already in failed/ counts against its bound. One that cannot
+ * be read or parsed (an operator's edit, a crash) counts its overhead only:
+ * it must neither stop the spool from opening nor be deleted.
+ */
+async function failedEntryCost(file: string): Promise<number> {
+  try {
+    const entry = JSON.parse(await readFile(file, 'utf8')) as Partial<SpoolEntry>;
+    return (typeof entry.bytes === 'number' ? entry.bytes : 0) + FAILED_ENTRY_OVERHEAD;
+  } catch {
+    return FAILED_ENTRY_OVERHEAD;
+  }
+}
+
 /** Where moveAside() put an entry: into failed/, or nowhere because failed/ was full. */
 export type MovedAside = 'kept' | 'discarded';
 
@@ -73,9 +87,7 @@ export class UploadSpool {
       }
     }
     for (const name of await readdir(path.join(dir, FAILED_DIR))) {
-      if (!name.endsWith('.json')) continue;
-      const entry = JSON.parse(await readFile(path.join(dir, FAILED_DIR, name), 'utf8').catch(() => '{}')) as Partial<SpoolEntry>;
-      spool.failedBytes += (entry.bytes ?? 0) + FAILED_ENTRY_OVERHEAD;
+      if (name.endsWith('.json')) spool.failedBytes += await failedEntryCost(path.join(dir, FAILED_DIR, name));
     }
     return spool;
   }
