@@ -387,7 +387,6 @@ export class Kcp {
   private nocwnd = false;
   /** Pacing (see KcpOptions.maxKbit): a token bucket in bytes, refilled per ms of `current`. */
   private paceBytesPerMs = 0;
-  private paceBurstBytes = 0;
   private paceTokens = 0;
   private paceRefilledAt = 0;
 
@@ -431,9 +430,13 @@ export class Kcp {
    */
   setMaxRate(kbit: number): void {
     this.paceBytesPerMs = kbit > 0 ? kbit / 8 : 0;
-    this.paceBurstBytes = Math.max(2 * this.mtuBytes, Math.ceil(2 * this.intervalMs * this.paceBytesPerMs));
-    this.paceTokens = this.paceBurstBytes;
+    this.paceTokens = this.paceBurstBytes();
     this.paceRefilledAt = this.current;
+  }
+
+  /** The bucket's size, from the current mtu and interval (either may be changed after the rate). */
+  private paceBurstBytes(): number {
+    return Math.max(2 * this.mtuBytes, Math.ceil(2 * this.intervalMs * this.paceBytesPerMs));
   }
 
   /** Adds what the time since the last flush earned; returns the bytes this flush may send. */
@@ -441,7 +444,7 @@ export class Kcp {
     if (this.paceBytesPerMs === 0) return Infinity;
     const elapsed = Math.max(0, seqDiff(this.current, this.paceRefilledAt));
     this.paceRefilledAt = this.current;
-    this.paceTokens = Math.min(this.paceBurstBytes, this.paceTokens + elapsed * this.paceBytesPerMs);
+    this.paceTokens = Math.min(this.paceBurstBytes(), this.paceTokens + elapsed * this.paceBytesPerMs);
     return this.paceTokens;
   }
 
