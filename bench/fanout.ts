@@ -17,10 +17,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RtmpClient } from '../services/media/src/rtmp/client.js';
-import { silentLogger } from '../services/media/src/logger.js';
-import type { RtmpServerLimits } from '../services/media/src/rtmp/rtmp-server.js';
-import { startMediaServer } from '../services/media/src/server.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
+import type { RtmpServerLimits } from '@bridgecast/media/rtmp/rtmp-server.js';
+import { startMediaServer } from '@bridgecast/media/server.js';
 import { encodeFile, killAllChildren, startPublisher } from '../test/helpers/ffmpeg.js';
 
 const STREAM = 'bench';

@@ -14,9 +14,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { attachHls, hlsKeys } from '../services/media/src/hls/hls-writer.js';
-import { silentLogger } from '../services/media/src/logger.js';
-import { LocalObjectStore } from '../services/media/src/storage/local-object-store.js';
+import { attachHls, hlsKeys } from '@bridgecast/media/hls/hls-writer.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
+import { LocalObjectStore } from '@bridgecast/media/storage/local-object-store.js';
 import { killAllChildren, startPublisher } from '../test/helpers/ffmpeg.js';
 import { measureLatency, recordKeyframeTimes, RecordingObjectStore } from '../test/helpers/hls-capture.js';
 import { startTestServer } from '../test/helpers/media-server.js';

@@ -4,8 +4,8 @@
  * extra delay as arrival - (startedAt + timestamp).
  */
 import type { Duplex } from 'node:stream';
-import { MediaPacket } from '../../services/media/src/hub/media-packet.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import type { FlvTag } from './flv-reader.js';
 import { SAMPLE_FPS } from './sample-media.js';
 

@@ -5,8 +5,8 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { MediaPacket } from '../../services/media/src/hub/media-packet.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { FlvReader } from './flv-reader.js';
 import { SAMPLE_FPS } from './sample-media.js';
 

@@ -27,8 +27,8 @@ export interface ReadSummary {
 
 async function openKcp(host: string, port: number): Promise<Duplex> {
   // Loaded only for kcp readers, so the benchmark runs before the KCP transport exists.
-  const { connectKcp } = await import('../../services/media/src/kcp/endpoint.js');
-  const { parseFecSetting } = await import('../../services/media/src/kcp/fec/fec-codec.js');
+  const { connectKcp } = await import('kcp-ts/node');
+  const { parseFecSetting } = await import('@bridgecast/media/kcp-config.js');
   return connectKcp(host, port, { fec: parseFecSetting(process.env.KCP_FEC) });
 }
 
@@ -60,11 +60,10 @@ async function publish(host: string, port: number, name: string): Promise<void> 
  * KCP session is piped to the server's RTMP port on loopback. Prints "ready".
  */
 async function kcpBridge(udpPort: number, rtmpPort: number): Promise<void> {
-  const { KcpServerEndpoint } = await import('../../services/media/src/kcp/endpoint.js');
-  const { parseFecSetting } = await import('../../services/media/src/kcp/fec/fec-codec.js');
-  const { kcpTuningFromEnv } = await import('../../services/media/src/kcp/tuning.js');
+  const { KcpServerEndpoint } = await import('kcp-ts/node');
+  const { loadKcpSettings } = await import('@bridgecast/media/kcp-config.js');
   // The same KCP_* tuning as the server would read, so a transport's env applies to this bridge too.
-  const endpoint = new KcpServerEndpoint({ host: '0.0.0.0', port: udpPort, tuning: kcpTuningFromEnv(process.env), fec: parseFecSetting(process.env.KCP_FEC) });
+  const endpoint = new KcpServerEndpoint({ host: '0.0.0.0', port: udpPort, ...loadKcpSettings(process.env) });
   endpoint.on('session', (stream) => {
     stream.markVerified(); // a benchmark bridge: no credentials to check
     const socket = net.connect({ host: '127.0.0.1', port: rtmpPort, noDelay: true });

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeAmf0, encodeAmf0, encodeAmf0EcmaArray } from '../../services/media/src/amf/amf0.js';
-import { AmfError, type AmfValue } from '../../services/media/src/amf/amf-value.js';
+import { decodeAmf0, encodeAmf0, encodeAmf0EcmaArray } from '@bridgecast/media/amf/amf0.js';
+import { AmfError, type AmfValue } from '@bridgecast/media/amf/amf-value.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeAmf0 } from '../../services/media/src/amf/amf0.js';
-import { decodeAmf3 } from '../../services/media/src/amf/amf3.js';
-import { AmfError } from '../../services/media/src/amf/amf-value.js';
+import { decodeAmf0 } from '@bridgecast/media/amf/amf0.js';
+import { decodeAmf3 } from '@bridgecast/media/amf/amf3.js';
+import { AmfError } from '@bridgecast/media/amf/amf-value.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const utf8 = (s: string) => Buffer.from(s).toString('hex');

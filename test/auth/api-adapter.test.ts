@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { MAX_BODY_BYTES } from '../../lambdas/stream-keys/src/validation.js';
-import { createLocalApiHandler, type LocalApiOptions } from '../../services/media/src/auth/api-adapter.js';
-import { silentLogger } from '../../services/media/src/logger.js';
+import { MAX_BODY_BYTES } from '@bridgecast/stream-keys';
+import { createLocalApiHandler, type LocalApiOptions } from '@bridgecast/media/auth/api-adapter.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
 import { startTestTable, TEST_URLS, type TestTable } from '../stream-keys/fixtures.js';
 
 let table: TestTable;

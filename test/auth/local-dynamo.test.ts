@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { describeDemoStream, ensureDemoStream } from '../../services/media/src/auth/demo-stream.js';
+import { describeDemoStream, ensureDemoStream } from '@bridgecast/media/auth/demo-stream.js';
 import { startTestTable } from '../stream-keys/fixtures.js';
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-dynamo-'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { playAuthorizer, signPlayToken, verifyPlayToken } from '../../services/media/src/auth/play-token.js';
+import { playAuthorizer, signPlayToken, verifyPlayToken } from '@bridgecast/media/auth/play-token.js';
 
 const SECRET = 'test-secret';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
-import { hashStreamKey } from '../../lambdas/stream-keys/src/keys.js';
-import type { StreamKeyStore } from '../../lambdas/stream-keys/src/store.js';
-import { OpenAuthorizer, StreamKeyAuthorizer, type StreamKeyAuthorizerOptions } from '../../services/media/src/auth/publish-authorizer.js';
-import { startRevocationWatch } from '../../services/media/src/auth/revocation-watch.js';
+import { hashStreamKey } from '@bridgecast/stream-keys';
+import type { StreamKeyStore } from '@bridgecast/stream-keys';
+import { OpenAuthorizer, StreamKeyAuthorizer, type StreamKeyAuthorizerOptions } from '@bridgecast/media/auth/publish-authorizer.js';
+import { startRevocationWatch } from '@bridgecast/media/auth/revocation-watch.js';
 import { startTestTable, type TestTable } from '../stream-keys/fixtures.js';
 
 let table: TestTable;

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { killAllChildren, probeMedia, startPublisher } from '../helpers/ffmpeg.js';
-import { DEFAULT_KEY_CACHE_POLICY } from '../../services/media/src/auth/publish-authorizer.js';
-import { startPushBridge } from '../../services/media/src/client/bridges.js';
+import { DEFAULT_KEY_CACHE_POLICY } from '@bridgecast/media/auth/publish-authorizer.js';
+import { startPushBridge } from '@bridgecast/media/client/bridges.js';
 import { startTestServer, waitFor, waitForKeyframe } from '../helpers/media-server.js';
 
 after(killAllChildren);

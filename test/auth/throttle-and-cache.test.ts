@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { throttleKeyForAddress } from '../../services/media/src/auth/address-key.js';
-import { FailureThrottle } from '../../services/media/src/auth/failure-throttle.js';
-import { TtlCache } from '../../services/media/src/auth/ttl-cache.js';
+import { throttleKeyForAddress } from '@bridgecast/media/auth/address-key.js';
+import { FailureThrottle } from '@bridgecast/media/auth/failure-throttle.js';
+import { TtlCache } from '@bridgecast/media/auth/ttl-cache.js';
 
 test('cache entries expire after their own TTL', () => {
   const cache = new TtlCache<string, string | null>(10);

@@ -13,10 +13,10 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { decideDesiredCount, DEFAULT_POLICY, type ScalingInput, type ScalingPolicy } from '../../lambdas/autoscaler/src/decide.js';
-import { createAutoscalerHandler } from '../../lambdas/autoscaler/src/handler.js';
-import { startLocalDynamo, type LocalDynamo } from '../../services/media/src/auth/local-dynamo.js';
-import { silentLogger } from '../../services/media/src/logger.js';
+import { decideDesiredCount, DEFAULT_POLICY, type ScalingInput, type ScalingPolicy } from '@bridgecast/autoscaler';
+import { createAutoscalerHandler } from '@bridgecast/autoscaler';
+import { startLocalDynamo, type LocalDynamo } from '@bridgecast/media/auth/local-dynamo.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
 
 const POLICY: ScalingPolicy = { ...DEFAULT_POLICY, minTasks: 2, maxTasks: 10 };
 const NOW = 1_800_000_000_000;

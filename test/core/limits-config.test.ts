@@ -1,7 +1,7 @@
 /** Limits from the environment: defaults, overrides, and combinations that cannot work refused at start-up. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadLimits } from '../../services/media/src/limits.js';
+import { loadLimits } from '@bridgecast/media/limits.js';
 
 test('limits come from the environment, and a partial-message cap below the message size is refused', () => {
   const defaults = loadLimits({});

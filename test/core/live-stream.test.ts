@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { MediaPacket } from '../../services/media/src/hub/media-packet.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import type { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
 import { sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 

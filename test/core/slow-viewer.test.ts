@@ -11,9 +11,9 @@ import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { after, before, test } from 'node:test';
-import type { ViewerBackpressure } from '../../services/media/src/hub/backpressure.js';
-import type { StreamSubscriber } from '../../services/media/src/hub/subscriber.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import type { ViewerBackpressure } from '@bridgecast/media/hub/backpressure.js';
+import type { StreamSubscriber } from '@bridgecast/media/hub/subscriber.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { sleep, startTestServer, waitFor, waitForStream, type TestServer } from '../helpers/media-server.js';
 import { SyntheticPublisher } from '../helpers/synthetic-media.js';
 

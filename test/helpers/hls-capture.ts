@@ -3,9 +3,9 @@
  * every put (key, metadata, time), keyframe arrival times on the hub, and
  * the publish-to-playlist latency computed from both.
  */
-import type { LiveStream } from '../../services/media/src/hub/live-stream.js';
-import type { StreamHub } from '../../services/media/src/hub/stream-hub.js';
-import type { ObjectMeta, ObjectStore } from '../../services/media/src/storage/object-store.js';
+import type { LiveStream } from '@bridgecast/media/hub/live-stream.js';
+import type { StreamHub } from '@bridgecast/media/hub/stream-hub.js';
+import type { ObjectMeta, ObjectStore } from '@bridgecast/media/storage/object-store.js';
 
 export interface PutRecord { key: string; meta: ObjectMeta; body: Buffer; at: number }
 

@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { LiveStream } from '../../services/media/src/hub/live-stream.js';
-import type { StreamHub } from '../../services/media/src/hub/stream-hub.js';
-import { silentLogger, type Logger } from '../../services/media/src/logger.js';
-import type { RtmpServerLimits } from '../../services/media/src/rtmp/rtmp-server.js';
-import { startMediaServer, type MediaServer, type StartOptions } from '../../services/media/src/server.js';
+import type { LiveStream } from '@bridgecast/media/hub/live-stream.js';
+import type { StreamHub } from '@bridgecast/media/hub/stream-hub.js';
+import { silentLogger, type Logger } from '@bridgecast/media/logger.js';
+import type { RtmpServerLimits } from '@bridgecast/media/rtmp/rtmp-server.js';
+import { startMediaServer, type MediaServer, type StartOptions } from '@bridgecast/media/server.js';
 
 export interface TestServerOptions extends StartOptions {
   /** Overrides of the RTMP limits (short handshake/idle timeouts, small message limits). */

@@ -4,10 +4,10 @@
  * garbage the test wants and watch for the server closing the connection.
  */
 import net from 'node:net';
-import { encodeAmf0 } from '../../services/media/src/amf/amf0.js';
-import type { AmfValue } from '../../services/media/src/amf/amf-value.js';
-import { encodeChunks } from '../../services/media/src/rtmp/chunk-writer.js';
-import { clientHandshakeStart, HANDSHAKE_SIZE } from '../../services/media/src/rtmp/handshake.js';
+import { encodeAmf0 } from '@bridgecast/media/amf/amf0.js';
+import type { AmfValue } from '@bridgecast/media/amf/amf-value.js';
+import { encodeChunks } from '@bridgecast/media/rtmp/chunk-writer.js';
+import { clientHandshakeStart, HANDSHAKE_SIZE } from '@bridgecast/media/rtmp/handshake.js';
 
 export interface RawRtmpPeer {
   socket: net.Socket;

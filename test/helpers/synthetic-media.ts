@@ -5,10 +5,10 @@
  * FLV headers (AVC / AAC / Enhanced RTMP), so the server classifies them as
  * a real encoder's would; the codec data itself is filler.
  */
-import { encodeAmf0, encodeAmf0EcmaArray } from '../../services/media/src/amf/amf0.js';
-import type { AmfObject } from '../../services/media/src/amf/amf-value.js';
-import { MediaPacket } from '../../services/media/src/hub/media-packet.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import { encodeAmf0, encodeAmf0EcmaArray } from '@bridgecast/media/amf/amf0.js';
+import type { AmfObject } from '@bridgecast/media/amf/amf-value.js';
+import { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 
 export type VideoKind = 'header' | 'key' | 'inter';
 

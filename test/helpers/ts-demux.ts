@@ -4,7 +4,7 @@
  * (sync byte, continuity counters, PSI CRC, adaptation field lengths,
  * PES headers) instead of silently resyncing the way players do.
  */
-import { crc32Mpeg } from '../../services/media/src/hls/crc32-mpeg.js';
+import { crc32Mpeg } from '@bridgecast/media/hls/crc32-mpeg.js';
 
 export interface DemuxedFrame {
   pid: number;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { newBroadcastId } from '../../services/media/src/hls/broadcast-id.js';
-import { TimestampUnwrapper } from '../../services/media/src/hls/broadcast-muxer.js';
-import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from '../../services/media/src/hls/playlist.js';
-import { Segmenter, type Placement, type SegmenterLimits } from '../../services/media/src/hls/segmenter.js';
+import { newBroadcastId } from '@bridgecast/contracts';
+import { TimestampUnwrapper } from '@bridgecast/media/hls/broadcast-muxer.js';
+import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from '@bridgecast/media/hls/playlist.js';
+import { Segmenter, type Placement, type SegmenterLimits } from '@bridgecast/media/hls/segmenter.js';
 import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
 
 /** Limits with caps far enough not to matter unless given. */

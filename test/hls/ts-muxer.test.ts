@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseAudioSpecificConfig } from '../../services/media/src/hls/adts.js';
-import { parseAvcc, parseHvcc } from '../../services/media/src/hls/annexb.js';
-import { crc32Mpeg } from '../../services/media/src/hls/crc32-mpeg.js';
-import { AUDIO_PID, msTo90k, STREAM_TYPE, TsMuxer, VIDEO_PID } from '../../services/media/src/hls/ts-muxer.js';
+import { parseAudioSpecificConfig } from '@bridgecast/media/hls/adts.js';
+import { parseAvcc, parseHvcc } from '@bridgecast/media/hls/annexb.js';
+import { crc32Mpeg } from '@bridgecast/media/hls/crc32-mpeg.js';
+import { AUDIO_PID, msTo90k, STREAM_TYPE, TsMuxer, VIDEO_PID } from '@bridgecast/media/hls/ts-muxer.js';
 import { demuxTs, lengthPrefixed, splitAnnexB } from '../helpers/ts-demux.js';
 
 const SPS = Buffer.from([0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80]);

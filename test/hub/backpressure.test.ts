@@ -1,7 +1,7 @@
 /** ViewerBackpressure: what a viewer with a backed-up socket is sent. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ViewerBackpressure } from '../../services/media/src/hub/backpressure.js';
+import { ViewerBackpressure } from '@bridgecast/media/hub/backpressure.js';
 import { aacPacket, avcPacket, metadataPacket } from '../helpers/synthetic-media.js';
 
 const MAX = 10_000;

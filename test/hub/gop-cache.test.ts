@@ -1,7 +1,7 @@
 /** The GOP cache: what a viewer joining now is sent after the sequence headers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GopCache } from '../../services/media/src/hub/gop-cache.js';
+import { GopCache } from '@bridgecast/media/hub/gop-cache.js';
 import { aacPacket, avcPacket, metadataPacket } from '../helpers/synthetic-media.js';
 
 test('holds the packets since the last keyframe, audio included, and restarts at each keyframe', () => {

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MediaPacket } from '../../services/media/src/hub/media-packet.js';
-import { StreamHub } from '../../services/media/src/hub/stream-hub.js';
-import type { StreamSubscriber } from '../../services/media/src/hub/subscriber.js';
+import type { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
+import { StreamHub } from '@bridgecast/media/hub/stream-hub.js';
+import type { StreamSubscriber } from '@bridgecast/media/hub/subscriber.js';
 import { aacPacket, avcPacket, metadataPacket } from '../helpers/synthetic-media.js';
 
 class RecordingViewer implements StreamSubscriber {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ViewerWriteBatch, WriteFlusher, type BatchSink } from '../../services/media/src/hub/write-batch.js';
+import { ViewerWriteBatch, WriteFlusher, type BatchSink } from '@bridgecast/media/hub/write-batch.js';
 
 /** A sink that records each corked group as one "syscall". */
 function recordingSink(): BatchSink & { writes: string[][]; corked: number } {

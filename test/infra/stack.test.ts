@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../../infra/bin/app.js';
+import { buildApp } from '@bridgecast/infra/bin/app.js';
 
 let template: Template;
 

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import { encodeAmf0 } from '../../services/media/src/amf/amf0.js';
-import { playOverKcp } from '../../services/media/src/client/index.js';
-import { connectKcp } from '../../services/media/src/kcp/endpoint.js';
-import { loadLimits } from '../../services/media/src/limits.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
-import { clientHandshakeStart } from '../../services/media/src/rtmp/handshake.js';
+import { encodeAmf0 } from '@bridgecast/media/amf/amf0.js';
+import { playOverKcp } from '@bridgecast/media/client/index.js';
+import { connectKcp } from 'kcp-ts/node';
+import { loadLimits } from '@bridgecast/media/limits.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
+import { clientHandshakeStart } from '@bridgecast/media/rtmp/handshake.js';
 import { rawCommand, rawMessage } from '../helpers/raw-rtmp.js';
 import { memoryLogger, sleep, startTestServer, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 import { SyntheticPublisher, syntheticStream } from '../helpers/synthetic-media.js';

@@ -13,12 +13,12 @@ import { after, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, SQSEvent } from 'aws-lambda';
 import S3rver from 's3rver';
-import { createRecordingHandler } from '../../lambdas/recording/src/handler.js';
-import { RecordingIndexer } from '../../lambdas/recording/src/indexer.js';
-import { createStreamKeysHandler } from '../../lambdas/stream-keys/src/handler.js';
-import { StreamKeyStore } from '../../lambdas/stream-keys/src/store.js';
-import { startLocalDynamo, type LocalDynamo } from '../../services/media/src/auth/local-dynamo.js';
-import { silentLogger } from '../../services/media/src/logger.js';
+import { createRecordingHandler } from '@bridgecast/recording';
+import { RecordingIndexer } from '@bridgecast/recording';
+import { createStreamKeysHandler } from '@bridgecast/stream-keys';
+import { StreamKeyStore } from '@bridgecast/stream-keys';
+import { startLocalDynamo, type LocalDynamo } from '@bridgecast/media/auth/local-dynamo.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
 import { apiEvent } from '../stream-keys/fixtures.js';
 
 const BUCKET = 'hls';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff } from '../../services/media/src/relay/backoff.js';
-import { RelayAuthorizer } from '../../services/media/src/relay/relay-auth.js';
-import { loadRelayConfig, matchesStreamPattern, parsePushList } from '../../services/media/src/relay/relay-config.js';
-import { parseRelayQuery, signedRelayName, signRelayToken, verifyRelayToken } from '../../services/media/src/relay/relay-token.js';
-import { splitStreamName } from '../../services/media/src/rtmp/names.js';
+import { Backoff } from '@bridgecast/media/relay/backoff.js';
+import { RelayAuthorizer } from '@bridgecast/media/relay/relay-auth.js';
+import { loadRelayConfig, matchesStreamPattern, parsePushList } from '@bridgecast/media/relay/relay-config.js';
+import { parseRelayQuery, signedRelayName, signRelayToken, verifyRelayToken } from '@bridgecast/media/relay/relay-token.js';
+import { splitStreamName } from '@bridgecast/media/rtmp/names.js';
 
 describe('relay tokens', () => {
   const claims = { app: 'live', name: 'st_abc', expiresAt: 2_000_000_000, via: ['origin-1'] };

@@ -7,12 +7,12 @@
  * plain publishes go to the test server's own RTMP port instead.
  */
 import net from 'node:net';
-import { startLocalServer, type LocalServer } from '../../services/media/src/client/local-server.js';
-import { KcpServerEndpoint } from '../../services/media/src/kcp/endpoint.js';
-import { silentLogger } from '../../services/media/src/logger.js';
-import { attachRelays, type Relays } from '../../services/media/src/relay/index.js';
-import type { LinkStateChange } from '../../services/media/src/relay/link-state.js';
-import type { PushTarget } from '../../services/media/src/relay/relay-config.js';
+import { startLocalServer, type LocalServer } from '@bridgecast/media/client/local-server.js';
+import { KcpServerEndpoint } from 'kcp-ts/node';
+import { silentLogger } from '@bridgecast/media/logger.js';
+import { attachRelays, type Relays } from '@bridgecast/media/relay/index.js';
+import type { LinkStateChange } from '@bridgecast/media/relay/link-state.js';
+import type { PushTarget } from '@bridgecast/media/relay/relay-config.js';
 import { startTestServer, type TestServer } from '../helpers/media-server.js';
 
 export interface RelayNodeOptions {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { MediaPacket } from '../../services/media/src/hub/media-packet.js';
-import { signedRelayName } from '../../services/media/src/relay/relay-token.js';
-import { connectRtmp } from '../../services/media/src/relay/transport.js';
-import type { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import type { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
+import { signedRelayName } from '@bridgecast/media/relay/relay-token.js';
+import { connectRtmp } from '@bridgecast/media/relay/transport.js';
+import type { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { killAllChildren, packetsOf, probeMedia, startPublisher } from '../helpers/ffmpeg.js';
 import { sleep, waitFor, waitForKeyframe, waitForStream } from '../helpers/media-server.js';
 import { SyntheticPublisher } from '../helpers/synthetic-media.js';

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkReader } from '../../services/media/src/rtmp/chunk-reader.js';
-import { RtmpProtocolError, type RtmpMessage } from '../../services/media/src/rtmp/messages.js';
+import { ChunkReader } from '@bridgecast/media/rtmp/chunk-reader.js';
+import { RtmpProtocolError, type RtmpMessage } from '@bridgecast/media/rtmp/messages.js';
 
 interface Header {
   fmt: 0 | 1 | 2 | 3;

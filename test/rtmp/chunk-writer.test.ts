@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ChunkReader } from '../../services/media/src/rtmp/chunk-reader.js';
-import { chunkedLength, encodeChunks } from '../../services/media/src/rtmp/chunk-writer.js';
-import type { RtmpMessage } from '../../services/media/src/rtmp/messages.js';
+import { ChunkReader } from '@bridgecast/media/rtmp/chunk-reader.js';
+import { chunkedLength, encodeChunks } from '@bridgecast/media/rtmp/chunk-writer.js';
+import type { RtmpMessage } from '@bridgecast/media/rtmp/messages.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 

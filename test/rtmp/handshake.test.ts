@@ -10,7 +10,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import {
   c2AnswersS1, clientHandshakeStart, digestClientC1, digestClientC2, findClientDigest, HANDSHAKE_SIZE, serverHandshakeResponse, verifyServerS2,
-} from '../../services/media/src/rtmp/handshake.js';
+} from '@bridgecast/media/rtmp/handshake.js';
 import { startTestServer, type TestServer } from '../helpers/media-server.js';
 
 const FP_KEY = Buffer.from('Genuine Adobe Flash Player 001');

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { encodeAmf0 } from '../../services/media/src/amf/amf0.js';
-import { RtmpClient } from '../../services/media/src/rtmp/client.js';
+import { encodeAmf0 } from '@bridgecast/media/amf/amf0.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { memoryLogger, startTestServer, waitFor, type LogLine, type TestServer } from '../helpers/media-server.js';
 import { connectRawRtmp, rawCommand, rawMessage, rawSetChunkSize } from '../helpers/raw-rtmp.js';
 import { SyntheticPublisher } from '../helpers/synthetic-media.js';

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../services/media/src/logger.js';
-import { emfLine, metricsServiceName, readEcsTaskIdentity, startEmfReporter } from '../../services/media/src/metrics/emf.js';
-import { nextProtectionAction } from '../../services/media/src/scaling/protection-policy.js';
-import { startTaskProtection } from '../../services/media/src/scaling/task-protection.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
+import { emfLine, metricsServiceName, readEcsTaskIdentity, startEmfReporter } from '@bridgecast/media/metrics/emf.js';
+import { nextProtectionAction } from '@bridgecast/media/scaling/protection-policy.js';
+import { startTaskProtection } from '@bridgecast/media/scaling/task-protection.js';
 import { waitFor } from '../helpers/media-server.js';
 
 async function localServer(handle: (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createLocalApiHandler } from '../../services/media/src/auth/api-adapter.js';
-import { runKeysCommand } from '../../services/media/src/cli/keys.js';
-import { silentLogger } from '../../services/media/src/logger.js';
+import { createLocalApiHandler } from '@bridgecast/media/auth/api-adapter.js';
+import { runKeysCommand } from '@bridgecast/media/cli/keys.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
 import { startTestTable, TEST_URLS, type TestTable } from './fixtures.js';
 
 let table: TestTable;

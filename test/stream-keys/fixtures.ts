@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { StreamKeyStore } from '../../lambdas/stream-keys/src/store.js';
-import type { StreamUrlConfig } from '../../lambdas/stream-keys/src/urls.js';
-import { startLocalDynamo, type LocalDynamo } from '../../services/media/src/auth/local-dynamo.js';
+import { StreamKeyStore } from '@bridgecast/stream-keys';
+import type { StreamUrlConfig } from '@bridgecast/stream-keys';
+import { startLocalDynamo, type LocalDynamo } from '@bridgecast/media/auth/local-dynamo.js';
 
 /** Shared by the stream-keys, authorizer, adapter and CLI tests: a real dynalite and a store over it. */
 

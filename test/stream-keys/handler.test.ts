@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import pino from 'pino';
-import { createStreamKeysHandler, type StreamKeysHandler } from '../../lambdas/stream-keys/src/handler.js';
-import { hashStreamKey } from '../../lambdas/stream-keys/src/keys.js';
-import { StreamKeyStore } from '../../lambdas/stream-keys/src/store.js';
-import { MAX_BODY_BYTES } from '../../lambdas/stream-keys/src/validation.js';
+import { createStreamKeysHandler, type StreamKeysHandler } from '@bridgecast/stream-keys';
+import { hashStreamKey } from '@bridgecast/stream-keys';
+import { StreamKeyStore } from '@bridgecast/stream-keys';
+import { MAX_BODY_BYTES } from '@bridgecast/stream-keys';
 import { apiEvent, startTestTable, TEST_URLS, type EventOptions, type TestTable } from './fixtures.js';
 
 let table: TestTable;

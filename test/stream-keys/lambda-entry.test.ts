@@ -21,7 +21,7 @@ test('the Lambda entry point wires the handler from its environment', async () =
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
   });
-  const { handler } = await import('../../lambdas/stream-keys/src/index.js');
+  const { handler } = await import('@bridgecast/stream-keys/lambda');
   const created = await handler(apiEvent('POST', '/prod/streams', { body: '{"name":"from-lambda"}', stage: 'prod' }));
   assert.equal(created.statusCode, 201, String(created.body));
   const body = JSON.parse(String(created.body));

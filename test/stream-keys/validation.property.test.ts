@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ApiError } from '../../lambdas/stream-keys/src/api-error.js';
-import { decodeBody, MAX_BODY_BYTES, MAX_NAME_LENGTH, parseCreateStreamBody } from '../../lambdas/stream-keys/src/validation.js';
+import { ApiError } from '@bridgecast/contracts';
+import { decodeBody, MAX_BODY_BYTES, MAX_NAME_LENGTH, parseCreateStreamBody } from '@bridgecast/stream-keys';
 
 /** Runs the body validator as the handler does; returns the name or the ApiError. */
 function validate(body: string, isBase64Encoded = false): { name: string } | ApiError {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { signPlayToken } from '../../services/media/src/auth/play-token.js';
+import { signPlayToken } from '@bridgecast/media/auth/play-token.js';
 import { killAllChildren, probeMedia, startPublisher } from '../helpers/ffmpeg.js';
 import { startTestServer, waitFor } from '../helpers/media-server.js';
 

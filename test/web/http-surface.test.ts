@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { signPlayToken } from '../../services/media/src/auth/play-token.js';
+import { signPlayToken } from '@bridgecast/media/auth/play-token.js';
 import { startTestServer, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 import { SyntheticPublisher } from '../helpers/synthetic-media.js';
 

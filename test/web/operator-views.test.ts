@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, test } from 'node:test';
-import { isPrivateAddress } from '../../services/media/src/auth/private-address.js';
+import { isPrivateAddress } from '@bridgecast/media/auth/private-address.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
 import { startTestServer, waitForKeyframe } from '../helpers/media-server.js';
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { signPlayToken } from '../../services/media/src/auth/play-token.js';
+import { signPlayToken } from '@bridgecast/media/auth/play-token.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
 import { startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 

@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
-import { broadcastStartTime, parseRecordingKey } from './recording-keys.js';
+import { broadcastStartTime, parseRecordingKey } from '@bridgecast/contracts';
 import { renderVodPlaylist, type IndexedSegment } from './vod-playlist.js';
 
 export interface IndexerOptions {

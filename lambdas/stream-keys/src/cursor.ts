@@ -1,4 +1,4 @@
-import { ApiError } from './api-error.js';
+import { ApiError } from '@bridgecast/contracts';
 
 /**
  * Opaque pagination cursors: a DynamoDB key, JSON then base64url. Cursors

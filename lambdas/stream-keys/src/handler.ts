@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from 'pino';
-import { ApiError } from './api-error.js';
+import { ApiError } from '@bridgecast/contracts';
 import { encodeCursor } from './cursor.js';
 import { apiPath, matchRoute, type RouteMatch } from './routes.js';
 import {

@@ -1,4 +1,4 @@
-import { ApiError, badRequest } from './api-error.js';
+import { ApiError, badRequest } from '@bridgecast/contracts';
 import { validateStreamId } from './validation.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ApiError, badRequest } from './api-error.js';
+import { ApiError, badRequest } from '@bridgecast/contracts';
 import type { TableKey } from './cursor.js';
 import { decodeCursor } from './cursor.js';
 import { isWellFormedStreamId } from './keys.js';

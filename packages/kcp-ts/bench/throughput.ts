@@ -13,10 +13,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { KcpServerEndpoint, connectKcp } from '../services/media/src/kcp/endpoint.js';
-import type { KcpStream } from '../services/media/src/kcp/stream.js';
-import { DEFAULT_KCP_TUNING } from '../services/media/src/kcp/tuning.js';
-import { startLossyUdpProxy, type LossyUdpProxy } from '../test/helpers/lossy-udp-proxy.js';
+import { KcpServerEndpoint, connectKcp } from 'kcp-ts/node';
+import type { KcpStream } from 'kcp-ts/node';
+import { DEFAULT_KCP_TUNING } from 'kcp-ts';
+import { startLossyUdpProxy, type LossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 import { ReferenceKcpPeer } from '../test/helpers/reference-kcp.js';
 
 const tuning = DEFAULT_KCP_TUNING;

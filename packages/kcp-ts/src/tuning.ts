@@ -1,5 +1,7 @@
 /**
- * KCP settings for live video, and how to override them from the environment.
+ * KCP tuning presets. A preset is plain data handed to `new Kcp(conv, output, tuning)`
+ * or to the Node endpoint; reading it from an environment or a file is the
+ * application's business.
  *
  * Live video is a fixed-rate stream that is useless when late, so every
  * choice below trades bandwidth and politeness for low, steady delay.
@@ -72,7 +74,7 @@ export interface KcpTuning {
  * the router's queue and setting off a retransmission spiral; but 5% and
  * 10% random loss then need more than 1.4x for retransmissions and go from
  * ~0.2 s to 2.4 s and 6.5 s. At 2x (5000) the lossy links stay near 0.3 s
- * and the bottleneck is 4.8 s again. Set KCP_MAX_KBIT to ~1.4x the top
+ * and the bottleneck is 4.8 s again. Set maxKbit to ~1.4x the top
  * bitrate for a link known to be narrow rather than lossy.
  */
 export const DEFAULT_KCP_TUNING: Readonly<KcpTuning> = Object.freeze({
@@ -86,32 +88,15 @@ export const DEFAULT_KCP_TUNING: Readonly<KcpTuning> = Object.freeze({
   maxKbit: 0,
 });
 
-function integerSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
 /**
- * Tuning from KCP_MTU, KCP_SNDWND, KCP_RCVWND, KCP_INTERVAL, KCP_NODELAY,
- * KCP_RESEND, KCP_NC and KCP_MAX_KBIT, each defaulting to DEFAULT_KCP_TUNING. Throws on a
- * value KCP cannot use. Windows stop at 65535 because the header's window
- * field is 16 bits.
+ * ikcp's documented modes, as tunings: `normal` is ikcp_nodelay(kcp, 0, 40,
+ * 0, 0) with ikcp's default windows and MTU (TCP-like: congestion window on,
+ * RTO doubling); `fast` is ikcp's "turbo" ikcp_nodelay(kcp, 1, 10, 2, 1);
+ * `liveVideo` is DEFAULT_KCP_TUNING (above: windows sized for 8 Mbit/s at
+ * 200 ms, MTU that survives tunnels).
  */
-export function kcpTuningFromEnv(env: Record<string, string | undefined>): KcpTuning {
-  const d = DEFAULT_KCP_TUNING;
-  return {
-    mtu: integerSetting(env, 'KCP_MTU', d.mtu, 100, 1500),
-    sndWnd: integerSetting(env, 'KCP_SNDWND', d.sndWnd, 1, 65535),
-    rcvWnd: integerSetting(env, 'KCP_RCVWND', d.rcvWnd, 128, 65535),
-    interval: integerSetting(env, 'KCP_INTERVAL', d.interval, 10, 5000),
-    nodelay: integerSetting(env, 'KCP_NODELAY', d.nodelay, 0, 2),
-    resend: integerSetting(env, 'KCP_RESEND', d.resend, 0, 1000),
-    nc: integerSetting(env, 'KCP_NC', d.nc ? 1 : 0, 0, 1) === 1,
-    maxKbit: integerSetting(env, 'KCP_MAX_KBIT', d.maxKbit, 0, 10_000_000),
-  };
-}
+export const KCP_TUNING_PRESETS: Readonly<Record<'normal' | 'fast' | 'liveVideo', Readonly<KcpTuning>>> = Object.freeze({
+  normal: Object.freeze({ mtu: 1400, sndWnd: 32, rcvWnd: 128, interval: 40, nodelay: 0, resend: 0, nc: false, maxKbit: 0 }),
+  fast: Object.freeze({ mtu: 1400, sndWnd: 32, rcvWnd: 128, interval: 10, nodelay: 1, resend: 2, nc: true, maxKbit: 0 }),
+  liveVideo: DEFAULT_KCP_TUNING,
+});

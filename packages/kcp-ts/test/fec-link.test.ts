@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { connectKcp, KcpServerEndpoint } from '../../services/media/src/kcp/endpoint.js';
-import type { FecSetting } from '../../services/media/src/kcp/fec/fec-link.js';
-import type { KcpStream } from '../../services/media/src/kcp/stream.js';
-import { startLossyUdpProxy } from '../helpers/lossy-udp-proxy.js';
+import { connectKcp, KcpServerEndpoint } from 'kcp-ts/node';
+import type { FecSetting } from 'kcp-ts/node';
+import type { KcpStream } from 'kcp-ts/node';
+import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 
 const PACE_BYTES = 25_000;
 const PACE_MS = 10;

@@ -4,10 +4,10 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KcpCommand, KCP_OVERHEAD, encodeHeader } from '../../services/media/src/kcp/kcp.js';
-import { KcpServerEndpoint, connectKcp, type KcpEndpointLimits } from '../../services/media/src/kcp/endpoint.js';
-import type { KcpStream, KcpStreamError } from '../../services/media/src/kcp/stream.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { KcpCommand, KCP_OVERHEAD, encodeHeader } from 'kcp-ts';
+import { KcpServerEndpoint, connectKcp, type KcpEndpointLimits } from 'kcp-ts/node';
+import type { KcpStream, KcpStreamError } from 'kcp-ts/node';
+import { seededRandom } from '@bridgecast/test-support/seeded-random.js';
 
 async function startEndpoint(limits: Partial<KcpEndpointLimits> = {}): Promise<{ endpoint: KcpServerEndpoint; port: number }> {
   const endpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', limits });

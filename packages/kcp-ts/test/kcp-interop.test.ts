@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { KcpServerEndpoint, connectKcp } from '../../services/media/src/kcp/endpoint.js';
-import { KCP_OVERHEAD, MAX_FRAGMENTS } from '../../services/media/src/kcp/kcp.js';
-import type { KcpStream } from '../../services/media/src/kcp/stream.js';
-import { DEFAULT_KCP_TUNING, type KcpTuning } from '../../services/media/src/kcp/tuning.js';
-import { startLossyUdpProxy } from '../helpers/lossy-udp-proxy.js';
-import { UdpKcpPeer, ourKcpEngine, referenceKcpEngine, type KcpEngineFactory } from '../helpers/reference-kcp.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { KcpServerEndpoint, connectKcp } from 'kcp-ts/node';
+import { KCP_OVERHEAD, MAX_FRAGMENTS } from 'kcp-ts';
+import type { KcpStream } from 'kcp-ts/node';
+import { DEFAULT_KCP_TUNING, type KcpTuning } from 'kcp-ts';
+import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
+import { UdpKcpPeer, ourKcpEngine, referenceKcpEngine, type KcpEngineFactory } from './helpers/reference-kcp.js';
+import { seededRandom } from '@bridgecast/test-support/seeded-random.js';
 
 /**
  * Our KCP against the reference C implementation (ikcp.c through node-kcp),

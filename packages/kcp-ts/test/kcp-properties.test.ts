@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Kcp, KCP_OVERHEAD, decodeHeader, encodeHeader, inspectDatagram } from '../../services/media/src/kcp/kcp.js';
+import { Kcp, KCP_OVERHEAD, decodeHeader, encodeHeader, inspectDatagram } from 'kcp-ts';
 import { VirtualLink, drainMessages, seededRandom } from './virtual-link.js';
 
 /** Small by default to keep `npm test` fast; FUZZ_RUNS=1000 for a deeper search. */

@@ -11,7 +11,7 @@ import {
   decodeHeader,
   encodeHeader,
   seqDiff,
-} from '../../services/media/src/kcp/kcp.js';
+} from 'kcp-ts';
 import { CLEAN_PATH, VirtualLink, commandsIn, drainMessages, seededRandom } from './virtual-link.js';
 
 const noOutput = (): void => {};

@@ -1,6 +1,6 @@
-import { Kcp, type KcpOptions } from '../../services/media/src/kcp/kcp.js';
+import { Kcp, type KcpOptions } from 'kcp-ts';
 
-export { seededRandom } from '../helpers/seeded-random.js';
+export { seededRandom } from '@bridgecast/test-support/seeded-random.js';
 
 /** Impairments of a simulated path; probabilities are per datagram. */
 export interface Impairment {

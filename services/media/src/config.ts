@@ -1,8 +1,12 @@
 import path from 'node:path';
+import { loadKcpSettings, type KcpSettings } from './kcp-config.js';
 import { loadLimits, type ServiceLimits } from './limits.js';
+import { loadRelayConfig, type RelayConfig } from './relay/relay-config.js';
 
 /**
- * Configuration of the media service, from the environment. Every setting
+ * Configuration of the media service, from the environment: the one place
+ * the service reads it (loadConfig), handing plain values to the components.
+ * Every setting
  * has a default that works on a laptop; the cloud deployment overrides a
  * few (HLS_BUCKET, STREAMS_TABLE, ...). See the README's configuration table.
  */
@@ -54,6 +58,10 @@ export interface MediaConfig {
   flvBaseUrl: string | undefined;
   /** Enables the KCP (UDP) endpoint. */
   kcpEnabled: boolean;
+  /** KCP tuning and FEC (KCP_*), for the endpoint and for kcp:// relay links. */
+  kcp: KcpSettings;
+  /** Relays: origin to pull from, push targets, shared secret (RELAY_*, SERVER_ID). */
+  relay: RelayConfig;
   /** Connection, session, size and timeout limits (see limits.ts). */
   limits: ServiceLimits;
 }
@@ -109,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     hlsBaseUrl: env.HLS_BASE_URL || undefined,
     flvBaseUrl: env.FLV_BASE_URL || undefined,
     kcpEnabled: bool(env, 'KCP', true),
+    kcp: loadKcpSettings(env),
+    relay: loadRelayConfig(env),
     limits: loadLimits(env),
   };
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_PUBLISHER_TAKEOVER_MS } from './hub/stream-hub.js';
-import { DEFAULT_KCP_ENDPOINT_LIMITS, type KcpEndpointLimits } from './kcp/endpoint.js';
+import { DEFAULT_KCP_ENDPOINT_LIMITS, type KcpEndpointLimits } from 'kcp-ts/node';
 import { DEFAULT_RTMP_LIMITS, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 
 /**

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
-import type { StreamKeyStore } from '../../../lambdas/stream-keys/src/store.js';
+import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { createLocalApiHandler } from './auth/api-adapter.js';
 import { operatorRefusal } from './auth/operator-request.js';
 import { playAuthorizer } from './auth/play-token.js';
@@ -18,10 +18,8 @@ import { sendError, sendJson } from './http/responses.js';
 import { webPageRoute } from './http/web-page.js';
 import { describeLiveStream, publicLiveStream } from './http/stream-list.js';
 import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
-import type { KcpServerEndpoint } from './kcp/endpoint.js';
-import { parseFecSetting } from './kcp/fec/fec-codec.js';
-import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
-import { kcpTuningFromEnv } from './kcp/tuning.js';
+import type { KcpServerEndpoint } from 'kcp-ts/node';
+import { listenRtmpOverKcp } from './ingest/rtmp-over-kcp.js';
 import { createLogger, type Logger } from './logger.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
 import { startCloudReporting } from './scaling/cloud-reporting.js';
@@ -31,7 +29,6 @@ import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
 import { onDemandFlvRoute } from './relay/demand.js';
 import { attachRelays } from './relay/index.js';
-import { loadRelayConfig } from './relay/relay-config.js';
 import { listenRtmpTcp, RtmpSessionManager, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 import type { PublishDecision } from './rtmp/server-session.js';
 
@@ -70,7 +67,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   let accepting = true;
 
   const publishAuth = await setUpPublishAuth(config, logger);
-  const relays = attachRelays(hub, loadRelayConfig(), logger, { maxBacklogBytes: config.viewerBacklogBytes });
+  const relays = attachRelays(hub, config.relay, logger, { maxBacklogBytes: config.viewerBacklogBytes, kcpTuning: config.kcp.tuning });
   const playTokens = playAuthorizer(config.playTokenSecret);
   // Relay requests (signed by the shared secret) are decided by the relay
   // authorizer; everything else by stream keys and play tokens.
@@ -106,7 +103,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
   const kcp = config.kcpEnabled
-    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp, fec: parseFecSetting(process.env.KCP_FEC) }, logger)
+    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: config.kcp.tuning, limits: config.limits.kcp, fec: config.kcp.fec }, logger)
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? await openHlsStore(config, logger) : undefined;

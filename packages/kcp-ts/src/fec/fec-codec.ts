@@ -16,10 +16,16 @@ import { ReedSolomon } from './reed-solomon.js';
  * `flush()` closes a short group so a quiet link still gets its parity, and
  * the missing tail counts as empty shards.
  *
- * Both ends of a link must use the same (dataShards, parityShards): set
- * KCP_FEC="10,3" on both. Pure: no sockets, no timers.
+ * Both ends of a link must use the same (dataShards, parityShards), such as
+ * 10 data + 3 parity. Pure: no sockets, no timers.
  */
 export const FEC_HEADER_SIZE = 8;
+
+/** Shards per FEC group; both ends of a link must agree. dataShards + parityShards <= 256. */
+export interface FecSetting {
+  dataShards: number;
+  parityShards: number;
+}
 const LENGTH_SIZE = 2;
 
 export interface FecStats {
@@ -206,15 +212,4 @@ function pad(body: Uint8Array | undefined, size: number): Buffer {
   const out = Buffer.alloc(size);
   if (body) out.set(body.subarray(0, size));
   return out;
-}
-
-/** Parses KCP_FEC="10,3" (data,parity); empty or "off" disables FEC. */
-export function parseFecSetting(raw: string | undefined): { dataShards: number; parityShards: number } | null {
-  if (!raw || raw === 'off' || raw === '0') return null;
-  const match = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(raw);
-  if (!match) throw new Error(`KCP_FEC must be "<data>,<parity>" such as "10,3", got "${raw}"`);
-  const dataShards = Number(match[1]);
-  const parityShards = Number(match[2]);
-  if (dataShards < 1 || parityShards < 1 || dataShards + parityShards > 256) throw new Error(`KCP_FEC shard counts out of range: "${raw}"`);
-  return { dataShards, parityShards };
 }

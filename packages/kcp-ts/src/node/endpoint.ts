@@ -3,13 +3,12 @@ import dns from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { loadConfig } from '../config.js';
 import { AmplificationGate } from './amplification.js';
-import { FecCodec, type FecStats } from './fec/fec-codec.js';
-import { FecLink, type FecSetting } from './fec/fec-link.js';
-import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type DatagramInspection, type KcpStats } from './kcp.js';
+import { FecCodec, type FecStats } from '../fec/fec-codec.js';
+import { FecLink, type FecSetting } from './fec-link.js';
+import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type DatagramInspection, type KcpStats } from '../kcp.js';
 import { KcpScheduler, KcpStream, KcpStreamError, type KcpTransport } from './stream.js';
-import { DEFAULT_KCP_TUNING, type KcpTuning } from './tuning.js';
+import { DEFAULT_KCP_TUNING, type KcpTuning } from '../tuning.js';
 
 export interface KcpEndpointLimits {
   maxSessions: number;
@@ -68,13 +67,13 @@ export interface KcpSessionInfo {
 }
 
 export interface KcpServerEndpointOptions {
-  /** UDP port (default: KCP_PORT from the service configuration, 1935). 0 picks a free one. */
-  port?: number;
+  /** UDP port; 0 picks a free one. */
+  port: number;
   host?: string;
   tuning?: KcpTuning;
   limits?: Partial<KcpEndpointLimits>;
   /**
-   * Reed-Solomon FEC on every link of this endpoint (KCP_FEC); its clients
+   * Reed-Solomon FEC on every link of this endpoint; its clients
    * must use the same setting. With FEC a UDP source port carries one
    * conversation, as connectKcp does.
    */
@@ -204,7 +203,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
   private readonly endedKcpStats = emptyKcpStats();
   private readonly endedFecStats: FecStats = { dataIn: 0, parityIn: 0, recovered: 0, malformed: 0 };
 
-  constructor(private readonly options: KcpServerEndpointOptions = {}) {
+  constructor(private readonly options: KcpServerEndpointOptions) {
     super();
     this.tuning = options.tuning ?? DEFAULT_KCP_TUNING;
     this.limits = { ...DEFAULT_KCP_ENDPOINT_LIMITS, ...options.limits };
@@ -216,7 +215,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
 
   /** Binds the socket; resolves with the bound address. */
   listen(): Promise<net.AddressInfo> {
-    const port = this.options.port ?? loadConfig().kcpPort;
+    const port = this.options.port;
     return new Promise((resolve, reject) => {
       this.socket.once('error', reject);
       this.socket.bind(port, this.options.host, () => {

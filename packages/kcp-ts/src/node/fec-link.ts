@@ -1,9 +1,6 @@
-import { FecCodec, type FecStats } from './fec-codec.js';
+import { FecCodec, type FecSetting, type FecStats } from '../fec/fec-codec.js';
 
-export interface FecSetting {
-  dataShards: number;
-  parityShards: number;
-}
+export type { FecSetting };
 
 /**
  * FEC on one UDP link (one remote address and port): outgoing KCP datagrams

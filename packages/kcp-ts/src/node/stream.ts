@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { Kcp } from './kcp.js';
-import { DEFAULT_KCP_TUNING, type KcpTuning } from './tuning.js';
+import { Kcp } from '../kcp.js';
+import { DEFAULT_KCP_TUNING, type KcpTuning } from '../tuning.js';
 
 /** Where a KcpStream's datagrams go: a UDP socket, through whatever policy its owner applies. */
 export interface KcpTransport {

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
-import { Kcp, KCP_OVERHEAD } from '../../services/media/src/kcp/kcp.js';
-import type { KcpTuning } from '../../services/media/src/kcp/tuning.js';
+import { Kcp, KCP_OVERHEAD } from 'kcp-ts';
+import type { KcpTuning } from 'kcp-ts';
 
 /**
  * The calls a peer makes on its KCP: the API of node-kcp's native object (a

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ApiError } from '../../../../lambdas/stream-keys/src/api-error.js';
-import { createStreamKeysHandler } from '../../../../lambdas/stream-keys/src/handler.js';
-import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
-import type { StreamUrlConfig } from '../../../../lambdas/stream-keys/src/urls.js';
-import { MAX_BODY_BYTES, payloadTooLargeError } from '../../../../lambdas/stream-keys/src/validation.js';
+import { ApiError } from '@bridgecast/contracts';
+import { createStreamKeysHandler } from '@bridgecast/stream-keys';
+import type { StreamKeyStore } from '@bridgecast/stream-keys';
+import type { StreamUrlConfig } from '@bridgecast/stream-keys';
+import { MAX_BODY_BYTES, payloadTooLargeError } from '@bridgecast/stream-keys';
 import type { LiveStreamDescription } from '../http/stream-list.js';
 import type { Logger } from '../logger.js';
 import { operatorRefusal } from './operator-request.js';

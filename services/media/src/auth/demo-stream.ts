@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isWellFormedStreamId, isWellFormedStreamKey } from '../../../../lambdas/stream-keys/src/keys.js';
-import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
+import { isWellFormedStreamId, isWellFormedStreamKey } from '@bridgecast/stream-keys';
+import type { StreamKeyStore } from '@bridgecast/stream-keys';
 
 /**
  * A ready-to-use stream on a fresh install, so `npm start` can print OBS

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { KEY_HASH_INDEX } from '../../../../lambdas/stream-keys/src/store.js';
+import { KEY_HASH_INDEX } from '@bridgecast/stream-keys';
 
 /**
  * A DynamoDB-compatible server (dynalite, LevelDB underneath) embedded in

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ApiError } from '../../../../lambdas/stream-keys/src/api-error.js';
+import { ApiError } from '@bridgecast/contracts';
 import { isLoopback } from './loopback.js';
 
 /**

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
+import { StreamKeyStore } from '@bridgecast/stream-keys';
 import type { MediaConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { startLocalDynamo } from './local-dynamo.js';

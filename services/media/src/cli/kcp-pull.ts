@@ -1,5 +1,6 @@
 import { startPullBridge } from '../client/bridges.js';
 import { parseBridgeArgs, printLinkStates, runUntilSignal } from '../client/cli-support.js';
+import { loadKcpSettings } from '../kcp-config.js';
 
 const USAGE = `Usage: bridgecast kcp-pull --server kcp://HOST:1935 --listen 127.0.0.1:8090 [--rtmp-listen 127.0.0.1:19351] [--idle 5]
 
@@ -27,7 +28,7 @@ export async function runKcpPull(argv: string[]): Promise<number> {
   }
   const bridge = await startPullBridge({
     server, host: listen.host, httpPort: listen.port, rtmpPort: rtmpListen?.port,
-    idleMs: (idleSeconds ?? 5) * 1000, report: printLinkStates(),
+    idleMs: (idleSeconds ?? 5) * 1000, report: printLinkStates(), kcpTuning: loadKcpSettings(process.env).tuning,
   });
   const rtmp = bridge.local.rtmpPort === undefined ? '' : ` and rtmp://${listen.host}:${bridge.local.rtmpPort}/live/<streamId>`;
   process.stdout.write(`kcp-pull: watch http://${listen.host}:${bridge.local.httpPort}/live/<streamId>.flv${rtmp}; streams come from ${server.href} (Ctrl-C to stop)\n`);

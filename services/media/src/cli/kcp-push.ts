@@ -1,5 +1,6 @@
 import { startPushBridge } from '../client/bridges.js';
 import { parseBridgeArgs, printLinkStates, runUntilSignal } from '../client/cli-support.js';
+import { loadKcpSettings } from '../kcp-config.js';
 
 const USAGE = `Usage: bridgecast kcp-push --listen 127.0.0.1:19350 --server kcp://HOST:1935
 
@@ -17,7 +18,7 @@ export async function runKcpPush(argv: string[]): Promise<number> {
   const parsed = parseBridgeArgs(argv, USAGE, false);
   if ('code' in parsed) return parsed.code;
   const { server, listen } = parsed.args;
-  const bridge = await startPushBridge({ server, host: listen.host, rtmpPort: listen.port, report: printLinkStates() });
+  const bridge = await startPushBridge({ server, host: listen.host, rtmpPort: listen.port, report: printLinkStates(), kcpTuning: loadKcpSettings(process.env).tuning });
   process.stdout.write(
     `kcp-push: publish to rtmp://${listen.host}:${bridge.local.rtmpPort}/live/<streamKey>; ` +
       `streams go to ${server.href} (Ctrl-C to stop)\n`,

@@ -1,3 +1,4 @@
+import type { KcpTuning } from 'kcp-ts';
 import { StreamHub } from '../hub/stream-hub.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Backoff } from '../relay/backoff.js';
@@ -20,6 +21,8 @@ export interface BridgeOptions {
   report: LinkReporter;
   logger?: Logger;
   backoff?: () => Backoff;
+  /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
+  kcpTuning?: KcpTuning;
 }
 
 export interface Bridge {
@@ -60,6 +63,7 @@ export async function startPushBridge(opts: BridgeOptions & { rtmpPort: number; 
     maxBacklogBytes: opts.maxBacklogBytes ?? 8 * 1024 * 1024,
     report,
     backoff: opts.backoff,
+    kcpTuning: opts.kcpTuning,
   });
   return { hub, local, pushes, close: () => closeBridge(pushes, hub, local) };
 }
@@ -84,6 +88,7 @@ export async function startPullBridge(opts: BridgeOptions & { httpPort: number; 
     giveUpMs: opts.giveUpMs ?? 10 * 60_000,
     report: opts.report,
     backoff: opts.backoff,
+    kcpTuning: opts.kcpTuning,
   });
   const local = await startLocalServer({ hub, logger: opts.logger ?? silentLogger, host: opts.host, rtmpPort: opts.rtmpPort, httpPort: opts.httpPort });
   return { hub, local, pulls, close: () => closeBridge(pulls, hub, local) };

@@ -18,6 +18,7 @@
  */
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { RtmpClient } from '../rtmp/client.js';
+import type { KcpTuning } from 'kcp-ts';
 import { connectRtmp, isPlayNotification } from '../relay/transport.js';
 
 export { startPullBridge, startPushBridge } from './bridges.js';
@@ -33,12 +34,19 @@ function target(url: string | URL): { server: URL; app: string } {
 export interface PublishOptions {
   /** Pause reading `packets` while more than this many bytes wait to be sent (default 4 MiB). */
   maxQueuedBytes?: number;
+  /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
+  kcpTuning?: KcpTuning;
+}
+
+export interface PlayOptions {
+  /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
+  kcpTuning?: KcpTuning;
 }
 
 /** Publishes `packets` as stream `name` (a stream key) until the source ends; resolves when all were handed over. */
 export async function publishOverKcp(url: string | URL, name: string, packets: AsyncIterable<MediaPacket> | Iterable<MediaPacket>, options: PublishOptions = {}): Promise<void> {
   const { server, app } = target(url);
-  const client = await connectRtmp(server, app);
+  const client = await connectRtmp(server, app, undefined, options.kcpTuning);
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
   let closedReason: string | null = null;
   client.once('close', (reason) => (closedReason = reason));
@@ -73,9 +81,9 @@ export interface KcpPlayer extends AsyncIterable<MediaPacket> {
 }
 
 /** Plays stream `name` (append `?token=…` when the server requires play tokens). */
-export async function playOverKcp(url: string | URL, name: string): Promise<KcpPlayer> {
+export async function playOverKcp(url: string | URL, name: string, options: PlayOptions = {}): Promise<KcpPlayer> {
   const { server, app } = target(url);
-  const client = await connectRtmp(server, app);
+  const client = await connectRtmp(server, app, undefined, options.kcpTuning);
   const queue: MediaPacket[] = [];
   let ended = false;
   let wake: (() => void) | null = null;

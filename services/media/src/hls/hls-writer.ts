@@ -4,7 +4,7 @@ import type { StreamHub } from '../hub/stream-hub.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
 import type { Logger } from '../logger.js';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
-import { newBroadcastId } from './broadcast-id.js';
+import { newBroadcastId } from '@bridgecast/contracts';
 import { BroadcastMuxer, type MuxedSegment, type SkipReason } from './broadcast-muxer.js';
 import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from './playlist.js';
 import type { SegmenterLimits } from './segmenter.js';

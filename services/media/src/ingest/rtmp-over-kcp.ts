@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { RtmpSessionManager } from '../rtmp/rtmp-server.js';
-import { KcpServerEndpoint, type KcpServerEndpointOptions } from './endpoint.js';
+import { KcpServerEndpoint, type KcpServerEndpointOptions } from 'kcp-ts/node';
 
 /**
  * The KCP (UDP) listener beside RTMP's TCP one: every KCP conversation is

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { KcpServerEndpoint } from '../kcp/endpoint.js';
+import type { KcpServerEndpoint } from 'kcp-ts/node';
 
 /** Retransmissions per first transmission, and the mean smoothed RTT, over the live sessions. */
 export interface KcpHealth {

@@ -1,3 +1,4 @@
+import type { KcpTuning } from 'kcp-ts';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
 import { logLinkState, type LinkReporter } from './link-state.js';
@@ -20,6 +21,8 @@ export interface RelayOptions {
   /** Bytes queued towards a push target before it skips to the next keyframe (the viewers' limit). */
   maxBacklogBytes: number;
   report?: LinkReporter;
+  /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
+  kcpTuning?: KcpTuning;
 }
 
 /**
@@ -36,10 +39,10 @@ export function attachRelays(hub: StreamHub, config: RelayConfig, logger: Logger
   const report = options.report ?? logLinkState(logger);
   const relayName = (app: string, name: string) => authorizer.outgoingName(app, name);
   const pulls = config.origin
-    ? new RelayPullManager({ hub, origin: config.origin, playName: relayName, idleMs: config.idleSeconds * 1000, report })
+    ? new RelayPullManager({ hub, origin: config.origin, playName: relayName, idleMs: config.idleSeconds * 1000, report, kcpTuning: options.kcpTuning })
     : null;
   const pushes = config.push.length > 0
-    ? new RelayPushManager(hub, config.push, { publishName: relayName, maxBacklogBytes: options.maxBacklogBytes, report })
+    ? new RelayPushManager(hub, config.push, { publishName: relayName, maxBacklogBytes: options.maxBacklogBytes, report, kcpTuning: options.kcpTuning })
     : null;
   if (pulls || pushes) {
     logger.info({ serverId: config.serverId, origin: config.origin?.href, push: config.push.map((t) => `${t.url.href}=${t.streams.join('|')}`), authenticated: config.secret !== undefined }, 'relays enabled');

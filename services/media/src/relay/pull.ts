@@ -1,6 +1,7 @@
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
+import type { KcpTuning } from 'kcp-ts';
 import type { RtmpClient } from '../rtmp/client.js';
 import { Backoff } from './backoff.js';
 import { isPermanentRefusal, type LinkReporter, type LinkState } from './link-state.js';
@@ -18,6 +19,8 @@ export interface PullOptions {
   giveUpMs?: number;
   report: LinkReporter;
   backoff?: () => Backoff;
+  /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
+  kcpTuning?: KcpTuning;
 }
 
 
@@ -91,7 +94,7 @@ export class RelayPull {
     this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
-      client = await connectRtmp(this.opts.origin, this.app);
+      client = await connectRtmp(this.opts.origin, this.app, undefined, this.opts.kcpTuning);
       if (this.stopped) return client.close('pull stopped');
       const current = client;
       this.client = current;

@@ -3,6 +3,7 @@ import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
+import type { KcpTuning } from 'kcp-ts';
 import type { RtmpClient } from '../rtmp/client.js';
 import { Backoff } from './backoff.js';
 import { isPermanentRefusal, type LinkReporter, type LinkState } from './link-state.js';
@@ -16,6 +17,8 @@ export interface PushOptions {
   maxBacklogBytes: number;
   report: LinkReporter;
   backoff?: () => Backoff;
+  /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
+  kcpTuning?: KcpTuning;
 }
 
 /**
@@ -75,7 +78,7 @@ export class RelayPush implements StreamSubscriber {
     this.report('connecting', this.backoff.failures ? `attempt ${this.backoff.failures + 1}` : 'stream went live here');
     let client: RtmpClient | null = null;
     try {
-      client = await connectRtmp(this.target, this.stream.app);
+      client = await connectRtmp(this.target, this.stream.app, undefined, this.opts.kcpTuning);
       if (this.stopped) return client.close('push stopped');
       const current = client;
       current.on('close', (reason) => this.onLinkLost(current, reason));

@@ -1,9 +1,9 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { MediaPacket } from '../hub/media-packet.js';
-import { connectKcp } from '../kcp/endpoint.js';
-import { parseFecSetting } from '../kcp/fec/fec-codec.js';
-import { kcpTuningFromEnv, type KcpTuning } from '../kcp/tuning.js';
+import { connectKcp } from 'kcp-ts/node';
+import { DEFAULT_KCP_TUNING, type KcpTuning } from 'kcp-ts';
+import { parseFecSetting } from '../kcp-config.js';
 import { RtmpClient } from '../rtmp/client.js';
 
 export const DEFAULT_RELAY_PORT = 1935;
@@ -11,11 +11,12 @@ export const DEFAULT_RELAY_PORT = 1935;
 /**
  * Opens the byte stream an RTMP client runs over: `rtmp://host:port` is TCP,
  * `kcp://host:port[?fec=10:3]` is a KCP session over UDP. Everything above (relays,
- * bridges, the client API) is the same for both. KCP sessions take the same
- * KCP_* tuning variables as the server, so both ends of a link can be tuned
- * alike (the windows matter at the receiving end, the resend modes at the sender).
+ * bridges, the client API) is the same for both. KCP sessions take the tuning
+ * their caller hands down (the server passes its own KCP_* settings, so both ends
+ * of a link can be tuned alike: the windows matter at the receiving end, the
+ * resend modes at the sender).
  */
-export async function openTransport(url: URL, tuning: KcpTuning = kcpTuningFromEnv(process.env)): Promise<Duplex> {
+export async function openTransport(url: URL, tuning: KcpTuning = DEFAULT_KCP_TUNING): Promise<Duplex> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : DEFAULT_RELAY_PORT;
   if (url.protocol === 'rtmp:') return openTcp(host, port);
@@ -36,8 +37,8 @@ function openTcp(host: string, port: number): Promise<Duplex> {
 }
 
 /** Opens a transport to `url` and completes the RTMP handshake and connect for `app`. */
-export async function connectRtmp(url: URL, app: string, timeoutMs = 10_000): Promise<RtmpClient> {
-  const transport = await openTransport(url);
+export async function connectRtmp(url: URL, app: string, timeoutMs = 10_000, kcpTuning: KcpTuning = DEFAULT_KCP_TUNING): Promise<RtmpClient> {
+  const transport = await openTransport(url, kcpTuning);
   transport.on('error', () => {}); // surfaces as the client's close reason
   return RtmpClient.connect(transport, { app, tcUrl: `${url.protocol}//${url.host}/${app}`, timeoutMs });
 }

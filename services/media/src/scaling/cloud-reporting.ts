@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { MediaConfig } from '../config.js';
 import type { EgressMeters } from '../hub/egress-meter.js';
 import type { StreamHub } from '../hub/stream-hub.js';
-import type { KcpServerEndpoint } from '../kcp/endpoint.js';
+import type { KcpServerEndpoint } from 'kcp-ts/node';
 import type { Logger } from '../logger.js';
 import { metricsServiceName, readEcsTaskIdentity, startEmfReporter, type EmfSample } from '../metrics/emf.js';
 import { kcpHealth } from '../metrics/kcp-metrics.js';

@@ -1,0 +1,57 @@
+import { DEFAULT_KCP_TUNING, type FecSetting, type KcpTuning } from 'kcp-ts';
+
+/**
+ * The media service's KCP settings from its environment: KCP_* tuning over
+ * kcp-ts's live-video preset, and KCP_FEC. kcp-ts itself takes plain values
+ * and reads no environment.
+ */
+export interface KcpSettings {
+  tuning: KcpTuning;
+  /** Reed-Solomon FEC on every KCP link (KCP_FEC="10,3"); null: off. Clients must use the same. */
+  fec: FecSetting | null;
+}
+
+export function loadKcpSettings(env: Record<string, string | undefined>): KcpSettings {
+  return { tuning: kcpTuningFromEnv(env), fec: parseFecSetting(env.KCP_FEC) };
+}
+
+function integerSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * Tuning from KCP_MTU, KCP_SNDWND, KCP_RCVWND, KCP_INTERVAL, KCP_NODELAY,
+ * KCP_RESEND, KCP_NC and KCP_MAX_KBIT, each defaulting to DEFAULT_KCP_TUNING. Throws on a
+ * value KCP cannot use. Windows stop at 65535 because the header's window
+ * field is 16 bits.
+ */
+export function kcpTuningFromEnv(env: Record<string, string | undefined>): KcpTuning {
+  const d = DEFAULT_KCP_TUNING;
+  return {
+    mtu: integerSetting(env, 'KCP_MTU', d.mtu, 100, 1500),
+    sndWnd: integerSetting(env, 'KCP_SNDWND', d.sndWnd, 1, 65535),
+    rcvWnd: integerSetting(env, 'KCP_RCVWND', d.rcvWnd, 128, 65535),
+    interval: integerSetting(env, 'KCP_INTERVAL', d.interval, 10, 5000),
+    nodelay: integerSetting(env, 'KCP_NODELAY', d.nodelay, 0, 2),
+    resend: integerSetting(env, 'KCP_RESEND', d.resend, 0, 1000),
+    nc: integerSetting(env, 'KCP_NC', d.nc ? 1 : 0, 0, 1) === 1,
+    maxKbit: integerSetting(env, 'KCP_MAX_KBIT', d.maxKbit, 0, 10_000_000),
+  };
+}
+
+/** Parses KCP_FEC="10,3" (data,parity); empty or "off" disables FEC. */
+export function parseFecSetting(raw: string | undefined): FecSetting | null {
+  if (!raw || raw === 'off' || raw === '0') return null;
+  const match = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(raw);
+  if (!match) throw new Error(`KCP_FEC must be "<data>,<parity>" such as "10,3", got "${raw}"`);
+  const dataShards = Number(match[1]);
+  const parityShards = Number(match[2]);
+  if (dataShards < 1 || parityShards < 1 || dataShards + parityShards > 256) throw new Error(`KCP_FEC shard counts out of range: "${raw}"`);
+  return { dataShards, parityShards };
+}
