@@ -21,10 +21,12 @@ export {
   type KcpHeader,
   type KcpOptions,
   type KcpOutput,
+  type KcpSendOps,
   type KcpStats,
   type DatagramFault,
   type DatagramInspection,
 } from './kcp.js';
+export { TokenBucketPacer } from './pacing.js';
 export { DEFAULT_KCP_TUNING, KCP_TUNING_PRESETS, type KcpTuning } from './tuning.js';
 export { FecCodec, FEC_HEADER_SIZE, type FecSetting, type FecStats } from './fec/fec-codec.js';
 export { ReedSolomon } from './fec/reed-solomon.js';

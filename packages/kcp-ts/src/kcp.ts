@@ -1,7 +1,7 @@
 /**
  * kcp-ts: KCP, the ARQ protocol of skywind3000/kcp (ikcp.c), in TypeScript.
  *
- * Self-contained (no imports, no Node-specific APIs: only Uint8Array), so it
+ * Self-contained (no dependencies, no Node-specific APIs: only Uint8Array), so it
  * can be published on its own and runs in browsers, Node and Electron alike.
  * The wire format and the state machine follow ikcp.c, so this implementation
  * talks to the C one:
@@ -28,6 +28,10 @@
  * power of two, and the queues are rings, so the hot path never shifts or
  * copies arrays.
  */
+import { TokenBucketPacer } from './pacing.js';
+import { seqDiff } from './seq.js';
+
+export { seqDiff };
 
 /** Bytes of the segment header. */
 export const KCP_OVERHEAD = 24;
@@ -94,11 +98,6 @@ const FASTACK_LIMIT = 5;
  * reassemble a message whose fragments all fit in its window at once.
  */
 export const MAX_FRAGMENTS = WND_RCV_MIN - 1;
-
-/** Signed 32-bit distance from `earlier` to `later` (wrap-around safe). */
-export function seqDiff(later: number, earlier: number): number {
-  return (later - earlier) | 0;
-}
 
 /** The 24-byte segment header. */
 export interface KcpHeader {
@@ -229,6 +228,21 @@ export function emptyKcpStats(): KcpStats {
  */
 export type KcpOutput = (datagram: Uint8Array, kcp: Kcp) => void;
 
+/**
+ * Hooks into a flush's data loop, the way ikcp's IKCPOPS table lets pacing
+ * and congestion control plug in. The loop visits due segments oldest
+ * first (retransmissions before new data) and stops at the first that does
+ * not fit the budget; it stays due for the next flush. Acks and window
+ * probes are never held. Called once per flush that sends data, with no
+ * allocation: keep implementations allocation-free too.
+ */
+export interface KcpSendOps {
+  /** Bytes (KCP headers included) this flush may send; Infinity: whatever the windows allow. */
+  sendBudget(kcp: Kcp, current: number): number;
+  /** After the loop: what is left of the budget. */
+  sent(kcp: Kcp, unspent: number): void;
+}
+
 export interface KcpOptions {
   /** Largest datagram, header included (default 1400). */
   mtu?: number;
@@ -250,11 +264,14 @@ export interface KcpOptions {
   deadLink?: number;
   /**
    * Pacing: at most this many kbit/s of segments (headers included, first
-   * sends and retransmissions alike; acks are never held). 0 or unset: as
-   * ikcp, everything the windows allow goes out at each flush. Not part of
-   * ikcp; only the sender changes, so peers need nothing.
+   * sends and retransmissions alike; acks are never held), by installing a
+   * TokenBucketPacer as `sendOps`. 0 or unset: as ikcp, everything the
+   * windows allow goes out at each flush. Not part of ikcp; only the sender
+   * changes, so peers need nothing.
    */
   maxKbit?: number;
+  /** Send hooks (pacing, congestion control); takes precedence over maxKbit. See KcpSendOps. */
+  sendOps?: KcpSendOps | null;
   /**
    * First sequence number to send and to expect (default 0, as ikcp; both
    * ends must agree). Meant for tests of sequence wrap-around.
@@ -385,10 +402,8 @@ export class Kcp {
   private nodelayMode = 0;
   private fastresend = 0;
   private nocwnd = false;
-  /** Pacing (see KcpOptions.maxKbit): a token bucket in bytes, refilled per ms of `current`. */
-  private paceBytesPerMs = 0;
-  private paceTokens = 0;
-  private paceRefilledAt = 0;
+  /** Send hooks (see KcpSendOps); null: ikcp's behaviour, the windows alone limit a flush. */
+  private sendOps: KcpSendOps | null = null;
 
   /** Messages waiting for the send window. */
   private readonly sndQueue = new Ring<Segment>();
@@ -419,33 +434,24 @@ export class Kcp {
     this.wndsize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.nodelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc === undefined ? -1 : Number(options.nc));
     this.setMaxRate(options.maxKbit ?? 0);
+    if (options.sendOps !== undefined) this.setSendOps(options.sendOps);
   }
 
   /**
-   * Caps the send rate at `kbit` kbit/s (0: no cap). The bucket holds two
-   * flush intervals' worth (at least two full datagrams), so a flush can
-   * send what the interval earned without bursting a keyframe into a
-   * narrow link all at once: excess waits here, in the send buffer, rather
-   * than in (and overflowing) a router's queue.
+   * Caps the send rate at `kbit` kbit/s (0: no cap): installs a
+   * TokenBucketPacer as the send hooks (replacing any others), or removes them.
    */
   setMaxRate(kbit: number): void {
-    this.paceBytesPerMs = kbit > 0 ? kbit / 8 : 0;
-    this.paceTokens = this.paceBurstBytes();
-    this.paceRefilledAt = this.current;
+    this.sendOps = kbit > 0 ? new TokenBucketPacer(kbit) : null;
   }
 
-  /** The bucket's size, from the current mtu and interval (either may be changed after the rate). */
-  private paceBurstBytes(): number {
-    return Math.max(2 * this.mtuBytes, Math.ceil(2 * this.intervalMs * this.paceBytesPerMs));
-  }
-
-  /** Adds what the time since the last flush earned; returns the bytes this flush may send. */
-  private refillPacing(): number {
-    if (this.paceBytesPerMs === 0) return Infinity;
-    const elapsed = Math.max(0, seqDiff(this.current, this.paceRefilledAt));
-    this.paceRefilledAt = this.current;
-    this.paceTokens = Math.min(this.paceBurstBytes(), this.paceTokens + elapsed * this.paceBytesPerMs);
-    return this.paceTokens;
+  /**
+   * Installs send hooks (null: none, ikcp's behaviour). Like ikcp's IKCPOPS
+   * table, this is how pacing and congestion control plug in without
+   * options baked into flush.
+   */
+  setSendOps(ops: KcpSendOps | null): void {
+    this.sendOps = ops;
   }
 
   get mtu(): number {
@@ -841,7 +847,7 @@ export class Kcp {
     let fastRetransmitted = false;
     let timedOut = false;
     // Oldest first, so when pacing runs out, retransmissions have gone before new data.
-    let budget = this.refillPacing();
+    let budget = this.sendOps === null ? Infinity : this.sendOps.sendBudget(this, current);
     for (let i = 0; i < this.sndBuf.length; i++) {
       const segment = this.sndBuf.at(i);
       if (segment === null) continue;
@@ -883,7 +889,7 @@ export class Kcp {
       if (segment.xmit >= this.deadLink) this.deadState = -1;
     }
     if (size > 0) this.emit(size);
-    if (this.paceBytesPerMs > 0) this.paceTokens = budget;
+    this.sendOps?.sent(this, budget);
 
     if (fastRetransmitted) {
       const inflight = (this.sndNxt - this.sndUna) >>> 0;

@@ -11,6 +11,7 @@ import {
   decodeHeader,
   encodeHeader,
   seqDiff,
+  type KcpSendOps,
 } from 'kcp-ts';
 import { CLEAN_PATH, VirtualLink, commandsIn, drainMessages, seededRandom } from './virtual-link.js';
 
@@ -74,6 +75,39 @@ test('pacing (maxKbit) spreads what the window allows over time: never ahead of 
     assert.ok(total <= 100 * i * 10 + burst, `by ${i * 10} ms: ${total} bytes, over the rate`);
   });
   assert.ok(total >= 0.9 * 100 * 1000, `in one second ${total} bytes, well under the rate`);
+});
+
+test('send hooks (sendOps) set each flush\'s budget: one segment per flush goes out, the rest waits, acks are never held', () => {
+  const budgets: number[] = [];
+  const oneSegmentPerFlush: KcpSendOps = {
+    sendBudget: (kcp) => KCP_OVERHEAD + kcp.mss,
+    sent: (_kcp, unspent) => budgets.push(unspent),
+  };
+  const pushesPerFlush: number[] = [];
+  let pushes = 0;
+  let acks = 0;
+  const kcp = new Kcp(1, (datagram) => {
+    for (const cmd of commandsIn(datagram)) {
+      if (cmd === KcpCommand.Push) pushes++;
+      if (cmd === KcpCommand.Ack) acks++;
+    }
+  }, { mtu: 1000, interval: 10, nodelay: 1, nc: true, sndWnd: 64, sendOps: oneSegmentPerFlush });
+  assert.equal(kcp.send(bytes(5 * kcp.mss, 1)), 0);
+  // The peer's data arrives meanwhile: its ack must go out even when the budget is spent.
+  assert.equal(kcp.input(pushSegment(1, 0, new Uint8Array(10))), 0);
+  for (let t = 0; t < 50; t += 10) {
+    kcp.update(t);
+    pushesPerFlush.push(pushes);
+    pushes = 0;
+  }
+  assert.deepEqual(pushesPerFlush, [1, 1, 1, 1, 1]);
+  assert.equal(acks, 1);
+  assert.deepEqual(budgets, [0, 0, 0, 0, 0]);
+
+  kcp.setSendOps(null); // back to ikcp's behaviour: nothing left waits
+  assert.equal(kcp.send(bytes(3 * kcp.mss, 2)), 0);
+  kcp.update(50);
+  assert.equal(pushes, 3);
 });
 
 test('recv reports an empty queue, an incomplete message and a too-small buffer', () => {

@@ -1,0 +1,41 @@
+import { seqDiff } from './seq.js';
+import type { Kcp, KcpSendOps } from './kcp.js';
+
+/**
+ * Pacing as a send hook: at most `kbit` kbit/s of segments (headers
+ * included, first sends and retransmissions alike; acks are never held).
+ * The bucket holds two flush intervals' worth (at least two full
+ * datagrams), so a flush can send what the interval earned without
+ * bursting a keyframe into a narrow link all at once: excess waits in the
+ * sender's buffer rather than in (and overflowing) a router's queue. Only
+ * the sender changes, so peers need nothing.
+ */
+export class TokenBucketPacer implements KcpSendOps {
+  private readonly bytesPerMs: number;
+  private tokens = 0;
+  /** `current` of the last refill; undefined until the first flush, which starts with a full bucket. */
+  private refilledAt: number | undefined;
+
+  constructor(kbit: number) {
+    if (!(kbit > 0)) throw new RangeError(`pacing rate must be positive, got ${kbit} kbit/s`);
+    this.bytesPerMs = kbit / 8;
+  }
+
+  /** Adds what the time since the last flush earned; returns the bytes this flush may send. */
+  sendBudget(kcp: Kcp, current: number): number {
+    // The bucket's size follows the current mtu and interval (either may change after the rate is set).
+    const burst = Math.max(2 * kcp.mtu, Math.ceil(2 * kcp.interval * this.bytesPerMs));
+    if (this.refilledAt === undefined) {
+      this.tokens = burst;
+    } else {
+      const elapsed = Math.max(0, seqDiff(current, this.refilledAt));
+      this.tokens = Math.min(burst, this.tokens + elapsed * this.bytesPerMs);
+    }
+    this.refilledAt = current;
+    return this.tokens;
+  }
+
+  sent(_kcp: Kcp, unspent: number): void {
+    this.tokens = unspent;
+  }
+}
