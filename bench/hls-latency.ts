@@ -14,7 +14,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { attachHls, hlsKeys } from '@bridgecast/media/hls/hls-writer.js';
+import { hlsKeys } from '@bridgecast/contracts';
+import { attachHls } from '@bridgecast/media/hls/hls-writer.js';
 import { silentLogger } from '@bridgecast/media/logger.js';
 import { LocalObjectStore } from '@bridgecast/media/storage/local-object-store.js';
 import { killAllChildren, startPublisher } from '../test/helpers/ffmpeg.js';

@@ -7,6 +7,7 @@ import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass, HttpMethods } from 'aws-cdk-lib/aws-s3';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Construct } from 'constructs';
+import { HLS_LIVE_PREFIX, HLS_RECORDINGS_PREFIX } from '@bridgecast/contracts';
 
 export interface HlsDeliveryProps {
   /** Optional custom domain for the CDN (certificate in us-east-1). */
@@ -44,10 +45,10 @@ export class HlsDelivery extends Construct {
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 's3/',
       lifecycleRules: [
-        { id: 'live-windows', prefix: 'live/', expiration: Duration.days(1) },
+        { id: 'live-windows', prefix: HLS_LIVE_PREFIX, expiration: Duration.days(1) },
         {
           id: 'recordings-to-cheaper-storage',
-          prefix: 'recordings/',
+          prefix: HLS_RECORDINGS_PREFIX,
           transitions: [{ storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(30) }],
         },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
@@ -110,7 +111,7 @@ export class HlsDelivery extends Construct {
       comment: 'Bridgecast HLS',
       defaultBehavior: behavior(segments),
       // In order: CloudFront takes the first pattern that matches.
-      additionalBehaviors: { 'recordings/*.m3u8': behavior(recordingPlaylists), '*.m3u8': behavior(playlists) },
+      additionalBehaviors: { [`${HLS_RECORDINGS_PREFIX}*.m3u8`]: behavior(recordingPlaylists), '*.m3u8': behavior(playlists) },
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_ALL, // viewers are in mainland China / Asia: serve from the nearest edges
       enableLogging: true,

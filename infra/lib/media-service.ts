@@ -12,6 +12,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { HLS_LIVE_PREFIX, HLS_RECORDINGS_PREFIX, STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
 import { REPO_ROOT } from './paths.js';
 
 export const RTMP_PORT = 1935;
@@ -112,18 +113,18 @@ export class MediaService extends Construct {
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-      resources: [props.bucket.arnForObjects('live/*'), props.bucket.arnForObjects('recordings/*')],
+      resources: [props.bucket.arnForObjects(`${HLS_LIVE_PREFIX}*`), props.bucket.arnForObjects(`${HLS_RECORDINGS_PREFIX}*`)],
     }));
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:DeleteObject'],
-      resources: [props.bucket.arnForObjects('live/*')],
+      resources: [props.bucket.arnForObjects(`${HLS_LIVE_PREFIX}*`)],
     }));
     // StreamKeyStore.resolveKey / isStreamActive: Query on the keyHash index, GetItem on the table.
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['dynamodb:GetItem', 'dynamodb:Query'],
-      resources: [props.table.tableArn, `${props.table.tableArn}/index/keyHash-index`],
+      resources: [props.table.tableArn, `${props.table.tableArn}/index/${STREAMS_TABLE_SCHEMA.keyHashIndex.name}`],
     }));
     // Scale-in protection: the ECS agent calls these with the task role's credentials.
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({

@@ -9,6 +9,7 @@ import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { HLS_RECORDINGS_PREFIX, STREAM_PK_PREFIX } from '@bridgecast/contracts';
 import { bridgecastFunction } from './lambda-function.js';
 
 export interface OperationsProps {
@@ -84,7 +85,7 @@ export class Operations extends Construct {
       enforceSSL: true,
       deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
     });
-    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(events), { prefix: 'recordings/' });
+    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(events), { prefix: HLS_RECORDINGS_PREFIX });
 
     const indexer = bridgecastFunction(this, 'RecordingIndexer', {
       lambda: 'recording',
@@ -96,12 +97,12 @@ export class Operations extends Construct {
     indexer.addToRolePolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:GetObject'],
-      resources: [bucket.arnForObjects('recordings/*')],
+      resources: [bucket.arnForObjects(`${HLS_RECORDINGS_PREFIX}*`)],
     }));
     indexer.addToRolePolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:PutObject'],
-      resources: [bucket.arnForObjects('recordings/*/vod.m3u8')],
+      resources: [bucket.arnForObjects(`${HLS_RECORDINGS_PREFIX}*/vod.m3u8`)],
     }));
     // Segment items (PutItem), recording items (UpdateItem), both read back
     // (Query): only in stream partitions, never the autoscaler's.
@@ -109,7 +110,7 @@ export class Operations extends Construct {
       effect: Effect.ALLOW,
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
       resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STREAM#*'] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${STREAM_PK_PREFIX}*`] } },
     }));
   }
 }

@@ -6,6 +6,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { STREAM_PK_PREFIX, STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
 import { bridgecastFunction } from './lambda-function.js';
 
 export interface StreamKeysApiProps {
@@ -41,13 +42,13 @@ export class StreamKeysApi extends Construct {
     handler.addToRolePolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
-      resources: [props.table.tableArn, `${props.table.tableArn}/index/keyHash-index`],
+      resources: [props.table.tableArn, `${props.table.tableArn}/index/${STREAMS_TABLE_SCHEMA.keyHashIndex.name}`],
     }));
     handler.addToRolePolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resources: [props.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STREAM#*'] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${STREAM_PK_PREFIX}*`] } },
     }));
 
     this.api = new HttpApi(this, 'Api', {

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
 
 /**
  * The single streams table (see the README): stream records, recordings and
@@ -9,17 +10,17 @@ import type { Construct } from 'constructs';
  */
 export function streamsTable(scope: Construct): Table {
   const table = new Table(scope, 'StreamsTable', {
-    partitionKey: { name: 'pk', type: AttributeType.STRING },
-    sortKey: { name: 'sk', type: AttributeType.STRING },
+    partitionKey: { name: STREAMS_TABLE_SCHEMA.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: STREAMS_TABLE_SCHEMA.sortKey, type: AttributeType.STRING },
     billingMode: BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     encryption: TableEncryption.AWS_MANAGED,
     removalPolicy: RemovalPolicy.RETAIN,
   });
   table.addGlobalSecondaryIndex({
-    indexName: 'keyHash-index',
-    partitionKey: { name: 'keyHash', type: AttributeType.STRING },
-    projectionType: ProjectionType.KEYS_ONLY,
+    indexName: STREAMS_TABLE_SCHEMA.keyHashIndex.name,
+    partitionKey: { name: STREAMS_TABLE_SCHEMA.keyHashIndex.partitionKey, type: AttributeType.STRING },
+    projectionType: ProjectionType[STREAMS_TABLE_SCHEMA.keyHashIndex.projection],
   });
   return table;
 }

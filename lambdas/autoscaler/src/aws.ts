@@ -1,6 +1,7 @@
 import { GetMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { autoscalerStateKey } from '@bridgecast/contracts';
 
 const MINUTE = 60_000;
 /**
@@ -101,10 +102,10 @@ export interface ScalingState {
 
 /** Cooldown timestamps, in the streams table (pk AUTOSCALER, sk STATE#<service>): Lambda runs keep no memory. */
 export async function loadState(db: DynamoDBDocumentClient, table: string, service: string): Promise<ScalingState> {
-  const result = await db.send(new GetCommand({ TableName: table, Key: { pk: 'AUTOSCALER', sk: `STATE#${service}` } }));
+  const result = await db.send(new GetCommand({ TableName: table, Key: autoscalerStateKey(service) }));
   return { lastScaleOutAt: result.Item?.lastScaleOutAt as number | undefined, lastScaleInAt: result.Item?.lastScaleInAt as number | undefined };
 }
 
 export async function saveState(db: DynamoDBDocumentClient, table: string, service: string, state: ScalingState): Promise<void> {
-  await db.send(new PutCommand({ TableName: table, Item: { pk: 'AUTOSCALER', sk: `STATE#${service}`, ...state } }));
+  await db.send(new PutCommand({ TableName: table, Item: { ...autoscalerStateKey(service), ...state } }));
 }

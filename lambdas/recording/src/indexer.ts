@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
-import { broadcastStartTime, parseRecordingKey } from '@bridgecast/contracts';
+import { HLS_OBJECT_META, broadcastStartTime, parseRecordingKey, recordingSk, segmentSkPrefix, streamPk } from '@bridgecast/contracts';
 import { renderVodPlaylist, type IndexedSegment } from './vod-playlist.js';
 
 export interface IndexerOptions {
@@ -32,15 +32,15 @@ export class RecordingIndexer {
     const key = rawKey.startsWith(this.o.prefix) ? rawKey.slice(this.o.prefix.length) : rawKey;
     const object = parseRecordingKey(key);
     if (!object) return; // playlists and our own vod.m3u8: nothing to index
-    const pk = `STREAM#${object.streamId}`;
-    const recSk = `REC#${object.broadcastId}`;
+    const pk = streamPk(object.streamId);
+    const recSk = recordingSk(object.broadcastId);
     if (object.kind === 'segment') {
       const head = await this.o.s3.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: rawKey }));
       const duration = Number(head.Metadata?.duration);
       if (!Number.isFinite(duration) || duration <= 0) throw new Error(`segment ${rawKey} has no valid duration metadata`);
       await this.o.db.send(new PutCommand({
         TableName: this.o.table,
-        Item: { pk, sk: `SEG#${object.broadcastId}#${String(object.sequence).padStart(9, '0')}`, sequence: object.sequence, durationSeconds: duration },
+        Item: { pk, sk: `${segmentSkPrefix(object.broadcastId)}${String(object.sequence).padStart(9, '0')}`, sequence: object.sequence, durationSeconds: duration },
       }));
       await this.o.db.send(new UpdateCommand({
         TableName: this.o.table,
@@ -68,11 +68,11 @@ export class RecordingIndexer {
   }
 
   private async completeIfReady(streamId: string, broadcastId: string, dirKey: string): Promise<void> {
-    const pk = `STREAM#${streamId}`;
+    const pk = streamPk(streamId);
     const rec = await this.o.db.send(new QueryCommand({
       TableName: this.o.table,
       KeyConditionExpression: 'pk = :pk AND sk = :sk',
-      ExpressionAttributeValues: { ':pk': pk, ':sk': `REC#${broadcastId}` },
+      ExpressionAttributeValues: { ':pk': pk, ':sk': recordingSk(broadcastId) },
       // Strongly consistent: the last segment and end.json may be indexed
       // concurrently; each must see the other's write, or neither completes.
       ConsistentRead: true,
@@ -84,11 +84,11 @@ export class RecordingIndexer {
     const vodKey = `${dirKey}vod.m3u8`;
     await this.o.s3.send(new PutObjectCommand({
       Bucket: this.o.bucket, Key: vodKey, Body: renderVodPlaylist(segments),
-      ContentType: 'application/vnd.apple.mpegurl', CacheControl: 'public, max-age=86400',
+      ContentType: HLS_OBJECT_META.vodPlaylist.contentType, CacheControl: HLS_OBJECT_META.vodPlaylist.cacheControl,
     }));
     await this.o.db.send(new UpdateCommand({
       TableName: this.o.table,
-      Key: { pk, sk: `REC#${broadcastId}` },
+      Key: { pk, sk: recordingSk(broadcastId) },
       UpdateExpression: 'SET #s = :complete, #n = :n, durationSeconds = :d, vodKey = :k',
       ExpressionAttributeNames: { '#s': 'status', '#n': 'segments' }, // both are DynamoDB reserved words
       ExpressionAttributeValues: {
@@ -106,7 +106,7 @@ export class RecordingIndexer {
       const page = await this.o.db.send(new QueryCommand({
         TableName: this.o.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :seg)',
-        ExpressionAttributeValues: { ':pk': pk, ':seg': `SEG#${broadcastId}#` },
+        ExpressionAttributeValues: { ':pk': pk, ':seg': segmentSkPrefix(broadcastId) },
         ExclusiveStartKey: start,
         ConsistentRead: true,
       }));

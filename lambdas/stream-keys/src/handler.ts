@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from 'pino';
-import { ApiError } from '@bridgecast/contracts';
+import { ApiError, apiErrorBody } from '@bridgecast/contracts';
 import { encodeCursor } from './cursor.js';
 import { apiPath, matchRoute, type RouteMatch } from './routes.js';
 import {
@@ -146,11 +146,11 @@ export function createStreamKeysHandler({ store, urls, logger, basePath = '', on
       return json(reply.status, reply.body);
     } catch (caught) {
       const err = storeErrorToApiError(caught);
-      if (err instanceof ApiError) return json(err.status, { error: { code: err.code, message: err.message } }, err.headers);
+      if (err instanceof ApiError) return json(err.status, apiErrorBody(err.code, err.message), err.headers);
       // Details go to the log only; the client gets a request id to quote.
       const requestId = event.requestContext?.requestId;
       logger.error({ err, method, path: event.rawPath, requestId }, 'stream-keys request failed');
-      return json(500, { error: { code: 'internal_error', message: 'internal error', ...(requestId ? { requestId } : {}) } });
+      return json(500, apiErrorBody('internal_error', 'internal error', requestId));
     }
   };
 }

@@ -1,4 +1,5 @@
 import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { RECORDING_SK_PREFIX, STREAM_META_SK, STREAMS_TABLE_SCHEMA, streamPk } from '@bridgecast/contracts';
 import type { TableKey } from './cursor.js';
 import { generateStreamId, generateStreamKey, hashStreamKey } from './keys.js';
 
@@ -67,10 +68,9 @@ export class ConcurrentUpdateError extends Error {
   }
 }
 
-const META = 'META';
-const RECORDING_PREFIX = 'REC#';
-export const KEY_HASH_INDEX = 'keyHash-index';
-const streamPk = (streamId: string) => `STREAM#${streamId}`;
+const META = STREAM_META_SK;
+const RECORDING_PREFIX = RECORDING_SK_PREFIX;
+const KEY_HASH_INDEX = STREAMS_TABLE_SCHEMA.keyHashIndex.name;
 
 /** Scan pages read this many items at a time while collecting a page of streams. */
 const SCAN_BATCH = 100;

@@ -1,3 +1,5 @@
+import { hlsKeys } from '@bridgecast/contracts';
+
 /**
  * The URLs handed out with a stream: where to publish (they carry the key,
  * so they only appear in the responses that reveal it) and where to watch
@@ -25,11 +27,11 @@ export function ingestUrls(config: StreamUrlConfig, streamKey: string): { rtmp: 
 
 export function playbackUrls(config: StreamUrlConfig, streamId: string): { hls: string; flv: string } {
   return {
-    hls: `${trimSlash(config.hlsBaseUrl)}/live/${streamId}/index.m3u8`,
+    hls: `${trimSlash(config.hlsBaseUrl)}/${hlsKeys.livePlaylist(streamId)}`,
     flv: `${trimSlash(config.flvBaseUrl)}/live/${streamId}.flv`,
   };
 }
 
 export function recordingUrl(config: StreamUrlConfig, streamId: string, broadcastId: string): string {
-  return `${trimSlash(config.hlsBaseUrl)}/recordings/${streamId}/${broadcastId}/vod.m3u8`;
+  return `${trimSlash(config.hlsBaseUrl)}/${hlsKeys.vodPlaylist(streamId, broadcastId)}`;
 }

@@ -15,4 +15,13 @@ export class ApiError extends Error {
   }
 }
 
+/** The body of every API error response, from the Lambda and from the media service's local API alike. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; requestId?: string };
+}
+
+export function apiErrorBody(code: string, message: string, requestId?: string): ApiErrorBody {
+  return { error: { code, message, ...(requestId ? { requestId } : {}) } };
+}
+
 export const badRequest = (code: string, message: string) => new ApiError(400, code, message);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ApiError } from '@bridgecast/contracts';
+import { ApiError, apiErrorBody } from '@bridgecast/contracts';
 import { createStreamKeysHandler } from '@bridgecast/stream-keys';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import type { StreamUrlConfig } from '@bridgecast/stream-keys';
@@ -112,7 +112,7 @@ function toApiEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 
 /** Answers with an error without reading the body, then closes the connection. */
 function refuseUnread(req: IncomingMessage, res: ServerResponse, error: ApiError): void {
   res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', connection: 'close', ...error.headers });
-  res.end(JSON.stringify({ error: { code: error.code, message: error.message } }));
+  res.end(JSON.stringify(apiErrorBody(error.code, error.message)));
   // Lingering close, as nginx does: closing a socket with unread input sends a
   // reset, which can wipe the answer from the client's buffer before it reads
   // it. So discard input for a moment, then cut any upload off.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { KEY_HASH_INDEX } from '@bridgecast/stream-keys';
+import { STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
 
 /**
  * A DynamoDB-compatible server (dynalite, LevelDB underneath) embedded in
@@ -28,23 +28,24 @@ export const LOCAL_STREAMS_TABLE = 'bridgecast-streams';
 
 /** The streams table as the contracts define it (the CDK stack declares the same). */
 async function ensureStreamsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const schema = STREAMS_TABLE_SCHEMA;
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-          { AttributeName: 'keyHash', AttributeType: 'S' },
+          { AttributeName: schema.partitionKey, AttributeType: 'S' },
+          { AttributeName: schema.sortKey, AttributeType: 'S' },
+          { AttributeName: schema.keyHashIndex.partitionKey, AttributeType: 'S' },
         ],
         KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
+          { AttributeName: schema.partitionKey, KeyType: 'HASH' },
+          { AttributeName: schema.sortKey, KeyType: 'RANGE' },
         ],
         GlobalSecondaryIndexes: [
           // KEYS_ONLY: the store confirms every index hit against the base item anyway.
-          { IndexName: KEY_HASH_INDEX, KeySchema: [{ AttributeName: 'keyHash', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+          { IndexName: schema.keyHashIndex.name, KeySchema: [{ AttributeName: schema.keyHashIndex.partitionKey, KeyType: 'HASH' }], Projection: { ProjectionType: schema.keyHashIndex.projection } },
         ],
       }),
     );

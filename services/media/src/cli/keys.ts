@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createApiClient, type ApiRequester, type ApiResponse } from './api-client.js';
+import type { ApiErrorBody } from '@bridgecast/contracts';
 
 /**
  * `bridgecast keys`: issue, list, show, rotate and revoke stream keys
@@ -113,7 +114,7 @@ const ACTIONS: Record<string, Action> = {
 };
 
 function describeFailure(response: ApiResponse): string {
-  const error = (response.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const error = (response.body as Partial<ApiErrorBody> | undefined)?.error;
   return error?.message ? `error ${response.status} (${error.code}): ${error.message}\n` : `error ${response.status}: ${JSON.stringify(response.body)}\n`;
 }
 

@@ -4,7 +4,7 @@ import type { StreamHub } from '../hub/stream-hub.js';
 import type { StreamSubscriber } from '../hub/subscriber.js';
 import type { Logger } from '../logger.js';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
-import { newBroadcastId } from '@bridgecast/contracts';
+import { HLS_OBJECT_META, hlsKeys, newBroadcastId } from '@bridgecast/contracts';
 import { BroadcastMuxer, type MuxedSegment, type SkipReason } from './broadcast-muxer.js';
 import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from './playlist.js';
 import type { SegmenterLimits } from './segmenter.js';
@@ -54,23 +54,8 @@ export interface HlsAttachment {
   stats(): HlsStats;
 }
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const META = {
-  segment: { contentType: 'video/mp2t', cacheControl: 'public, max-age=31536000, immutable' },
-  livePlaylist: { contentType: PLAYLIST_TYPE, cacheControl: 'public, max-age=1' },
-  growingRecording: { contentType: PLAYLIST_TYPE, cacheControl: 'public, max-age=1' },
-  endedRecording: { contentType: PLAYLIST_TYPE, cacheControl: 'public, max-age=86400' },
-  endMarker: { contentType: 'application/json', cacheControl: 'no-cache' },
-} satisfies Record<string, ObjectMeta>;
-
-/** Object keys of the HLS layout (see the shared contracts), relative to the prefix. */
-export const hlsKeys = {
-  livePlaylist: (streamId: string) => `live/${streamId}/index.m3u8`,
-  recordingDir: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}`,
-  segment: (streamId: string, broadcastId: string, seq: number) => `recordings/${streamId}/${broadcastId}/${seq}.ts`,
-  recordingPlaylist: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/index.m3u8`,
-  endMarker: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/end.json`,
-};
+/** Content type and caching of each object, and its key: the HLS layout every deployable shares. */
+const META = HLS_OBJECT_META;
 
 /**
  * Segments every stream the hub publishes into HLS in `store`: each segment

@@ -1,15 +1,16 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { HLS_OBJECT_META, type HlsObjectMeta } from '@bridgecast/contracts';
 import { isValidStreamName } from '../rtmp/names.js';
 import type { Route } from './http-server.js';
 import { CORS_HEADERS, sendError } from './responses.js';
 
 /** Content type and cache policy by file kind; the CDN in AWS relies on the same ones (set on the S3 objects). */
-const FILE_KINDS: Record<string, { contentType: string; cacheControl: string }> = {
-  '.m3u8': { contentType: 'application/vnd.apple.mpegurl', cacheControl: 'public, max-age=1' },
-  '.ts': { contentType: 'video/mp2t', cacheControl: 'public, max-age=31536000, immutable' },
-  '.json': { contentType: 'application/json', cacheControl: 'no-cache' },
+const FILE_KINDS: Record<string, HlsObjectMeta> = {
+  '.m3u8': HLS_OBJECT_META.livePlaylist,
+  '.ts': HLS_OBJECT_META.segment,
+  '.json': HLS_OBJECT_META.endMarker,
 };
 
 /** `/live/<id>/index.m3u8` and `/recordings/<id>/<broadcast>/<file>`: nothing else under the HLS root is served. */

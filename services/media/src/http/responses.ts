@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { apiErrorBody } from '@bridgecast/contracts';
 
 /** CORS for browser players and dashboards: media and the stream list are public reads. */
 export const CORS_HEADERS = {
@@ -15,7 +16,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
+  sendJson(res, status, apiErrorBody(code, message));
 }
 
 /** The request's path without query, or null when it cannot be decoded. */

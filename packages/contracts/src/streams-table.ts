@@ -1,0 +1,27 @@
+/**
+ * The single streams table: stream records, their recordings and the
+ * autoscaler's state, keyed pk/sk, with the sparse key-hash index the media
+ * service resolves stream keys through. The CDK stack and the embedded local
+ * table (dynalite) both declare it from here.
+ *
+ *   pk STREAM#<streamId>  sk META                      the stream (keyHash while active)
+ *   pk STREAM#<streamId>  sk REC#<broadcastId>         a recording
+ *   pk STREAM#<streamId>  sk SEG#<broadcastId>#<seq>   a recorded segment (indexer)
+ *   pk AUTOSCALER         sk STATE#<service>           the autoscaler's state
+ */
+export const STREAMS_TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Only active streams carry keyHash (the SHA-256 of their key), so only they are in the index. */
+  keyHashIndex: { name: 'keyHash-index', partitionKey: 'keyHash', projection: 'KEYS_ONLY' },
+} as const;
+
+export const STREAM_PK_PREFIX = 'STREAM#';
+export const STREAM_META_SK = 'META';
+export const RECORDING_SK_PREFIX = 'REC#';
+export const SEGMENT_SK_PREFIX = 'SEG#';
+
+export const streamPk = (streamId: string) => `${STREAM_PK_PREFIX}${streamId}`;
+export const recordingSk = (broadcastId: string) => `${RECORDING_SK_PREFIX}${broadcastId}`;
+export const segmentSkPrefix = (broadcastId: string) => `${SEGMENT_SK_PREFIX}${broadcastId}#`;
+export const autoscalerStateKey = (service: string) => ({ pk: 'AUTOSCALER', sk: `STATE#${service}` });
