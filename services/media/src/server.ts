@@ -2,9 +2,8 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { createLocalApiHandler } from './auth/api-adapter.js';
-import { operatorRefusal } from './auth/operator-request.js';
 import { playAuthorizer } from './auth/play-token.js';
-import { isPrivateAddress } from './auth/private-address.js';
+import { KeyAuthorizedStreams } from './auth/key-authorized-streams.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
 import { loadConfig, type MediaConfig } from './config.js';
@@ -14,9 +13,12 @@ import { WriteFlusher } from './hub/write-batch.js';
 import { handleFlvRequest } from './http/flv-route.js';
 import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
 import { hlsRoute } from './http/hls-route.js';
-import { sendError, sendJson } from './http/responses.js';
+import { healthRoute } from './http/routes/health.js';
+import { keysApiRoute } from './http/routes/keys-api.js';
+import { liveListRoute } from './http/routes/live-list.js';
+import { metricsRoute } from './http/routes/metrics.js';
 import { webPageRoute } from './http/web-page.js';
-import { describeLiveStream, publicLiveStream } from './http/stream-list.js';
+import { describeLiveStream } from './http/stream-list.js';
 import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from 'kcp-ts/node';
 import { listenRtmpOverKcp } from './ingest/rtmp-over-kcp.js';
@@ -134,33 +136,13 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   let httpPort = config.httpPort;
   const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher };
-  const routes: Route[] = [
-    (_req, res, path) => {
-      if (path !== '/healthz') return false;
-      sendJson(res, accepting ? 200 : 503, { status: accepting ? 'ok' : 'draining', streams: hub.list().length });
-      return true;
-    },
-    async (req, res, path) => {
-      if (path !== '/metrics') return false;
-      // The HTTP port is open to the internet in AWS; scrapers sit in the task or the VPC.
-      if (!isPrivateAddress(req.socket.remoteAddress)) {
-        sendError(res, 403, 'forbidden', 'metrics are served to loopback and private-network addresses only');
-        return true;
-      }
-      res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
-      return true;
-    },
-  ];
   const liveStreams = () => hub.list().map((s) => describeLiveStream(s));
-  // The live list; also at GET /api/streams unless the local keys API owns that path (it then includes it).
-  const liveListPaths = publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'];
-  routes.push((req, res, path) => {
-    if (!liveListPaths.includes(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    const operator = !operatorRefusal(req, { apiToken: config.apiToken, publicHost: config.publicHost });
-    sendJson(res, 200, { streams: operator ? liveStreams() : liveStreams().map(publicLiveStream) });
-    return true;
-  });
+  const routes: Route[] = [
+    healthRoute({ accepting: () => accepting, streamCount: () => hub.list().length }),
+    metricsRoute(() => metrics.registry),
+    // The live list; also at GET /api/streams unless the local keys API owns that path (it then includes it).
+    liveListRoute(publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'], liveStreams, { apiToken: config.apiToken, publicHost: config.publicHost }),
+  ];
   // The stream-keys API is served here only when the table is embedded (a
   // laptop); in AWS it is API Gateway + Lambda with IAM auth, never the
   // media service's public port.
@@ -181,11 +163,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       liveStreams,
       onStreamKeyChanged: (streamId) => publishAuth.authorizer.forgetStream(streamId),
     });
-    routes.push(async (req, res, path) => {
-      if (path !== '/api/streams' && !path.startsWith('/api/streams/')) return false;
-      await api(req, res);
-      return true;
-    });
+    routes.push(keysApiRoute(api));
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
   if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir, authorizePlay));
@@ -230,27 +208,6 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     config, logger, hub, metrics, rtmp, rtmpPort: rtmpPort, httpPort, kcpPort, kcp,
     streamKeys: publishAuth.store, close,
   };
-}
-
-/**
- * Ids of streams whose publisher got in with a stream key (not through a
- * relay): the ones the revocation watch checks. A relay-published stream on
- * an edge may not exist in the edge's table at all and must not be cut off.
- */
-class KeyAuthorizedStreams {
-  /** Stream id → when its key was last accepted. */
-  private readonly authorizedAt = new Map<string, number>();
-
-  add(streamId: string): void {
-    this.authorizedAt.set(streamId, Date.now());
-  }
-
-  liveIds(hub: StreamHub): string[] {
-    const live = new Set(hub.list().map((s) => s.name));
-    const graceEnd = Date.now() - 30_000; // authorized, not live yet: the publish is still starting
-    for (const [id, at] of this.authorizedAt) if (!live.has(id) && at < graceEnd) this.authorizedAt.delete(id);
-    return [...this.authorizedAt.keys()].filter((id) => live.has(id));
-  }
 }
 
 function sleep(ms: number): Promise<void> {
