@@ -6,7 +6,7 @@ export type { Logger };
  * Structured JSON logs for production; when stdout is a terminal (a developer
  * running `npm start`) they are pretty-printed by pino-pretty instead.
  */
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info', pretty = process.stdout.isTTY === true): Logger {
+export function createLogger(level: string, pretty = process.stdout.isTTY === true): Logger {
   if (pretty) {
     return pino({
       level,

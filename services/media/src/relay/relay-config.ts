@@ -79,7 +79,7 @@ interface RelayConfigFile {
  * "streams": [...] }] }`, merged under the variables), RELAY_SECRET,
  * RELAY_IDLE_SECONDS (default 15), SERVER_ID.
  */
-export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env, readFile = (p: string) => readFileSync(p, 'utf8')): RelayConfig {
+export function loadRelayConfig(env: NodeJS.ProcessEnv, readFile = (p: string) => readFileSync(p, 'utf8')): RelayConfig {
   const file: RelayConfigFile = env.RELAY_CONFIG ? JSON.parse(readFile(env.RELAY_CONFIG)) as RelayConfigFile : {};
   const serverId = env.SERVER_ID || `srv-${randomBytes(4).toString('hex')}`;
   if (!isValidServerId(serverId)) throw new Error(`SERVER_ID "${serverId}" may only contain letters, digits, "_", "-" and "."`);
