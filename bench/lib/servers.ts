@@ -75,7 +75,7 @@ export async function startServer(kind: ServerKind, options: ServerOptions = {})
   let command: string[];
   let env: NodeJS.ProcessEnv = process.env;
   if (kind === 'bridgecast') {
-    command = [process.execPath, path.resolve('bin/bridgecast.js'), 'serve'];
+    command = [process.execPath, path.resolve('services/media/bin/bridgecast.js'), 'serve'];
     env = {
       ...process.env, AUTH: 'none', HOST: host, RTMP_PORT: String(rtmpPort), HTTP_PORT: String(httpPort),
       KCP_PORT: String(kcpPort), DATA_DIR: workDir, HLS: 'false', LOG_LEVEL: 'warn', DRAIN_SECONDS: '0',

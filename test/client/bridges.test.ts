@@ -37,7 +37,7 @@ async function freePort(): Promise<number> {
 
 /** Runs `bridgecast <args>` and waits for its first output line. */
 async function bridgecast(args: string[]): Promise<ChildRun & { stdout: () => string }> {
-  const run = spawnTracked(process.execPath, [path.join(ROOT, 'bin/bridgecast.js'), ...args], true);
+  const run = spawnTracked(process.execPath, [path.join(ROOT, 'services/media/bin/bridgecast.js'), ...args], true);
   await waitFor(() => run.stdout().includes('\n'), 15_000, `bridgecast ${args[0]} to start`);
   return run;
 }
