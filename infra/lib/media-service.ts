@@ -120,7 +120,7 @@ export class MediaService extends Construct {
     // windows: recordings are never deleted by the task), read stream keys.
     // Read back only the live playlists (a task continues the media sequence
     // another task or an earlier run wrote), and list only under live/ so a
-    // playlist not written yet reads as 404 NoSuchKey rather than 403.
+    // playlist not written yet reads as 404 NoSuchKey rather than 403 (below).
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
@@ -131,11 +131,16 @@ export class MediaService extends Construct {
       actions: ['s3:GetObject', 's3:DeleteObject'],
       resources: [props.bucket.arnForObjects('live/*')],
     }));
+    // s3:ListBucket only so that S3 answers a missing live playlist with 404
+    // NoSuchKey instead of 403 (it answers 404 only to callers allowed to list
+    // the bucket). Not narrowed by an s3:prefix condition: a GetObject request
+    // carries no prefix, so a conditioned grant would not count for it. The
+    // task lists nothing; it wrote every object of this bucket anyway.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:ListBucket'],
       resources: [props.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': ['live/*'] } },
     }));
     // StreamKeyStore.resolveKey / isStreamActive: Query on the keyHash index, GetItem on the table.
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
