@@ -13,7 +13,8 @@
  * (stdout → CloudWatch Logs → metrics) takes minutes and is not modelled.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { REPO_ROOT } from '../helpers/as-deployed/synth.js';
 import { after, before, describe, it } from 'node:test';
 import { emfLine } from '../../services/media/src/metrics/emf.js';
 import { lavfiEncodeArgs } from '../helpers/ffmpeg.js';
@@ -72,6 +73,16 @@ before(async () => {
   s3Base = (stack as unknown as { proxy: { o: { s3Url: string } } }).proxy.o.s3Url;
 });
 after(async () => { await stack?.close(); });
+
+/** A container builder is usable here (this development machine has no Docker daemon; CI machines may). */
+const docker = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
+
+describe('the media image', () => {
+  it('builds from services/media/Dockerfile, as cdk deploy builds it', { skip: docker ? false : 'no Docker daemon: the harness below runs the image\'s CMD from the checkout instead' }, () => {
+    const build = spawnSync('docker', ['build', '--platform', 'linux/amd64', '-f', 'services/media/Dockerfile', '-t', 'bridgecast-media:test', '.'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+  });
+});
 
 describe('the stack as deployed', () => {
   it('a task starts with the image\'s CMD and the task definition\'s environment, and stays up', async () => {

@@ -14,7 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { sharedAssembly, TEST_ACCOUNT, type CloudAssembly } from '../helpers/as-deployed/synth.js';
+import { App } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { buildApp } from '../../infra/bin/app.js';
+import { REPO_ROOT, sharedAssembly, TEST_ACCOUNT, type CloudAssembly } from '../helpers/as-deployed/synth.js';
 
 let template: Template;
 let assembly: CloudAssembly;
@@ -44,6 +48,27 @@ describe('synthesis as `cdk deploy` runs it', () => {
     assert.match(JSON.stringify(template.toJSON()), new RegExp(`:${TEST_ACCOUNT}:task/`));
     const manifest = JSON.parse(readFileSync(path.join(assembly.dir, 'manifest.json'), 'utf8')) as { missing?: unknown[] };
     assert.equal(manifest.missing, undefined, 'no context lookup left for deploy time');
+  });
+
+  it('acknowledgements are scoped to their constructs: a new wildcard anywhere else fails synthesis', async () => {
+    const context = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+    const outdir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-nag-'));
+    const saved = process.env.CDK_DEFAULT_ACCOUNT;
+    process.env.CDK_DEFAULT_ACCOUNT = TEST_ACCOUNT;
+    try {
+      // No bundling: only the policies matter here.
+      const { app, stack } = buildApp(new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } }));
+      const handler = stack.node.findAll().find((c) => c.node.path === 'Bridgecast/StreamKeys/Handler') as NodejsFunction;
+      handler.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: ['*'] }));
+      assert.throws(() => app.synth(), /Validation failed/);
+      const report = readFileSync(path.join(outdir, 'validation-report.json'), 'utf8');
+      const failing = [...report.matchAll(/"ruleName":\s*"([^"]+)"[\s\S]*?"constructPath":\s*"([^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`);
+      assert.ok(failing.some((f) => f.includes('IAM5') && f.includes('StreamKeys/Handler')), `the wildcard is reported: ${failing.join('; ')}`);
+    } finally {
+      if (saved === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+      else process.env.CDK_DEFAULT_ACCOUNT = saved;
+      await rm(outdir, { recursive: true, force: true });
+    }
   });
 
   it('the VPC spans two explicit availability zones', () => {
