@@ -4,7 +4,7 @@ import {
   ResponseHeadersPolicy, SecurityPolicyProtocol, ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass, HttpMethods } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership, StorageClass, HttpMethods, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Construct } from 'constructs';
 
@@ -66,30 +66,37 @@ export class HlsDelivery extends Construct {
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const lifecycleRules: LifecycleRule[] = [
+      { id: 'live-windows', prefix: 'live/', expiration: Duration.days(1) },
+      ...(props.recordingRetentionDays > 0
+        ? [{ id: 'recordings-retention', prefix: 'recordings/', expiration: Duration.days(props.recordingRetentionDays) }]
+        : []),
+      ...(archiveTransitionPays(props.recordingRetentionDays, props.recordingArchiveDays)
+        ? [{
+          id: 'large-recording-segments-to-glacier-ir',
+          prefix: 'recordings/',
+          objectSizeGreaterThan: ARCHIVE_MIN_OBJECT_BYTES,
+          transitions: [{ storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(props.recordingArchiveDays) }],
+        }]
+        : []),
+      { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ];
     this.bucket = new Bucket(this, 'Hls', {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 's3/',
-      lifecycleRules: [
-        { id: 'live-windows', prefix: 'live/', expiration: Duration.days(1) },
-        ...(props.recordingRetentionDays > 0
-          ? [{ id: 'recordings-retention', prefix: 'recordings/', expiration: Duration.days(props.recordingRetentionDays) }]
-          : []),
-        ...(archiveTransitionPays(props.recordingRetentionDays, props.recordingArchiveDays)
-          ? [{
-            id: 'large-recording-segments-to-glacier-ir',
-            prefix: 'recordings/',
-            objectSizeGreaterThan: ARCHIVE_MIN_OBJECT_BYTES,
-            transitions: [{ storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(props.recordingArchiveDays) }],
-          }]
-          : []),
-        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
+      lifecycleRules,
       cors: [{ allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: ['*'], allowedHeaders: ['*'] }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // CloudFormation types ObjectSizeGreaterThan as a string; the L2 writes a number (a synth warning).
+    const sized = lifecycleRules.findIndex((r) => r.objectSizeGreaterThan !== undefined);
+    if (sized >= 0) {
+      (this.bucket.node.defaultChild as CfnBucket).addPropertyOverride(`LifecycleConfiguration.Rules.${sized}.ObjectSizeGreaterThan`, String(ARCHIVE_MIN_OBJECT_BYTES));
+    }
 
     const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
     const cors = new ResponseHeadersPolicy(this, 'PlayerCors', {

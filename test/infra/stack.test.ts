@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
+import { HlsDelivery } from '../../infra/lib/hls-delivery.js';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { buildApp } from '../../infra/bin/app.js';
@@ -189,6 +190,22 @@ describe('HLS bucket and CloudFront', () => {
     const rules = (resourcesOf('AWS::S3::Bucket').find((b) => JSON.stringify(b.Properties.LifecycleConfiguration ?? '').includes('live/'))!
       .Properties.LifecycleConfiguration as { Rules: { Prefix?: string; ExpirationInDays?: number }[] }).Rules;
     assert.ok(!rules.some((r) => r.Prefix === 'recordings/' && r.ExpirationInDays), 'recordingRetentionDays defaults to keep forever');
+  });
+
+  it('recordingRetentionDays expires recordings; the Glacier IR transition is kept only where it pays', () => {
+    const rulesFor = (recordingRetentionDays: number, recordingArchiveDays: number) => {
+      const stack = new Stack(new App());
+      new HlsDelivery(stack, 'H', { recordingRetentionDays, recordingArchiveDays });
+      const bucket = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket'))
+        .find((b) => JSON.stringify(b).includes('live-windows')) as Resource;
+      return (bucket.Properties.LifecycleConfiguration as { Rules: { Id: string; ExpirationInDays?: number; ObjectSizeGreaterThan?: string; Transitions?: { TransitionInDays: number }[] }[] }).Rules
+        .filter((r) => r.Id.includes('recording'))
+        .map((r) => `${r.Id}:${r.ExpirationInDays ?? ''}${r.Transitions ? `:${r.Transitions[0]!.TransitionInDays}:${r.ObjectSizeGreaterThan}` : ''}`);
+    };
+    assert.deepEqual(rulesFor(0, 90), ['large-recording-segments-to-glacier-ir::90:524288'], 'kept forever: archive large segments');
+    assert.deepEqual(rulesFor(365, 90), ['recordings-retention:365', 'large-recording-segments-to-glacier-ir::90:524288'], '275 days in the archive pay');
+    assert.deepEqual(rulesFor(180, 90), ['recordings-retention:180'], '90 days in the archive would not earn the transitions back');
+    assert.deepEqual(rulesFor(30, 0), ['recordings-retention:30']);
   });
 
   it('CloudFront keeps a 403/404 from S3 for one second, not the default 10 s', () => {
