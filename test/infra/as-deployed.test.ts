@@ -25,7 +25,7 @@ let stack: AsDeployedStack;
 let taskA: RunningTask;
 let taskB: RunningTask;
 let created: { streamId: string; streamKey: string; ingest: { rtmp: string; kcp: string } };
-let firstWindow: { mediaSequence: number; segments: number };
+let firstWindow: { mediaSequence: number; segments: number; uris: string[] };
 
 /** An object of the bucket as it stands in the S3 stand-in (read directly: the test's view, not a role's). */
 async function s3Object(key: string): Promise<string | undefined> {
@@ -109,29 +109,37 @@ describe('the stack as deployed', () => {
 
     const run = await publish(taskA, created.streamKey, 7);
     assert.equal(run.code, 0, run.stderr);
-    const playlist = await until('the live playlist in S3', async () => {
-      const text = await s3Object(`live/${created.streamId}/index.m3u8`);
-      return text && parseMediaPlaylist(text).segments.length >= 2 ? parseMediaPlaylist(text) : undefined;
-    });
-    firstWindow = { mediaSequence: playlist.mediaSequenceBase ?? 0, segments: playlist.segments.length };
+    // end.json is written last: once it is there, the live playlist is final for this broadcast.
+    await until('the broadcast\'s end.json', async () => ((await s3Keys(`recordings/${created.streamId}/`)).some((k) => k.endsWith('/end.json')) ? true : undefined));
+    const text = await s3Object(`live/${created.streamId}/index.m3u8`);
+    assert.ok(text, 'the live playlist is in S3');
+    const playlist = parseMediaPlaylist(text);
+    assert.ok(playlist.segments.length >= 2, text);
+    firstWindow = { mediaSequence: playlist.mediaSequenceBase ?? 0, segments: playlist.segments.length, uris: playlist.segments.map((x) => x.uri) };
     assert.equal(taskA.exitCode, null);
     assertNothingRefused();
   });
 
-  it('the live playlist continues its media sequence when the publisher moves to another task', async () => {
+  it('the live playlist continues its media sequence when the publisher moves to another task', async (t) => {
     taskB = await stack.startTask();
     const run = await publish(taskB, created.streamKey, 5);
     assert.equal(run.code, 0, run.stderr);
     const next = firstWindow.mediaSequence + firstWindow.segments;
-    const playlist = await until('task B\'s segments in the live playlist', async () => {
-      const text = await s3Object(`live/${created.streamId}/index.m3u8`);
-      if (!text) return undefined;
-      const p = parseMediaPlaylist(text);
-      return (p.mediaSequenceBase ?? 0) + p.segments.length > next ? p : undefined;
-    });
+    await until('task B\'s end.json', async () => ((await s3Keys(`recordings/${created.streamId}/`)).filter((k) => k.endsWith('/end.json')).length >= 2 ? true : undefined));
+    const text = (await s3Object(`live/${created.streamId}/index.m3u8`))!;
+    const playlist = parseMediaPlaylist(text);
+    assert.ok((playlist.mediaSequenceBase ?? 0) + playlist.segments.length > next, `the playlist restarted instead of continuing after sequence ${next - 1}:\n${text}`);
     assert.ok((playlist.mediaSequenceBase ?? 0) >= firstWindow.mediaSequence, `media sequence went back: ${playlist.mediaSequenceBase} after ${firstWindow.mediaSequence}`);
-    assert.ok(playlist.segments.some((s) => s.discontinuity), 'the new task\'s first segment follows an EXT-X-DISCONTINUITY');
+    // Same media sequence number, same segment: what task A listed is still listed under its numbers.
+    const base = playlist.mediaSequenceBase ?? 0;
+    playlist.segments.forEach((segment, i) => {
+      const inA = base + i - firstWindow.mediaSequence;
+      if (inA >= 0 && inA < firstWindow.uris.length) assert.equal(segment.uri, firstWindow.uris[inA], `segment ${base + i} changed`);
+    });
+    const firstOfB = next - base;
+    assert.ok(firstOfB >= 0 && playlist.segments[firstOfB]?.discontinuity, 'the new task\'s first segment follows an EXT-X-DISCONTINUITY');
     assert.ok(taskB.output.some((l) => l.includes('HLS live playlist continued')), 'task B read the playlist task A wrote');
+    t.diagnostic(`task A window: media sequence ${firstWindow.mediaSequence}, ${firstWindow.segments} segments; after task B: media sequence ${playlist.mediaSequenceBase ?? 0}, ${playlist.segments.length} segments`);
     assertNothingRefused();
   });
 
@@ -165,7 +173,7 @@ describe('the stack as deployed', () => {
     assertNothingRefused();
   });
 
-  it('the autoscaler reads the tasks\' metrics and sets the service\'s count', async () => {
+  it('the autoscaler reads the tasks\' metrics and sets the service\'s count', async (t) => {
     const env = stack.mediaContainer().environment;
     const service = [...stack.ecs.services.values()][0]!;
     service.desiredCount = 2;
@@ -180,13 +188,15 @@ describe('the stack as deployed', () => {
     assert.equal(decision.direction, 'out', JSON.stringify(decision));
     assert.ok(decision.desired > 2);
     assert.equal(service.desiredCount, decision.desired, 'UpdateService set the count it decided');
+    t.diagnostic(`60 publishers on 2 tasks: desired count 2 -> ${service.desiredCount}`);
     assertNothingRefused();
   });
 
-  it('task protection was taken while publishing and is released once idle', async () => {
+  it('task protection was taken while publishing and is released once idle', async (t) => {
     const history = () => stack.ecs.protectionHistory.filter(([arn]) => arn === taskA.taskArn).map(([, on]) => on);
     assert.ok(history().includes(true), 'protected while the publisher was live');
     await until('protection released after the idle grace', () => (history().at(-1) === false ? true : undefined), 60_000);
+    t.diagnostic(`task A protection changes: ${history().join(' -> ')}`);
     assertNothingRefused();
   });
 });
