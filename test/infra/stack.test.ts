@@ -342,6 +342,18 @@ describe('Lambdas and operations', () => {
     for (const g of resourcesOf('AWS::Logs::LogGroup')) assert.ok(g.Properties.RetentionInDays, 'log groups expire');
   });
 
+  it('each Lambda bundle carries its own AWS SDK (the version package-lock.json pins), not the runtime\'s', () => {
+    const assets = JSON.parse(readFileSync(path.join(assembly.dir, 'Bridgecast.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string } }> };
+    const ours = resourcesOf('AWS::Lambda::Function').filter((f) => String(f.Properties.Description ?? '').startsWith('Bridgecast'));
+    for (const f of ours) {
+      const hash = (f.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+      const bundle = readFileSync(path.join(assembly.dir, assets.files[hash]!.source.path, 'index.js'), 'utf8');
+      // signature-v4-crt / signature-v4a: the SDK's own optional SigV4a modules (guarded require, error text), absent from the runtime too.
+      assert.doesNotMatch(bundle, /require\(["']@aws-sdk\/(?!signature-v4-crt|signature-v4a)/, `${String(f.Properties.Description)}: an external @aws-sdk import`);
+      assert.match(bundle, /@aws-sdk\/client-dynamodb|DynamoDBClient/, 'the SDK is in the bundle');
+    }
+  });
+
   it('the autoscaler runs every minute and may only describe and update the media service', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     const ecs = statementsOfRole('OperationsAutoscalerServiceRole').filter((s) => actions(s).some((a) => a.startsWith('ecs:')));

@@ -78,7 +78,9 @@ export class AsDeployedStack {
 
   private constructor(
     readonly assembly: CloudAssembly, readonly t: ResolvedTemplate, readonly proxy: AwsPolicyProxy,
-    readonly ecs: EcsApiStandIn, readonly cloudwatch: CloudWatchStandIn, readonly bucket: string, readonly table: string, private readonly scratch: string,
+    readonly ecs: EcsApiStandIn, readonly cloudwatch: CloudWatchStandIn, readonly bucket: string, readonly table: string,
+    /** The S3 stand-in itself, for the test's own unsigned reads (no role, no policy). */
+    readonly s3Url: string, private readonly scratch: string,
   ) {}
 
   static async start(): Promise<AsDeployedStack> {
@@ -123,11 +125,12 @@ export class AsDeployedStack {
     const clusterName = t.nameOf((t.template.Resources[serviceId]!.Properties!.Cluster as { Ref: string }).Ref);
     ecs.addService(clusterName, t.nameOf(serviceId), 1, 1);
     const cloudwatch = new CloudWatchStandIn();
+    const s3Url = `http://127.0.0.1:${s3Address.port}`;
     const proxy = await new AwsPolicyProxy({
-      account: TEST_ACCOUNT, region: TEST_REGION, dynamodbUrl, s3Url: `http://127.0.0.1:${s3Address.port}`, tables: [schema], ecs: ecs.handle, cloudwatch: cloudwatch.handle,
+      account: TEST_ACCOUNT, region: TEST_REGION, dynamodbUrl, s3Url, tables: [schema], ecs: ecs.handle, cloudwatch: cloudwatch.handle,
     }).start();
     closers.push(() => proxy.close());
-    const stack = new AsDeployedStack(assembly, t, proxy, ecs, cloudwatch, bucket, table, scratch);
+    const stack = new AsDeployedStack(assembly, t, proxy, ecs, cloudwatch, bucket, table, s3Url, scratch);
     stack.closers.push(...closers);
     return stack;
   }
