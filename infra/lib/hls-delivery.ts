@@ -159,6 +159,9 @@ export class HlsDelivery extends Construct {
       // says: the 403 S3 answers for a playlist not written yet (OAC has no
       // ListBucket, so a missing object is 403, not 404) would greet a new
       // broadcast's first viewers for 10 s. One second, like the playlists.
+      // Error caching is set per distribution (there is none per behaviour);
+      // a second also keeps a burst of requests for a missing segment from
+      // reaching S3 more than once a second per edge.
       // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html
       errorResponses: [403, 404].map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(ERROR_CACHING_SECONDS) })),
       enableLogging: true,

@@ -78,6 +78,16 @@ export async function synthLikeDeploy(outdir: string, extraArgs: string[] = []):
   });
 }
 
+/** Assemblies of earlier source states are removed after a day (others' runs may still read recent ones). */
+async function pruneOldAssemblies(keep: string): Promise<void> {
+  for (const name of await readdir(os.tmpdir())) {
+    const dir = path.join(os.tmpdir(), name);
+    if (!name.startsWith('bridgecast-cdk-out-') || dir === keep) continue;
+    const info = await stat(dir).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 86_400_000) await rm(dir, { recursive: true, force: true });
+  }
+}
+
 let shared: Promise<CloudAssembly> | undefined;
 
 /** The cloud assembly of the current sources, synthesized once and shared. */
@@ -92,6 +102,7 @@ export function sharedAssembly(): Promise<CloudAssembly> {
       // Another test file may have finished the same synthesis meanwhile: keep whichever landed first.
       await rename(scratch, dir).catch(async () => { await rm(scratch, { recursive: true, force: true }); });
     }
+    await pruneOldAssemblies(dir);
     const template = JSON.parse(await readFile(path.join(dir, 'Bridgecast.template.json'), 'utf8')) as CfnTemplate;
     return { dir, template, output };
   })();
