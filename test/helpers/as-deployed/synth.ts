@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +102,8 @@ export function sharedAssembly(): Promise<CloudAssembly> {
       // Another test file may have finished the same synthesis meanwhile: keep whichever landed first.
       await rename(scratch, dir).catch(async () => { await rm(scratch, { recursive: true, force: true }); });
     }
+    const now = new Date();
+    await utimes(dir, now, now); // in use: not pruned by another run for a day
     await pruneOldAssemblies(dir);
     const template = JSON.parse(await readFile(path.join(dir, 'Bridgecast.template.json'), 'utf8')) as CfnTemplate;
     return { dir, template, output };
