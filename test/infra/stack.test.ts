@@ -134,6 +134,21 @@ describe('media service behind the NLB', () => {
     });
   });
 
+  it('the service listens where the load balancer sends: RTMP_PORT / KCP_PORT / HTTP_PORT are the load-balanced tcp/udp/tcp mappings', () => {
+    const container = (resourcesOf('AWS::ECS::TaskDefinition')[0]!.Properties.ContainerDefinitions as { Environment: { Name: string; Value: string }[]; PortMappings: { ContainerPort: number; Protocol: string; Name: string }[] }[])[0]!;
+    const env = Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value]));
+    const mapping = (name: string) => container.PortMappings.find((m) => m.Name === name)!;
+    assert.deepEqual([env.RTMP_PORT, env.KCP_PORT, env.HTTP_PORT], [mapping('rtmp'), mapping('kcp'), mapping('http')].map((m) => String(m.ContainerPort)));
+    assert.deepEqual([mapping('rtmp').Protocol, mapping('kcp').Protocol, mapping('http').Protocol], ['tcp', 'udp', 'tcp']);
+    const service = resourcesOf('AWS::ECS::Service')[0]!.Properties.LoadBalancers as { ContainerPort: number; TargetGroupArn: { Ref: string } }[];
+    const groups = template.toJSON().Resources as Record<string, { Properties: { Port: number; Protocol: string } }>;
+    assert.deepEqual(service.map((lb) => `${groups[lb.TargetGroupArn.Ref]!.Properties.Protocol}/${lb.ContainerPort}`).sort(),
+      [`TCP/${env.RTMP_PORT}`, `TCP/${env.HTTP_PORT}`, `UDP/${env.KCP_PORT}`].sort());
+    const keysApi = resourcesOf('AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('Bridgecast stream keys'))!;
+    const apiEnv = (keysApi.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    assert.deepEqual([apiEnv.RTMP_PORT, apiEnv.KCP_PORT], [env.RTMP_PORT, env.KCP_PORT], 'the keys API hands out the same ports');
+  });
+
   it('S3 and DynamoDB gateway endpoints on the task subnets, so HLS uploads and key lookups skip the NAT gateway', () => {
     const endpoints = resourcesOf('AWS::EC2::VPCEndpoint').map((e) => e.Properties as { ServiceName: unknown; VpcEndpointType: string; RouteTableIds: unknown[] });
     const services = endpoints.map((e) => JSON.stringify(e.ServiceName).match(/\.(s3|dynamodb)"/)?.[1]).sort();
