@@ -391,6 +391,9 @@ describe('Lambdas and operations', () => {
     for (const name of ['RtmpEndpoint', 'KcpEndpoint', 'FlvBaseUrl', 'ApiUrl', 'HlsBaseUrl', 'BucketName', 'TableName']) {
       assert.ok(outputs.includes(name), `output ${name}`);
     }
+    const value = (name: string) => JSON.stringify(template.findOutputs(name)[name]!.Value);
+    assert.match(value('RtmpEndpoint'), /rtmp:\/\/.*:1935\/live/);
+    assert.match(value('KcpEndpoint'), /kcp:\/\/.*:1936\/live/, 'KCP has its own UDP port in AWS');
   });
 });
 
