@@ -1,8 +1,8 @@
 /**
  * What each deployable carries, for the README and issue notes:
  *   node --import tsx scripts/sizes.ts [repo-root]
- * - each Lambda bundled as the CDK's NodejsFunction bundles it (esbuild, CJS,
- *   node22, @aws-sdk/* left to the runtime, minify off): bytes and modules;
+ * - each Lambda bundled as infra/lib/lambda-function.ts has the CDK bundle it
+ *   (esbuild, CJS, node24, the AWS SDK bundled, minify off): bytes and modules;
  * - the KCP server entry bundled on its own: modules, and how many come from
  *   outside kcp-ts;
  * - the media image's production dependencies: `npm ci --omit=dev` as the
@@ -20,8 +20,8 @@ const root = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPat
 
 async function bundle(entry: string, cdkStyle: boolean) {
   const result = await build({
-    entryPoints: [path.join(root, entry)], absWorkingDir: root, bundle: true, platform: 'node', target: 'node22', write: false, metafile: true, logLevel: 'silent',
-    outdir: path.join(os.tmpdir(), 'sizes-out'), format: cdkStyle ? 'cjs' : 'esm', external: cdkStyle ? ['@aws-sdk/*'] : [], sourcemap: cdkStyle ? 'external' : false,
+    entryPoints: [path.join(root, entry)], absWorkingDir: root, bundle: true, platform: 'node', target: 'node24', write: false, metafile: true, logLevel: 'silent',
+    outdir: path.join(os.tmpdir(), 'sizes-out'), format: cdkStyle ? 'cjs' : 'esm', sourcemap: cdkStyle ? 'external' : false,
   });
   const js = result.outputFiles.find((f) => f.path.endsWith('.js'))!;
   const inputs = Object.keys(result.metafile.inputs);
