@@ -210,7 +210,7 @@ describe('HLS from a real RTMP publisher', () => {
     assert.ok(ended.segments.every((s) => s.uri.includes(ids[0]!)));
     const live = versions[back]!;
     assert.equal(live.endlist, false, 'live again');
-    assert.equal(live.mediaSequenceBase, ended.mediaSequenceBase + ended.segments.length, 'the media sequence continues');
+    assert.equal(live.mediaSequenceBase, (ended.mediaSequenceBase ?? 0) + ended.segments.length, 'the media sequence continues');
     assert.deepEqual(live.segments.map((s) => [s.uri.includes(ids[1]!), s.discontinuity ?? false]), [[true, true]]);
   });
 

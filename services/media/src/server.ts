@@ -7,6 +7,7 @@ import { playAuthorizer } from './auth/play-token.js';
 import { isPrivateAddress } from './auth/private-address.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
+import { checkedSetting, listenOrExplain } from './config-error.js';
 import { loadConfig, type MediaConfig } from './config.js';
 import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
@@ -23,7 +24,9 @@ import { parseFecSetting } from './kcp/fec/fec-codec.js';
 import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
+import { lockDataDir } from './storage/data-dir-lock.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
+import { listLocalRecordings, startRecordingRetention } from './storage/local-recordings.js';
 import { startCloudReporting } from './scaling/cloud-reporting.js';
 import { openHlsStore } from './storage/open-hls-store.js';
 import { registerHlsMetrics } from './metrics/hls-metrics.js';
@@ -64,13 +67,18 @@ const RELAY_PULL_WAIT_MS = 10_000;
 export async function startMediaServer(options: StartOptions = {}): Promise<MediaServer> {
   const { logger: givenLogger, rtmpLimits, ...overrides } = options;
   const config: MediaConfig = { ...loadConfig(), ...overrides };
+  // Settings other modules parse, checked before anything starts.
+  const kcpTuning = checkedSetting(() => kcpTuningFromEnv(process.env));
+  const kcpFec = checkedSetting(() => parseFecSetting(process.env.KCP_FEC));
+  const relayConfig = checkedSetting(() => loadRelayConfig());
+  const dataDirLock = await lockDataDir(config.dataDir);
   const logger = givenLogger ?? createLogger(config.logLevel);
   const hub = new StreamHub({ publisherTakeoverMs: config.limits.publisherTakeoverMs });
   const egress = new EgressMeters();
   let accepting = true;
 
   const publishAuth = await setUpPublishAuth(config, logger);
-  const relays = attachRelays(hub, loadRelayConfig(), logger, { maxBacklogBytes: config.viewerBacklogBytes });
+  const relays = attachRelays(hub, relayConfig, logger, { maxBacklogBytes: config.viewerBacklogBytes });
   const playTokens = playAuthorizer(config.playTokenSecret);
   // Relay requests (signed by the shared secret) are decided by the relay
   // authorizer; everything else by stream keys and play tokens.
@@ -103,16 +111,23 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     egress: egress.meter(protocol),
     writeFlusher,
     onPublishRefused: (code) => metrics?.publishRefused.inc({ code }),
+    servesApp: (app) => config.apps.includes(app),
+    playWaitMs: config.limits.playWaitMs,
   }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
   const kcp = config.kcpEnabled
-    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp, fec: parseFecSetting(process.env.KCP_FEC) }, logger)
+    ? await listenOrExplain('KCP (UDP)', 'KCP_PORT', config.kcpPort,
+      () => listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuning, limits: config.limits.kcp, fec: kcpFec }, logger))
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? await openHlsStore(config, logger) : undefined;
+  // On local disk nothing runs the recording indexer: the writer adds vod.m3u8 itself, and retention bounds the disk.
+  const localHlsRoot = hlsStore instanceof LocalObjectStore ? hlsStore.rootDir : undefined;
   const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
-    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
+    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger, writeVodPlaylist: localHlsRoot !== undefined,
   });
+  const retention = localHlsRoot === undefined ? undefined
+    : startRecordingRetention(localHlsRoot, { maxBytes: config.recordingsMaxBytes, maxDays: config.recordingsMaxDays }, logger);
   metrics = new MediaMetrics({ hub, egress, rtmp }, [
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
@@ -131,7 +146,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     logger,
   });
 
-  const rtmpServer = await listenRtmpTcp(rtmp, config.host, config.rtmpPort);
+  const rtmpServer = await listenOrExplain('RTMP (TCP)', 'RTMP_PORT', config.rtmpPort, () => listenRtmpTcp(rtmp, config.host, config.rtmpPort));
   const rtmpPort = (rtmpServer.address() as net.AddressInfo).port;
   const kcpPort = kcp?.address().port;
 
@@ -183,6 +198,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       logger,
       liveStreams,
       onStreamKeyChanged: (streamId) => publishAuth.authorizer.forgetStream(streamId),
+      ...(localHlsRoot !== undefined ? { listRecordings: (streamId: string) => listLocalRecordings(localHlsRoot, streamId) } : {}),
     });
     routes.push(async (req, res, path) => {
       if (path !== '/api/streams' && !path.startsWith('/api/streams/')) return false;
@@ -191,7 +207,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     });
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
-  if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir, authorizePlay));
+  if (localHlsRoot !== undefined) routes.push(hlsRoute(localHlsRoot, authorizePlay));
   routes.push(webPageRoute());
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls
@@ -199,7 +215,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
   const httpServer = createHttpServer(routes, logger);
-  httpPort = await listenHttp(httpServer, config.host, config.httpPort);
+  httpPort = await listenOrExplain('HTTP', 'HTTP_PORT', config.httpPort, () => listenHttp(httpServer, config.host, config.httpPort));
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
@@ -219,11 +235,13 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       hub.closeAll(reason);
       rtmp.closeAll(reason);
       // The last segment, final playlists and end.json of every broadcast, uploaded before exit.
+      retention?.stop();
       await hls?.close();
       await hlsStore?.close();
       await kcp?.close();
       await closeHttp(httpServer);
       await publishAuth.close();
+      await dataDirLock.release();
     })();
     return closing;
   };

@@ -1,3 +1,4 @@
+import { renderVodPlaylist } from '../../../../lambdas/recording/src/vod-playlist.js';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -34,6 +35,12 @@ export interface HlsOptions {
   flushTimeoutMs?: number;
   /** Only streams of this app are segmented (default 'live'). */
   app?: string;
+  /**
+   * Also write the recording's vod.m3u8 when a broadcast ends. In AWS the
+   * recording indexer Lambda writes it; on local disk nothing else would,
+   * and the keys API hands out its URL.
+   */
+  writeVodPlaylist?: boolean;
 }
 
 export interface HlsStats {
@@ -73,6 +80,7 @@ export const hlsKeys = {
   segment: (streamId: string, broadcastId: string, seq: number) => `recordings/${streamId}/${broadcastId}/${seq}.ts`,
   recordingPlaylist: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/index.m3u8`,
   endMarker: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/end.json`,
+  vodPlaylist: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/vod.m3u8`,
 };
 
 /**
@@ -197,6 +205,10 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
           await this.writeRecordingPlaylist(true);
           const end = { streamId: this.streamId, broadcastId: this.broadcastId, segments: this.recording.length, endedAt: new Date().toISOString() };
           await put(hlsKeys.endMarker(this.streamId, this.broadcastId), Buffer.from(JSON.stringify(end)), META.endMarker);
+          if (options.writeVodPlaylist) {
+            const segments = this.recording.map((r) => ({ sequence: Number.parseInt(r.uri, 10), durationSeconds: r.durationSec }));
+            await put(hlsKeys.vodPlaylist(this.streamId, this.broadcastId), Buffer.from(renderVodPlaylist(segments)), META.endedRecording);
+          }
           logger.info({ ...end, reason }, 'HLS broadcast ended');
         });
       }
