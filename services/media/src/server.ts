@@ -18,7 +18,8 @@ import { hlsRoute } from './http/hls-route.js';
 import { sendError, sendJson } from './http/responses.js';
 import { webPageRoute } from './http/web-page.js';
 import { describeLiveStream, publicLiveStream } from './http/stream-list.js';
-import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
+import { streamStateRoute } from './http/stream-state.js';
+import { attachHls, hlsKeys, HLS_APP, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from './kcp/endpoint.js';
 import { parseFecSetting } from './kcp/fec/fec-codec.js';
 import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
@@ -179,6 +180,14 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     sendJson(res, 200, { streams: operator ? liveStreams() : liveStreams().map(publicLiveStream) });
     return true;
   });
+  // Live / ended / offline / not found, for the watch page.
+  const keyStore = publishAuth.store;
+  routes.push(streamStateRoute({
+    hub,
+    app: HLS_APP,
+    ...(keyStore && config.auth === 'keys' ? { isKnownStream: (id: string) => keyStore.isStreamActive(id) } : {}),
+    ...(hlsStore ? { livePlaylist: async (id: string) => (await hlsStore.get(config.hlsPrefix + hlsKeys.livePlaylist(id)))?.toString('utf8') ?? null } : {}),
+  }));
   // The stream-keys API is served here only when the table is embedded (a
   // laptop); in AWS it is API Gateway + Lambda with IAM auth, never the
   // media service's public port.
@@ -208,7 +217,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
   if (localHlsRoot !== undefined) routes.push(hlsRoute(localHlsRoot, authorizePlay));
-  routes.push(webPageRoute());
+  routes.push(webPageRoute({ rtmpPort, apps: config.apps }));
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })

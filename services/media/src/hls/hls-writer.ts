@@ -73,6 +73,9 @@ const META = {
   endMarker: { contentType: 'application/json', cacheControl: 'no-cache' },
 } satisfies Record<string, ObjectMeta>;
 
+/** The application whose streams are segmented unless HlsOptions.app says otherwise. */
+export const HLS_APP = 'live';
+
 /** Object keys of the HLS layout (see the shared contracts), relative to the prefix. */
 export const hlsKeys = {
   livePlaylist: (streamId: string) => `live/${streamId}/index.m3u8`,
@@ -94,7 +97,7 @@ export const hlsKeys = {
 export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOptions): HlsAttachment {
   const logger = options.logger.child({ component: 'hls' });
   const prefix = options.prefix ?? '';
-  const app = options.app ?? 'live';
+  const app = options.app ?? HLS_APP;
   const counters = { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0, segmentsCutAtCap: 0 };
   const limits: SegmenterLimits = {
     targetMs: options.segmentSeconds * 1000,
