@@ -108,7 +108,7 @@ function startFlv() {
   show('player-name', `mpegts.js ${mpegts.version}`);
   const flv = mpegts.createPlayer(
     { type: 'flv', isLive: true, url: `/live/${encodeURIComponent(streamName)}.flv${tokenQuery}` },
-    { enableStashBuffer: false, liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 1.5, liveBufferLatencyMinRemain: 0.3 },
+    { enableStashBuffer: false, liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 0.6, liveBufferLatencyMinRemain: 0.2 },
   );
   let kbps = NaN;
   // `speed` is the download rate over the last second in KiB/s.
