@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
-import { waitFor } from '../helpers/media-server.js';
+import { freePort, waitFor } from '../helpers/media-server.js';
 
 const BIN = fileURLToPath(new URL('../../bin/bridgecast.js', import.meta.url));
 const dirs: string[] = [];
@@ -32,14 +32,6 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-cli-'));
   dirs.push(dir);
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** Environment of a serve that binds only ephemeral loopback ports, under `dataDir`. */
