@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { playOverKcp } from '../../services/media/src/client/index.js';
+import { RtmpClient } from '../../services/media/src/rtmp/client.js';
 import { killAllChildren, spawnTracked, startPublisher } from '../helpers/ffmpeg.js';
 import { startTestServer, waitFor, type TestServer } from '../helpers/media-server.js';
 
@@ -29,6 +30,7 @@ describe('refusals with real clients', () => {
     assert.notEqual(code, 0, 'ffmpeg reports the failure');
     assert.match(publisher.stderr(), /application "stream" not found on this server; use rtmp:\/\/<host>\/live\/<stream key>/);
     assert.deepEqual(server.hub.list(), []);
+    await assert.rejects(RtmpClient.connectTcp('127.0.0.1', server.rtmpPort, { app: 'stream', timeoutMs: 5000 }), /NetConnection\.Connect\.InvalidApp/);
   });
 
   it('ffprobe playing a stream that is not live gets NetStream.Play.StreamNotFound after the bounded wait', async () => {

@@ -110,7 +110,7 @@ export class RtmpServerSession {
     if (!this.ctx.servesApp(app)) {
       // ffmpeg prints the description ("Server error: ..."); OBS shows that it could not connect.
       this.connection.sendCommand(0, '_error', c.transactionId, null,
-        statusInfo('error', 'NetConnection.Connect.Rejected', `application "${app}" not found on this server; use rtmp://<host>/live/<stream key>`));
+        statusInfo('error', 'NetConnection.Connect.InvalidApp', `application "${app}" not found on this server; use rtmp://<host>/live/<stream key>`));
       this.log.warn({ app }, 'connect refused: unknown application');
       setTimeout(() => this.connection.close(`connect to unknown app`), 200).unref();
       return;
