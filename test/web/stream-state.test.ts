@@ -52,8 +52,10 @@ describe('watch page states in headless Chromium', { skip: existsSync(CHROMIUM) 
   }
 
   async function expectState(page: Page, state: string, text: RegExp, shot: string, timeoutMs = 20_000): Promise<void> {
-    await waitFor(async () => (await page.getAttribute('body', 'data-state')) === state, timeoutMs, `state ${state}`);
-    assert.match((await page.textContent('#state')) ?? '', text);
+    // Both in one evaluation: the page may move on between two reads.
+    const shown = async () => page.evaluate('[document.body.dataset.state, document.getElementById("state").textContent]') as Promise<[string, string]>;
+    const [, stateText] = await waitFor(async () => { const now = await shown(); return now[0] === state ? now : null; }, timeoutMs, `state ${state}`);
+    assert.match(stateText, text);
     await page.screenshot({ path: path.join(shots, `${shot}.png`) });
   }
 

@@ -52,6 +52,8 @@ let player = null;
 let playerError = null;
 /** The stream's state as the server last said it (null before the first answer). */
 let serverState = null;
+/** Whether this page's player can start: live, and for HLS the playlist lists the broadcast. */
+let playable = false;
 let serverUnreachable = false;
 
 function startHls() {
@@ -174,6 +176,9 @@ function render() {
   } else if (player && (serverState === 'live' || hasMediaAhead())) {
     state = 'live';
     text = serverState === 'live' ? 'live' : `live (the stream has ${serverState === 'ended' ? 'ended' : 'stopped'}; playing its last seconds)`;
+  } else if (serverState === 'live') {
+    state = 'starting';
+    text = 'Starting: the stream is live; its first segment is on its way.';
   } else {
     state = serverState ?? 'connecting';
     text = MESSAGES[state] ?? state;
@@ -188,13 +193,15 @@ function render() {
 async function poll() {
   try {
     const response = await fetch(`/api/live/${encodeURIComponent(streamName)}`, { cache: 'no-store' });
-    serverState = (await response.json()).state;
+    const body = await response.json();
+    serverState = body.state;
+    playable = playerKind === 'hls' ? body.hlsReady === true : body.state === 'live';
     serverUnreachable = false;
   } catch {
     serverUnreachable = true;
   }
   // (Re)start: the stream went live or came back, a player error, or a player that reached an end while the stream is live.
-  if (serverState === 'live' && (!player || playerError || player.stale || video.ended)) startPlayer();
+  if (playable && (!player || playerError || player.stale || video.ended)) startPlayer();
   else if (serverState !== 'live' && player && !hasMediaAhead()) stopPlayer();
   render();
 }

@@ -38,14 +38,16 @@ export interface StreamStateSources {
 }
 
 /**
- * GET /api/live/<stream id>: { state }. Public, like the live list: it says
+ * GET /api/live/<stream id>: { state, hlsReady }. `hlsReady`: live, and the
+ * live playlist lists this broadcast (its first segment is out; before
+ * that the playlist is missing or still the ended one). Public, like the live list: it says
  * no more than the playback URLs do. Lookups in the table and the store
  * are cached for 2 s, so watch pages polling every few seconds cost the
  * table one read per stream, not per viewer.
  */
 export function streamStateRoute(sources: StreamStateSources): Route {
   const cache = new TtlCache<string, Omit<StreamFacts, 'live'>>(10_000);
-  const offAirFacts = async (streamId: string): Promise<Omit<StreamFacts, 'live'>> => {
+  const lookUp = async (streamId: string): Promise<Omit<StreamFacts, 'live'>> => {
     const now = Date.now();
     const cached = cache.get(streamId, now);
     if (cached) return cached;
@@ -58,12 +60,12 @@ export function streamStateRoute(sources: StreamStateSources): Route {
     if (!path.startsWith('/api/live/') || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     const streamId = path.slice('/api/live/'.length);
     if (!isValidStreamName(streamId)) {
-      sendJson(res, 200, { streamId, state: 'not_found' satisfies StreamState });
+      sendJson(res, 200, { streamId, state: 'not_found' satisfies StreamState, hlsReady: false });
       return true;
     }
     const live = sources.hub.get(sources.app, streamId) !== undefined;
-    const state = decideStreamState({ live, ...(live ? { known: true, playlistEnded: false } : await offAirFacts(streamId)) });
-    sendJson(res, 200, { streamId, state });
+    const facts = await lookUp(streamId);
+    sendJson(res, 200, { streamId, state: decideStreamState({ live, ...facts }), hlsReady: live && facts.playlistEnded === false });
     return true;
   };
 }
