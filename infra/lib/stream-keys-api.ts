@@ -6,6 +6,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { bridgecastFunction } from './lambda-function.js';
 
 export interface StreamKeysApiProps {
@@ -13,6 +14,8 @@ export interface StreamKeysApiProps {
   ingestHost: string;
   hlsBaseUrl: string;
   flvBaseUrl: string;
+  rtmpPort: number;
+  kcpPort: number;
 }
 
 /**
@@ -22,10 +25,11 @@ export interface StreamKeysApiProps {
  */
 export class StreamKeysApi extends Construct {
   readonly api: HttpApi;
+  readonly handler: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: StreamKeysApiProps) {
     super(scope, id);
-    const handler = bridgecastFunction(this, 'Handler', {
+    const handler = this.handler = bridgecastFunction(this, 'Handler', {
       lambda: 'stream-keys',
       description: 'Bridgecast stream keys API: issue, list, rotate, revoke keys; list recordings',
       environment: {
@@ -33,6 +37,8 @@ export class StreamKeysApi extends Construct {
         INGEST_HOST: props.ingestHost,
         HLS_BASE_URL: props.hlsBaseUrl,
         FLV_BASE_URL: props.flvBaseUrl,
+        RTMP_PORT: String(props.rtmpPort),
+        KCP_PORT: String(props.kcpPort),
       },
     });
     // What StreamKeyStore does: GetItem, Query (recordings; the keyHash index
