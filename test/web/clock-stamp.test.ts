@@ -1,9 +1,11 @@
 /**
- * The measuring stick of `npm run bench:hls`: ffmpeg (drawtext + drawbox,
- * Debian's build with fonts-dejavu-core) burns the wall clock into a test
- * picture, H.264 encodes it, and the reader the watch-page benchmark runs in
- * Chromium decodes it back from the decoded pixels. Every frame must read,
- * within the time ffmpeg was running, one frame interval apart.
+ * The measuring sticks of the benchmarks. For `npm run bench:hls`: ffmpeg
+ * (drawtext + drawbox, Debian's build with fonts-dejavu-core) burns the wall
+ * clock into a test picture, H.264 encodes it, and the reader the
+ * watch-page benchmark runs in Chromium decodes it back from the decoded
+ * pixels: every frame must read, within the time ffmpeg was running, one
+ * frame interval apart. For the load and fan-out tables: figures a small run
+ * cannot resolve are marked.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { clockStampFilter, STAMP_FONT, stampAgeMs, stampFromLuma } from '../../bench/lib/clock-stamp.js';
+import { perViewerFigure } from '../../bench/lib/stats.js';
 import { lavfiEncodeArgs, runFfmpeg } from '../helpers/ffmpeg.js';
 
 test('the clock burned into the picture reads back after H.264', { skip: existsSync(STAMP_FONT) ? false : `${STAMP_FONT} missing (apt-get install fonts-dejavu-core)` }, async () => {
@@ -45,4 +48,11 @@ test('the clock burned into the picture reads back after H.264', { skip: existsS
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('benchmark tables mark the per-viewer figures a small run cannot resolve', () => {
+  assert.equal(perViewerFigure(0.0157, 4, true), '0.0157');
+  assert.equal(perViewerFigure(0.08, 3, false), '0.080 (small run)');
+  assert.equal(perViewerFigure(-0.002, 3, true), 'n/a (below noise: -0.002)');
+  assert.equal(perViewerFigure(Number.NaN, 4, false), 'n/a (too few points)');
 });

@@ -14,10 +14,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { decideStreamState } from '../../services/media/src/http/stream-state.js';
 import { killAllChildren, startPublisher, type ChildRun } from '../helpers/ffmpeg.js';
 import { startTestServer, waitFor, type TestServer } from '../helpers/media-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+it('decides live, not found, ended and offline from what the hub, the keys table and the live playlist say', () => {
+  assert.equal(decideStreamState({ live: true, known: undefined, playlistEnded: undefined }), 'live');
+  assert.equal(decideStreamState({ live: false, known: false, playlistEnded: true }), 'not_found', 'revoked or unknown beats an old playlist');
+  assert.equal(decideStreamState({ live: false, known: true, playlistEnded: true }), 'ended');
+  assert.equal(decideStreamState({ live: false, known: true, playlistEnded: undefined }), 'offline', 'never broadcast');
+  assert.equal(decideStreamState({ live: false, known: true, playlistEnded: false }), 'offline', 'cut off without an end (a crash)');
+  assert.equal(decideStreamState({ live: false, known: undefined, playlistEnded: true }), 'ended', 'AUTH=none: no table');
+});
 
 describe('watch page states in headless Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (apt-get install chromium)` }, () => {
   let server: TestServer;
