@@ -75,6 +75,8 @@ describe('bridgecast CLI', () => {
       [{ AUTH: 'maybe' }, /^bridgecast: AUTH="maybe" is not valid: one of keys, none\n$/],
       [{ KCP_MTU: '10' }, /^bridgecast: KCP_MTU must be an integer from \d+ to \d+, got "10"\n$/],
       [{ RECORDINGS_MAX_BYTES: '-1' }, /^bridgecast: RECORDINGS_MAX_BYTES="-1" is not valid: an integer of at least 0\n$/],
+      [{ HLS_BASE_URL: 'cdn.example.com' }, /^bridgecast: HLS_BASE_URL="cdn.example.com" is not valid: an http:\/\/ or https:\/\/ URL\n$/],
+      [{ HOST: '192.0.2.1', AUTH: 'none' }, /^bridgecast: KCP \(UDP\): HOST is not an address of this machine/],
     ];
     for (const [env, expected] of cases) {
       const { code, stderr } = await bridgecast(['serve'], quiet(dataDir, env)).done;

@@ -39,7 +39,8 @@ export async function listenOrExplain<T>(what: string, variable: string, port: n
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new StartupError(`${what} port ${port} is already in use (another bridgecast serve?): stop that program or set ${variable}`);
     if (code === 'EACCES') throw new StartupError(`${what} port ${port} needs privileges this user does not have: set ${variable} to 1024 or above`);
-    if (code === 'EADDRNOTAVAIL') throw new StartupError(`${what}: address not available on this machine: check HOST`);
+    if (code === 'EADDRNOTAVAIL') throw new StartupError(`${what}: HOST is not an address of this machine: set HOST to one of its addresses, or 0.0.0.0 for all`);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new StartupError(`${what}: HOST does not resolve to an address: set HOST to an address of this machine, or 0.0.0.0 for all`);
     throw err;
   }
 }

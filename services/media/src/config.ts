@@ -93,6 +93,20 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
   return raw as T;
 }
 
+/** An http(s) URL (S3_ENDPOINT, HLS_BASE_URL, FLV_BASE_URL), or undefined when unset. */
+function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(name, raw, 'an http:// or https:// URL');
+  return raw;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const APP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -120,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     streamsTable: env.STREAMS_TABLE || undefined,
     hlsBucket: env.HLS_BUCKET || undefined,
     hlsPrefix: env.HLS_PREFIX ?? '',
-    s3Endpoint: env.S3_ENDPOINT || undefined,
+    s3Endpoint: httpUrl(env, 'S3_ENDPOINT'),
     hlsSpoolBytes: int(env, 'HLS_SPOOL_BYTES', 2 * 1024 ** 3),
     awsRegion: env.AWS_REGION || 'ap-northeast-2',
     hlsEnabled: bool(env, 'HLS', true),
@@ -142,8 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     ecsAgentUri: env.ECS_AGENT_URI || undefined,
     ecsMetadataUri: env.ECS_CONTAINER_METADATA_URI_V4 || undefined,
     publicHost: env.PUBLIC_HOST || '127.0.0.1',
-    hlsBaseUrl: env.HLS_BASE_URL || undefined,
-    flvBaseUrl: env.FLV_BASE_URL || undefined,
+    hlsBaseUrl: httpUrl(env, 'HLS_BASE_URL'),
+    flvBaseUrl: httpUrl(env, 'FLV_BASE_URL'),
     kcpEnabled: bool(env, 'KCP', true),
     limits: loadLimits(env),
   };
