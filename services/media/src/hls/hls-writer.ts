@@ -207,11 +207,12 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
           }
           await this.writeRecordingPlaylist(true);
           const end = { streamId: this.streamId, broadcastId: this.broadcastId, segments: this.recording.length, endedAt: new Date().toISOString() };
-          await put(hlsKeys.endMarker(this.streamId, this.broadcastId), Buffer.from(JSON.stringify(end)), META.endMarker);
           if (options.writeVodPlaylist) {
             const segments = this.recording.map((r) => ({ sequence: Number.parseInt(r.uri, 10), durationSeconds: r.durationSec }));
             await put(hlsKeys.vodPlaylist(this.streamId, this.broadcastId), Buffer.from(renderVodPlaylist(segments)), META.endedRecording);
           }
+          // Last: whoever sees end.json finds everything else in place.
+          await put(hlsKeys.endMarker(this.streamId, this.broadcastId), Buffer.from(JSON.stringify(end)), META.endMarker);
           logger.info({ ...end, reason }, 'HLS broadcast ended');
         });
       }
