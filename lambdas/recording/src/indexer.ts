@@ -2,7 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
 import { HLS_OBJECT_META, broadcastStartTime, parseRecordingKey, recordingSk, segmentSkPrefix, streamPk } from '@bridgecast/contracts';
-import { renderVodPlaylist, type IndexedSegment } from './vod-playlist.js';
+import { renderVodPlaylist, type IndexedSegment } from '@bridgecast/contracts';
 
 export interface IndexerOptions {
   s3: S3Client;

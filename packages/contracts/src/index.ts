@@ -7,3 +7,4 @@ export * from './api-error.js';
 export * from './broadcast-id.js';
 export * from './hls-layout.js';
 export * from './streams-table.js';
+export * from './vod-playlist.js';

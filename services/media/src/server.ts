@@ -1,11 +1,13 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import { hlsKeys } from '@bridgecast/contracts';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { createLocalApiHandler } from './auth/api-adapter.js';
 import { playAuthorizer } from './auth/play-token.js';
 import { KeyAuthorizedStreams } from './auth/key-authorized-streams.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
+import { listenOrExplain } from './config-error.js';
 import { loadConfig, type MediaConfig } from './config.js';
 import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
@@ -19,11 +21,14 @@ import { liveListRoute } from './http/routes/live-list.js';
 import { metricsRoute } from './http/routes/metrics.js';
 import { webPageRoute } from './http/web-page.js';
 import { describeLiveStream } from './http/stream-list.js';
-import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
+import { streamStateRoute } from './http/stream-state.js';
+import { attachHls, HLS_APP, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from 'kcp-ts/node';
 import { listenRtmpOverKcp } from './ingest/rtmp-over-kcp.js';
 import { createLogger, type Logger } from './logger.js';
+import { lockDataDir } from './storage/data-dir-lock.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
+import { listLocalRecordings, startRecordingRetention } from './storage/local-recordings.js';
 import { startCloudReporting } from './scaling/cloud-reporting.js';
 import { openHlsStore } from './storage/open-hls-store.js';
 import { registerHlsMetrics } from './metrics/hls-metrics.js';
@@ -63,6 +68,7 @@ const RELAY_PULL_WAIT_MS = 10_000;
 export async function startMediaServer(options: StartOptions = {}): Promise<MediaServer> {
   const { logger: givenLogger, rtmpLimits, ...overrides } = options;
   const config: MediaConfig = { ...loadConfig(), ...overrides };
+  const dataDirLock = await lockDataDir(config.dataDir);
   const logger = givenLogger ?? createLogger(config.logLevel);
   const hub = new StreamHub({ publisherTakeoverMs: config.limits.publisherTakeoverMs });
   const egress = new EgressMeters();
@@ -102,16 +108,23 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     egress: egress.meter(protocol),
     writeFlusher,
     onPublishRefused: (code) => metrics?.publishRefused.inc({ code }),
+    servesApp: (app) => config.apps.includes(app),
+    playWaitMs: config.limits.playWaitMs,
   }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
   const kcp = config.kcpEnabled
-    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: config.kcp.tuning, limits: config.limits.kcp, fec: config.kcp.fec }, logger)
+    ? await listenOrExplain('KCP (UDP)', 'KCP_PORT', config.kcpPort,
+      () => listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: config.kcp.tuning, limits: config.limits.kcp, fec: config.kcp.fec }, logger))
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? await openHlsStore(config, logger) : undefined;
+  // On local disk nothing runs the recording indexer: the writer adds vod.m3u8 itself, and retention bounds the disk.
+  const localHlsRoot = hlsStore instanceof LocalObjectStore ? hlsStore.rootDir : undefined;
   const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
-    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
+    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger, writeVodPlaylist: localHlsRoot !== undefined,
   });
+  const retention = localHlsRoot === undefined ? undefined
+    : startRecordingRetention(localHlsRoot, { maxBytes: config.recordingsMaxBytes, maxDays: config.recordingsMaxDays }, logger);
   metrics = new MediaMetrics({ hub, egress, rtmp }, [
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
@@ -130,7 +143,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     logger,
   });
 
-  const rtmpServer = await listenRtmpTcp(rtmp, config.host, config.rtmpPort);
+  const rtmpServer = await listenOrExplain('RTMP (TCP)', 'RTMP_PORT', config.rtmpPort, () => listenRtmpTcp(rtmp, config.host, config.rtmpPort));
   const rtmpPort = (rtmpServer.address() as net.AddressInfo).port;
   const kcpPort = kcp?.address().port;
 
@@ -143,6 +156,14 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     // The live list; also at GET /api/streams unless the local keys API owns that path (it then includes it).
     liveListRoute(publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'], liveStreams, { apiToken: config.apiToken, publicHost: config.publicHost }),
   ];
+  // Live / ended / offline / not found, for the watch page.
+  const keyStore = publishAuth.store;
+  routes.push(streamStateRoute({
+    hub,
+    app: HLS_APP,
+    ...(keyStore && config.auth === 'keys' ? { isKnownStream: (id: string) => keyStore.isStreamActive(id) } : {}),
+    ...(hlsStore ? { livePlaylist: async (id: string) => (await hlsStore.get(config.hlsPrefix + hlsKeys.livePlaylist(id)))?.toString('utf8') ?? null } : {}),
+  }));
   // The stream-keys API is served here only when the table is embedded (a
   // laptop); in AWS it is API Gateway + Lambda with IAM auth, never the
   // media service's public port.
@@ -162,19 +183,20 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       logger,
       liveStreams,
       onStreamKeyChanged: (streamId) => publishAuth.authorizer.forgetStream(streamId),
+      ...(localHlsRoot !== undefined ? { listRecordings: (streamId: string) => listLocalRecordings(localHlsRoot, streamId) } : {}),
     });
     routes.push(keysApiRoute(api));
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
-  if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir, authorizePlay));
-  routes.push(webPageRoute());
+  if (localHlsRoot !== undefined) routes.push(hlsRoute(localHlsRoot, authorizePlay));
+  routes.push(webPageRoute({ rtmpPort, apps: config.apps }));
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
   const httpServer = createHttpServer(routes, logger);
-  httpPort = await listenHttp(httpServer, config.host, config.httpPort);
+  httpPort = await listenOrExplain('HTTP', 'HTTP_PORT', config.httpPort, () => listenHttp(httpServer, config.host, config.httpPort));
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
@@ -194,11 +216,13 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       hub.closeAll(reason);
       rtmp.closeAll(reason);
       // The last segment, final playlists and end.json of every broadcast, uploaded before exit.
+      retention?.stop();
       await hls?.close();
       await hlsStore?.close();
       await kcp?.close();
       await closeHttp(httpServer);
       await publishAuth.close();
+      await dataDirLock.release();
     })();
     return closing;
   };

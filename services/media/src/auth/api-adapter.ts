@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError, apiErrorBody } from '@bridgecast/contracts';
 import { createStreamKeysHandler } from '@bridgecast/stream-keys';
-import type { StreamKeyStore } from '@bridgecast/stream-keys';
+import type { RecordingRecord, StreamKeyStore } from '@bridgecast/stream-keys';
 import type { StreamUrlConfig } from '@bridgecast/stream-keys';
 import { MAX_BODY_BYTES, payloadTooLargeError } from '@bridgecast/stream-keys';
 import type { LiveStreamDescription } from '../http/stream-list.js';
@@ -36,6 +36,12 @@ export interface LocalApiOptions {
    * entry (null when off air), and `streams`, the live list.
    */
   liveStreams?: () => LiveStreamDescription[];
+  /**
+   * The recordings of a stream, newest first, when they are not indexed in
+   * the table: locally nothing runs the recording indexer, so they come
+   * from the HLS directory (storage/local-recordings.ts).
+   */
+  listRecordings?: (streamId: string) => Promise<RecordingRecord[]>;
 }
 
 export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -129,8 +135,16 @@ function withLiveStreams(listBody: string, live: LiveStreamDescription[]): strin
   return JSON.stringify({ ...list, items, streams: live });
 }
 
-export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged }: LocalApiOptions): LocalApiHandler {
-  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH, onStreamKeyChanged });
+/** `store`, with its recordings listed by `list` instead of the table (one page: local lists are short). */
+function withRecordingsFrom(store: StreamKeyStore, list: (streamId: string) => Promise<RecordingRecord[]>): StreamKeyStore {
+  const overlay = Object.create(store) as StreamKeyStore;
+  overlay.listRecordings = async (streamId, { limit }) => ({ items: (await list(streamId)).slice(0, limit) });
+  return overlay;
+}
+
+export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged, listRecordings }: LocalApiOptions): LocalApiHandler {
+  const apiStore = listRecordings ? withRecordingsFrom(store, listRecordings) : store;
+  const handler = createStreamKeysHandler({ store: apiStore, urls, logger, basePath: BASE_PATH, onStreamKeyChanged });
   return async (req, res) => {
     const refusal = operatorRefusal(req, { apiToken, publicHost });
     if (refusal) {

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HLS_OBJECT_META, type HlsObjectMeta } from '@bridgecast/contracts';
+import { HLS_APP } from '../hls/hls-writer.js';
 import { isValidStreamName } from '../rtmp/names.js';
 import type { Route } from './http-server.js';
 import { CORS_HEADERS, sendError } from './responses.js';
@@ -15,9 +16,6 @@ const FILE_KINDS: Record<string, HlsObjectMeta> = {
 
 /** `/live/<id>/index.m3u8` and `/recordings/<id>/<broadcast>/<file>`: nothing else under the HLS root is served. */
 const HLS_PATH = /^\/(?:live\/([^/]+)\/index\.m3u8|recordings\/([^/]+)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\.(?:m3u8|ts|json))$/;
-
-/** The HLS writer segments the `live` app only; play tokens for HLS are signed for `live/<stream id>`. */
-const HLS_APP = 'live';
 
 /**
  * A playlist whose every URI line carries `token`. Relative URIs resolve
