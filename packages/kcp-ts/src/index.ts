@@ -20,6 +20,7 @@ export {
   emptyKcpStats,
   type KcpHeader,
   type KcpOptions,
+  type KcpCongestionControl,
   type KcpOutput,
   type KcpSendOps,
   type KcpStats,
@@ -27,6 +28,7 @@ export {
   type DatagramInspection,
 } from './kcp.js';
 export { TokenBucketPacer } from './pacing.js';
+export { LiveRateController, type LiveRateOptions, type LiveRatePhase } from './congestion.js';
 export { DEFAULT_KCP_TUNING, KCP_TUNING_PRESETS, type KcpTuning } from './tuning.js';
 export { FecCodec, FEC_HEADER_SIZE, type FecSetting, type FecStats } from './fec/fec-codec.js';
 export { ReedSolomon } from './fec/reed-solomon.js';

@@ -28,6 +28,7 @@
  * power of two, and the queues are rings, so the hot path never shifts or
  * copies arrays.
  */
+import { LiveRateController } from './congestion.js';
 import { TokenBucketPacer } from './pacing.js';
 import { seqDiff } from './seq.js';
 
@@ -241,7 +242,23 @@ export interface KcpSendOps {
   sendBudget(kcp: Kcp, current: number): number;
   /** After the loop: what is left of the budget. */
   sent(kcp: Kcp, unspent: number): void;
+  /**
+   * Optional: a transmitted data segment was acknowledged (by its own ack or
+   * by a later una). `bytes` counts its header; `deliveredAtSend` and
+   * `deliveredTimeAtSend` are `kcp.delivered` and `kcp.deliveredTime` when
+   * it was last transmitted, so `(kcp.delivered - deliveredAtSend) /
+   * (current - deliveredTimeAtSend)` is a delivery-rate sample measured ack
+   * to ack, as TCP's rate sampling (what BBR measures). An ack echoes the
+   * timestamp of the transmission it answers, so unlike TCP (Karn) there
+   * is no ambiguity: `rtt` is that transmission's round trip and
+   * `transmission` its number (1: the first arrived; > 1: earlier ones were
+   * lost). Both are -1 when only a later una acknowledged it.
+   * Called after `kcp.delivered` counted this segment.
+   */
+  acked?(kcp: Kcp, bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void;
 }
+
+export type KcpCongestionControl = 'live' | 'none';
 
 export interface KcpOptions {
   /** Largest datagram, header included (default 1400). */
@@ -270,7 +287,14 @@ export interface KcpOptions {
    * changes, so peers need nothing.
    */
   maxKbit?: number;
-  /** Send hooks (pacing, congestion control); takes precedence over maxKbit. See KcpSendOps. */
+  /**
+   * 'live': a LiveRateController (delivery-rate and min-RTT based pacing,
+   * see congestion.ts) as the send hooks; 'none' (default): ikcp's
+   * behaviour. maxKbit and sendOps take precedence. Only the sender
+   * changes, so peers (ikcp.c included) need nothing.
+   */
+  congestionControl?: KcpCongestionControl;
+  /** Send hooks (pacing, congestion control); takes precedence over maxKbit and congestionControl. See KcpSendOps. */
   sendOps?: KcpSendOps | null;
   /**
    * First sequence number to send and to expect (default 0, as ikcp; both
@@ -297,6 +321,11 @@ class Segment implements KcpHeader {
   fastack = 0;
   /** Transmissions so far. */
   xmit = 0;
+  /** `Kcp.delivered` at the last transmission (for delivery-rate samples). */
+  deliveredAtSend = 0;
+  deliveredTimeAtSend = 0;
+  /** `ts` of the first transmission: an ack echoing an older ts than the last answers an earlier one. */
+  firstTs = 0;
 
   constructor(public data: Uint8Array) {}
 }
@@ -416,6 +445,12 @@ export class Kcp {
   private rcvSlots: (Segment | undefined)[];
   private rcvMask: number;
   private nrcvBuf = 0;
+  /** Bytes (headers included) of data segments acknowledged so far. */
+  private deliveredBytes = 0;
+  /** `current` when deliveredBytes last grew (or of the first send, before any ack). */
+  private deliveredAt = 0;
+  /** Bytes (headers included) of transmitted, unacknowledged data segments. */
+  private inflight = 0;
   /** Pending acks as (sn, ts) pairs. */
   private ackList = new Uint32Array(16);
   private ackCount = 0;
@@ -433,8 +468,9 @@ export class Kcp {
     if (options.mtu !== undefined && this.setmtu(options.mtu) < 0) throw new RangeError(`invalid KCP mtu ${options.mtu}`);
     this.wndsize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.nodelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc === undefined ? -1 : Number(options.nc));
-    this.setMaxRate(options.maxKbit ?? 0);
     if (options.sendOps !== undefined) this.setSendOps(options.sendOps);
+    else if ((options.maxKbit ?? 0) > 0) this.setMaxRate(options.maxKbit as number);
+    else if (options.congestionControl === 'live') this.setSendOps(new LiveRateController());
   }
 
   /**
@@ -452,6 +488,11 @@ export class Kcp {
    */
   setSendOps(ops: KcpSendOps | null): void {
     this.sendOps = ops;
+  }
+
+  /** The installed send hooks (a LiveRateController exposes its estimates there). */
+  get sendHooks(): KcpSendOps | null {
+    return this.sendOps;
   }
 
   get mtu(): number {
@@ -496,6 +537,22 @@ export class Kcp {
   }
   get interval(): number {
     return this.intervalMs;
+  }
+  /** Bytes (headers included) of data segments acknowledged so far; only grows. */
+  get delivered(): number {
+    return this.deliveredBytes;
+  }
+  /** When `delivered` last grew (ms, the clock of `update`). */
+  get deliveredTime(): number {
+    return this.deliveredAt;
+  }
+  /** Bytes (headers included) of data segments sent and not yet acknowledged (lost ones count until acked). */
+  get inflightBytes(): number {
+    return this.inflight;
+  }
+  /** Current time as last given to `update`. */
+  get now(): number {
+    return this.current;
   }
   /** Oldest unacknowledged sequence number. */
   get sendUna(): number {
@@ -626,17 +683,21 @@ export class Kcp {
       if (!isCommand(cmd)) return KcpInputError.BadCommand;
 
       this.rmtWnd = wnd;
-      this.parseUna(una);
       if (cmd === KcpCommand.Ack) {
         const rtt = seqDiff(this.current, ts);
         if (rtt >= 0) this.updateRtt(rtt);
-        this.parseAck(sn);
+        // The ack before its una (ikcp does the reverse; the resulting state is the same): the
+        // una usually covers the acked sn, and only the ack carries the echo the send hooks need.
+        this.parseAck(sn, ts);
+        this.parseUna(una);
         if (!sawAck || seqDiff(sn, maxAck) > 0) maxAck = sn;
         sawAck = true;
       } else if (cmd === KcpCommand.Push) {
+        this.parseUna(una);
         this.acceptPush(data, offset, frg, wnd, ts, sn, una, len);
-      } else if (cmd === KcpCommand.WindowAsk) {
-        this.probe |= ASK_TELL;
+      } else {
+        this.parseUna(una);
+        if (cmd === KcpCommand.WindowAsk) this.probe |= ASK_TELL;
       }
       // WindowTell carries nothing beyond the wnd field read above.
       offset += len;
@@ -724,19 +785,43 @@ export class Kcp {
   /** Everything before `una` has arrived. */
   private parseUna(una: number): void {
     while (this.sndBuf.length > 0 && seqDiff(una, this.sndBufFirstSn) > 0) {
-      if (this.sndBuf.shift() !== null) this.nsndBuf--;
+      const segment = this.sndBuf.shift();
+      if (segment !== null && segment !== undefined) {
+        this.nsndBuf--;
+        this.countDelivered(segment, -1);
+      }
     }
     this.shrinkSendBuffer();
   }
 
-  private parseAck(sn: number): void {
+  private parseAck(sn: number, ts: number): void {
     if (seqDiff(sn, this.sndUna) < 0 || seqDiff(sn, this.sndNxt) >= 0) return;
     const index = seqDiff(sn, this.sndBufFirstSn);
-    if (this.sndBuf.at(index) !== null) {
+    const segment = this.sndBuf.at(index);
+    if (segment !== null) {
       this.sndBuf.set(index, null);
       this.nsndBuf--;
+      this.countDelivered(segment, ts);
     }
     this.shrinkSendBuffer();
+  }
+
+  /** An acknowledged segment leaves the flight; the send hooks hear of it. */
+  private countDelivered(segment: Segment, echoedTs: number): void {
+    if (segment.xmit === 0) return; // acknowledged before we sent it: a confused or hostile peer
+    const bytes = KCP_OVERHEAD + segment.len;
+    this.inflight -= bytes;
+    this.deliveredBytes += bytes;
+    this.deliveredAt = this.current;
+    if (this.sendOps?.acked === undefined) return;
+    let rtt = -1;
+    let transmission = -1;
+    if (echoedTs >= 0) {
+      rtt = seqDiff(this.current, echoedTs);
+      // Retransmissions are at least rtomin apart, so a ts older than the last one means an earlier copy arrived.
+      transmission = echoedTs === segment.ts ? segment.xmit : echoedTs === segment.firstTs ? 1 : 2;
+    }
+    this.sendOps.acked(this, bytes, segment.deliveredAtSend, segment.deliveredTimeAtSend, rtt, transmission, this.current);
   }
 
   /** Every unacked segment older than the newest ack was skipped once more. */
@@ -857,6 +942,10 @@ export class Kcp {
       if (budget < KCP_OVERHEAD + segment.len) break; // what is due stays due for the next flush
       if (segment.xmit === 0) {
         segment.xmit = 1;
+        // Nothing in flight: the delivery clock restarts here, so idle time is not read as a slow path.
+        if (this.inflight === 0) this.deliveredAt = current;
+        segment.firstTs = current;
+        this.inflight += KCP_OVERHEAD + segment.len;
         segment.rto = this.rxRto;
         segment.resendts = (current + segment.rto + rtomin) >>> 0;
         this.stats.segmentsSent++;
@@ -879,6 +968,8 @@ export class Kcp {
         fastRetransmitted = true;
       }
       segment.ts = current;
+      segment.deliveredAtSend = this.deliveredBytes;
+      segment.deliveredTimeAtSend = this.deliveredAt;
       segment.wnd = wnd;
       segment.una = this.rcvNxt;
       size = this.makeRoom(size, KCP_OVERHEAD + segment.len);

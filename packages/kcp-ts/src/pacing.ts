@@ -11,12 +11,22 @@ import type { Kcp, KcpSendOps } from './kcp.js';
  * the sender changes, so peers need nothing.
  */
 export class TokenBucketPacer implements KcpSendOps {
-  private readonly bytesPerMs: number;
+  private bytesPerMs: number;
   private tokens = 0;
   /** `current` of the last refill; undefined until the first flush, which starts with a full bucket. */
   private refilledAt: number | undefined;
 
   constructor(kbit: number) {
+    this.bytesPerMs = 0;
+    this.rateKbit = kbit;
+  }
+
+  get rateKbit(): number {
+    return this.bytesPerMs * 8;
+  }
+
+  /** Changes the rate from the next refill on (a congestion controller's pacing rate). */
+  set rateKbit(kbit: number) {
     if (!(kbit > 0)) throw new RangeError(`pacing rate must be positive, got ${kbit} kbit/s`);
     this.bytesPerMs = kbit / 8;
   }

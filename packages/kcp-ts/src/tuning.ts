@@ -21,8 +21,10 @@ export interface KcpTuning {
   resend: number;
   /** true disables KCP's congestion window. */
   nc: boolean;
-  /** Pacing cap in kbit/s (0: none); see the note on narrow links below. */
+  /** Pacing cap in kbit/s (0: none); takes precedence over congestionControl. */
   maxKbit: number;
+  /** 'live': LiveRateController paces by the measured path (see congestion.ts); 'none': ikcp's behaviour. */
+  congestionControl: 'live' | 'none';
 }
 
 /**
@@ -86,6 +88,7 @@ export const DEFAULT_KCP_TUNING: Readonly<KcpTuning> = Object.freeze({
   resend: 2,
   nc: true,
   maxKbit: 0,
+  congestionControl: 'live',
 });
 
 /**
@@ -96,7 +99,7 @@ export const DEFAULT_KCP_TUNING: Readonly<KcpTuning> = Object.freeze({
  * 200 ms, MTU that survives tunnels).
  */
 export const KCP_TUNING_PRESETS: Readonly<Record<'normal' | 'fast' | 'liveVideo', Readonly<KcpTuning>>> = Object.freeze({
-  normal: Object.freeze({ mtu: 1400, sndWnd: 32, rcvWnd: 128, interval: 40, nodelay: 0, resend: 0, nc: false, maxKbit: 0 }),
-  fast: Object.freeze({ mtu: 1400, sndWnd: 32, rcvWnd: 128, interval: 10, nodelay: 1, resend: 2, nc: true, maxKbit: 0 }),
+  normal: Object.freeze({ mtu: 1400, sndWnd: 32, rcvWnd: 128, interval: 40, nodelay: 0, resend: 0, nc: false, maxKbit: 0, congestionControl: 'none' }),
+  fast: Object.freeze({ mtu: 1400, sndWnd: 32, rcvWnd: 128, interval: 10, nodelay: 1, resend: 2, nc: true, maxKbit: 0, congestionControl: 'none' }),
   liveVideo: DEFAULT_KCP_TUNING,
 });

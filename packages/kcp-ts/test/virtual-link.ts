@@ -12,6 +12,12 @@ export interface Impairment {
   jitterMs: number;
 }
 
+/** A router's bottleneck on the a -> b direction: a serializer at `kbit` behind a drop-tail queue of `queuePackets`. */
+export interface Bottleneck {
+  kbit: number;
+  queuePackets: number;
+}
+
 export const CLEAN_PATH: Impairment = { loss: 0, duplicate: 0, reorder: 0, delayMs: 5, jitterMs: 0 };
 
 interface InFlight {
@@ -35,6 +41,12 @@ export class VirtualLink {
   bToAOpen = true;
   readonly sentByA: Uint8Array[] = [];
   readonly sentByB: Uint8Array[] = [];
+  /** Set (or change mid-run) to put a bottleneck on a -> b; null: none. */
+  bottleneck: Bottleneck | null = null;
+  /** Datagrams the bottleneck's full queue dropped. */
+  queueDrops = 0;
+  /** When each datagram now in the bottleneck's queue leaves the serializer, oldest first. */
+  private queueDepartures: number[] = [];
 
   constructor(
     private readonly path: Impairment,
@@ -51,9 +63,21 @@ export class VirtualLink {
     const copy = datagram.slice();
     log.push(copy);
     if (!open || this.random() < this.path.loss) return;
+    let queued = 0;
+    if (to === this.b && this.bottleneck !== null) {
+      while (this.queueDepartures.length > 0 && this.queueDepartures[0]! <= this.now) this.queueDepartures.shift();
+      if (this.queueDepartures.length >= this.bottleneck.queuePackets) {
+        this.queueDrops++;
+        return;
+      }
+      const start = Math.max(this.now, this.queueDepartures.at(-1) ?? this.now);
+      const departs = start + ((datagram.length + 28) * 8) / this.bottleneck.kbit; // + IPv4/UDP headers; kbit = bits per ms
+      this.queueDepartures.push(departs);
+      queued = departs - this.now;
+    }
     const copies = this.random() < this.path.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      let delay = this.path.delayMs + this.random() * this.path.jitterMs;
+      let delay = queued + this.path.delayMs + this.random() * this.path.jitterMs;
       if (this.random() < this.path.reorder) delay += this.path.delayMs + 20;
       this.inFlight.push({ deliverAt: this.now + delay, to, datagram: copy });
     }

@@ -27,7 +27,8 @@ function integerSetting(env: Record<string, string | undefined>, name: string, f
 
 /**
  * Tuning from KCP_MTU, KCP_SNDWND, KCP_RCVWND, KCP_INTERVAL, KCP_NODELAY,
- * KCP_RESEND, KCP_NC and KCP_MAX_KBIT, each defaulting to DEFAULT_KCP_TUNING. Throws on a
+ * KCP_RESEND, KCP_NC, KCP_MAX_KBIT and KCP_CC (live|none: the congestion controller),
+ * each defaulting to DEFAULT_KCP_TUNING. Throws on a
  * value KCP cannot use. Windows stop at 65535 because the header's window
  * field is 16 bits.
  */
@@ -42,7 +43,16 @@ export function kcpTuningFromEnv(env: Record<string, string | undefined>): KcpTu
     resend: integerSetting(env, 'KCP_RESEND', d.resend, 0, 1000),
     nc: integerSetting(env, 'KCP_NC', d.nc ? 1 : 0, 0, 1) === 1,
     maxKbit: integerSetting(env, 'KCP_MAX_KBIT', d.maxKbit, 0, 10_000_000),
+    congestionControl: congestionSetting(env.KCP_CC, d.congestionControl),
   };
+}
+
+function congestionSetting(raw: string | undefined, fallback: KcpTuning['congestionControl']): KcpTuning['congestionControl'] {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (value === 'live' || value === 'none') return value;
+  if (value === 'off') return 'none';
+  throw new Error(`KCP_CC must be "live" or "none", got "${raw}"`);
 }
 
 /** Parses KCP_FEC="10,3" (data,parity); empty or "off" disables FEC. */

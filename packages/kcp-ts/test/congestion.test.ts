@@ -1,0 +1,96 @@
+/**
+ * The live congestion controller's decisions on the deterministic virtual
+ * link: a drop-tail bottleneck (kbit/s behind a 100-packet queue, as a
+ * router's), random loss, a virtual clock. The sender always has data
+ * waiting (a bulk source), so every figure is the controller's doing.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_KCP_TUNING, LiveRateController } from 'kcp-ts';
+import { drainMessages, seededRandom, VirtualLink, type Impairment } from './virtual-link.js';
+
+/** Wire bytes per datagram beyond KCP's own: IPv4 20 + UDP 8. */
+const IP_UDP = 28;
+
+function makeLink(loss: number, kbit: number, seed = 7): { link: VirtualLink; controller: LiveRateController } {
+  const path: Impairment = { loss, duplicate: 0, reorder: 0, delayMs: 25, jitterMs: 0 };
+  const link = new VirtualLink(path, seededRandom(seed), { both: { ...DEFAULT_KCP_TUNING } });
+  link.bottleneck = { kbit, queuePackets: 100 };
+  const controller = link.a.sendHooks;
+  assert.ok(controller instanceof LiveRateController, 'the live-video preset installs the controller');
+  return { link, controller };
+}
+
+interface Window {
+  /** Payload kbit/s the receiver got. */
+  goodputKbit: number;
+  /** Largest smoothed RTT above the path's 50 ms seen in the window. */
+  worstQueueMs: number;
+}
+
+/** Runs `ms` with the sender's queue kept full; measures goodput and standing queue. */
+function run(link: VirtualLink, ms: number): Window {
+  const message = new Uint8Array(link.a.mss);
+  let received = 0;
+  let worstQueueMs = 0;
+  link.advance(ms, () => {
+    while (link.a.waitsnd() < 64) link.a.send(message);
+    for (const m of drainMessages(link.b)) received += m.length;
+    if (link.now % 100 === 0 && link.a.srtt > 0) worstQueueMs = Math.max(worstQueueMs, link.a.srtt - 50);
+  });
+  return { goodputKbit: (received * 8) / ms, worstQueueMs };
+}
+
+/** Payload kbit/s a bottleneck of `kbit` can carry with full segments. */
+function payloadCapacity(kbit: number): number {
+  const mss = DEFAULT_KCP_TUNING.mtu - 24;
+  return (kbit * mss) / (DEFAULT_KCP_TUNING.mtu + IP_UDP);
+}
+
+test('the pacing rate converges to a 3 Mbit/s bottleneck: the link stays full and its 100-packet queue stays short', () => {
+  const { link, controller } = makeLink(0, 3000);
+  run(link, 10_000);
+  const settled = run(link, 10_000);
+  const kcpKbit = (3000 * DEFAULT_KCP_TUNING.mtu) / (DEFAULT_KCP_TUNING.mtu + IP_UDP);
+  console.log(`3 Mbit/s: bandwidth ${controller.bandwidthKbit.toFixed(0)} kbit/s, pacing ${controller.pacingKbit.toFixed(0)}, goodput ${settled.goodputKbit.toFixed(0)} of ${payloadCapacity(3000).toFixed(0)}, worst queue ${settled.worstQueueMs} ms, min RTT ${controller.minRtt} ms, queue drops ${link.queueDrops}`);
+  assert.ok(controller.bandwidthKbit > 0.85 * kcpKbit && controller.bandwidthKbit < 1.2 * kcpKbit, `estimate ${controller.bandwidthKbit} kbit/s vs ${kcpKbit}`);
+  assert.ok(settled.goodputKbit > 0.85 * payloadCapacity(3000), `goodput ${settled.goodputKbit} kbit/s`);
+  assert.ok(settled.worstQueueMs < 150, `standing queue ${settled.worstQueueMs} ms (a full queue is ${Math.round((100 * 1378 * 8) / 3000)} ms)`);
+});
+
+test('random loss without queueing keeps the rate: 5% loss both ways on the same bottleneck', () => {
+  const { link, controller } = makeLink(0.05, 3000);
+  run(link, 10_000);
+  const settled = run(link, 10_000);
+  console.log(`3 Mbit/s + 5% loss: bandwidth ${controller.bandwidthKbit.toFixed(0)} kbit/s, pacing ${controller.pacingKbit.toFixed(0)}, goodput ${settled.goodputKbit.toFixed(0)}, loss ${(controller.loss * 100).toFixed(1)}%, worst queue ${settled.worstQueueMs} ms`);
+  const clean = makeLink(0, 3000);
+  run(clean.link, 20_000);
+  // The estimate is the bottleneck's, not the bottleneck's minus what random loss took.
+  assert.ok(controller.bandwidthKbit > 0.9 * clean.controller.bandwidthKbit, `estimate ${controller.bandwidthKbit} kbit/s vs ${clean.controller.bandwidthKbit} without loss`);
+  // Retransmissions of 5% loss each way (and KCP's eager fast retransmits) take their share of the link.
+  assert.ok(settled.goodputKbit > 0.7 * payloadCapacity(3000), `goodput ${settled.goodputKbit} kbit/s under loss`);
+  assert.ok(settled.worstQueueMs < 150, `standing queue ${settled.worstQueueMs} ms`);
+
+  // ikcp's own congestion window (nc off) halves on every loss: what the controller replaces.
+  const reno = new VirtualLink({ loss: 0.05, duplicate: 0, reorder: 0, delayMs: 25, jitterMs: 0 }, seededRandom(7),
+    { both: { ...DEFAULT_KCP_TUNING, nc: false, congestionControl: 'none' } });
+  reno.bottleneck = { kbit: 3000, queuePackets: 100 };
+  run(reno, 10_000);
+  const renoWindow = run(reno, 10_000);
+  console.log(`  ikcp's window (nc=0) on the same link: goodput ${renoWindow.goodputKbit.toFixed(0)} kbit/s`);
+  assert.ok(settled.goodputKbit > 1.5 * renoWindow.goodputKbit, 'loss does not cut the rate as a loss-based window does');
+});
+
+test('queueing reduces the rate: the bottleneck narrows from 8 to 2 Mbit/s and the queue drains within seconds', () => {
+  const { link, controller } = makeLink(0, 8000);
+  run(link, 10_000);
+  const before = controller.bandwidthKbit;
+  link.bottleneck = { kbit: 2000, queuePackets: 100 };
+  run(link, 5_000);
+  const after = run(link, 10_000);
+  console.log(`8 -> 2 Mbit/s: bandwidth ${before.toFixed(0)} -> ${controller.bandwidthKbit.toFixed(0)} kbit/s, pacing ${controller.pacingKbit.toFixed(0)}, goodput ${after.goodputKbit.toFixed(0)} of ${payloadCapacity(2000).toFixed(0)}, worst queue ${after.worstQueueMs} ms`);
+  assert.ok(before > 6000, `before: ${before} kbit/s`);
+  assert.ok(controller.bandwidthKbit < 1.3 * 2000, `after: ${controller.bandwidthKbit} kbit/s`);
+  assert.ok(after.goodputKbit > 0.8 * payloadCapacity(2000), `goodput ${after.goodputKbit}`);
+  assert.ok(after.worstQueueMs < 200, `standing queue ${after.worstQueueMs} ms (full: ${Math.round((100 * 1378 * 8) / 2000)} ms)`);
+});
