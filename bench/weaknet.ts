@@ -40,11 +40,17 @@ const PROFILES: LinkProfile[] = [
   // bursts of 5 packets on average, ~4.8% of packets lost overall.
   { name: 'burst', delayMs: 50, lossPercent: 0, burst: { enter: 0.01, exit: 0.2 } },
   { name: 'bw4mbit', delayMs: 50, lossPercent: 0, rateKbit: 4000 },
+  // Narrow links as at peak hours: a router's 100-packet drop-tail queue in front of the bottleneck.
+  { name: 'bw3mbit', delayMs: 50, lossPercent: 0, rateKbit: 3000, queuePackets: 100 },
+  { name: 'bw2mbit', delayMs: 50, lossPercent: 0, rateKbit: 2000, queuePackets: 100 },
+  { name: 'loss2bw4', delayMs: 50, lossPercent: 2, rateKbit: 4000, queuePackets: 100 },
 ];
 
 const PROFILE_LABELS: Record<string, string> = {
   clean: 'clean', loss1: '50 ms, 1% loss', loss5: '50 ms, 5% loss', loss10: '50 ms, 10% loss', loss20: '50 ms, 20% loss',
   burst: '50 ms, burst loss (~5%, mean burst 5 pkts)', bw4mbit: '50 ms, 4 Mbit/s bottleneck',
+  bw3mbit: '50 ms, 3 Mbit/s bottleneck, 100-pkt queue', bw2mbit: '50 ms, 2 Mbit/s bottleneck (below the stream), 100-pkt queue',
+  loss2bw4: '50 ms, 2% loss + 4 Mbit/s bottleneck, 100-pkt queue',
 };
 
 interface Transport {
@@ -57,7 +63,10 @@ interface Transport {
 const TRANSPORTS: Transport[] = [
   { name: 'rtmp-cubic', scheme: 'rtmp', congestionControl: 'cubic', env: {} },
   { name: 'rtmp-bbr', scheme: 'rtmp', congestionControl: 'bbr', env: {} },
+  // Today's defaults: congestion controller (KCP_CC=live) and live deadline (400 ms) on.
   { name: 'kcp', scheme: 'kcp', env: {} },
+  // KCP as before issue 20: no congestion controller, no live deadline.
+  { name: 'kcp-nocc', scheme: 'kcp', env: { KCP_CC: 'none', KCP_LIVE_DEADLINE_MS: '0' } },
   { name: 'kcp-fec', scheme: 'kcp', env: { KCP_FEC: '10,3' } },
   // Paced at 1.4x the 2.5 Mbit/s stream (KCP_MAX_KBIT), as SRT's maxbw is set from the input rate plus overhead.
   { name: 'kcp-paced', scheme: 'kcp', env: { KCP_MAX_KBIT: '3500' } },

@@ -37,6 +37,8 @@ export interface LinkProfile {
   burst?: { enter: number; exit: number };
   /** Bottleneck rate origin -> edge, kbit/s. */
   rateKbit?: number;
+  /** The bottleneck's drop-tail queue in 1500-byte packets (default: 200 ms of the rate). */
+  queuePackets?: number;
 }
 
 const WIRE = String.raw`
@@ -136,7 +138,8 @@ export class ImpairedLink {
     run(['tc', '-n', ORIGIN_NS, 'qdisc', 'del', 'dev', ORIGIN_DEV, 'root'], true);
     if (profile.rateKbit) {
       // burst: one 1500-byte packet's worth plus a little; latency bounds the queue (drops beyond it, as a router would).
-      run(['tc', '-n', ORIGIN_NS, 'qdisc', 'add', 'dev', ORIGIN_DEV, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', 'latency', '200ms']);
+      const queue = profile.queuePackets ? ['limit', String(profile.queuePackets * 1500)] : ['latency', '200ms'];
+      run(['tc', '-n', ORIGIN_NS, 'qdisc', 'add', 'dev', ORIGIN_DEV, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
     }
     this.wire.stdin!.write(`${JSON.stringify({ delayMs: profile.delayMs, burst: profile.burst ?? null })}\n`);
     const reply = await this.wireLines.next();

@@ -27,6 +27,9 @@ import { seqDiff } from './seq.js';
  *   a round for three rounds, then an eight-round cycle with one round at
  *   1.25x and one at 0.85x (BBR's ProbeBW). A probe never runs while a
  *   queue stands, so a narrow link's queue is not overdriven.
+ * - Application-limited rounds (the encoder sent less than the pacer
+ *   allowed) never lower the estimate: a live stream between keyframes
+ *   says nothing about the path.
  * - Keyframe bursts leave at the paced rate: no faster than the path has
  *   delivered within the last few seconds, which are kept (at least 2 s, a
  *   GOP) so a keyframe is never paced by the quiet frames in between.
@@ -119,6 +122,8 @@ export class LiveRateController implements KcpSendOps {
   private roundDelivery = 0;
   private lastRoundDelivery = 0;
   private lossRatio = 0;
+  /** The pacer or window held data back at some flush of this round (not application-limited). */
+  private roundBacklogged = false;
   private queueing = false;
   private lastBudget = 0;
   private tokensBefore = 0;
@@ -176,6 +181,8 @@ export class LiveRateController implements KcpSendOps {
 
   sent(kcp: Kcp, unspent: number): void {
     this.pacer.sent(kcp, this.tokensBefore - (this.lastBudget - unspent));
+    // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
+    if (unspent < kcp.mtu) this.roundBacklogged = true;
   }
 
   acked(kcp: Kcp, _bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void {
@@ -210,9 +217,14 @@ export class LiveRateController implements KcpSendOps {
     this.lastRoundDelivery = this.roundDelivery;
     this.roundDelivery = 0;
 
+    const backlogged = this.roundBacklogged;
+    this.roundBacklogged = false;
     if (this.queueing) {
-      // A standing queue: what arrived is what the bottleneck passes.
-      if (delivered > 0 && delivered < this.bandwidth.value) this.bandwidth.reset(delivered, current);
+      // A standing queue: what arrived is what the bottleneck passes. Only a round in which we
+      // had data waiting says so (an encoder's quiet frames say nothing of the path), and the
+      // cut is at most 30 % a round, so one noisy round cannot collapse the rate.
+      const estimate = this.bandwidth.value;
+      if (backlogged && delivered > 0 && delivered < estimate) this.bandwidth.reset(Math.max(delivered, 0.7 * estimate), current);
       this.startup = false;
       this.gain = DRAIN_GAIN;
     } else if (this.startup) {
@@ -226,7 +238,10 @@ export class LiveRateController implements KcpSendOps {
       this.gain = this.startup ? STARTUP_GAIN : 1;
     } else {
       this.cycleIndex = (this.cycleIndex + 1) % CYCLE_LENGTH;
-      this.gain = this.cycleIndex === 0 ? PROBE_GAIN : this.cycleIndex === 1 ? DRAIN_GAIN : 1;
+      // Headroom for retransmissions in proportion to the loss (none on a clean narrow link,
+      // where any excess would only build a queue): a lossy link's repairs must not queue behind new data.
+      const cruise = 1 + Math.min(0.5, 2 * this.lossRatio);
+      this.gain = this.cycleIndex === 0 ? PROBE_GAIN * cruise : this.cycleIndex === 1 ? DRAIN_GAIN : cruise;
     }
     const rate = Math.min(this.maxBytesPerMs, Math.max(this.minBytesPerMs, this.gain * this.estimate()));
     this.pacer.rateKbit = rate * 8;

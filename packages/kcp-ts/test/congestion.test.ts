@@ -94,3 +94,49 @@ test('queueing reduces the rate: the bottleneck narrows from 8 to 2 Mbit/s and t
   assert.ok(after.goodputKbit > 0.8 * payloadCapacity(2000), `goodput ${after.goodputKbit}`);
   assert.ok(after.worstQueueMs < 200, `standing queue ${after.worstQueueMs} ms (full: ${Math.round((100 * 1378 * 8) / 2000)} ms)`);
 });
+
+/** A 2.5 Mbit/s live stream (30 fps, a 49 KB keyframe every 2 s, 9.8 KB frames between) for `ms`; per-frame delay beyond the path's 50 ms. */
+function liveFrameDelays(link: VirtualLink, ms: number): number[] {
+  const frame = new Uint8Array(200_000);
+  const view = new DataView(frame.buffer);
+  const sentAt: number[] = [];
+  const delays: number[] = [];
+  let next = 0;
+  link.advance(ms, () => {
+    if (link.now % 33 === 0) {
+      view.setUint32(0, next);
+      link.a.send(frame.subarray(0, next % 60 === 0 ? 49_000 : 9_800));
+      sentAt[next++] = link.now;
+    }
+    for (let size = link.b.peeksize(); size >= 0; size = link.b.peeksize()) {
+      link.b.recv(frame);
+      const n = view.getUint32(0);
+      if (sentAt[n]! > 5000) delays.push(link.now - sentAt[n]! - 50);
+    }
+  });
+  return delays.sort((x, y) => x - y);
+}
+
+test('a live stream with keyframe bursts on a 3 Mbit/s link: p99 frame delay under 300 ms, where ikcp without congestion control queues seconds', () => {
+  const p99 = (delays: number[]) => delays[Math.floor(delays.length * 0.99)]!;
+  const paced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...DEFAULT_KCP_TUNING } });
+  paced.bottleneck = { kbit: 3000, queuePackets: 100 };
+  const withController = liveFrameDelays(paced, 20_000);
+  const unpaced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...DEFAULT_KCP_TUNING, congestionControl: 'none' } });
+  unpaced.bottleneck = { kbit: 3000, queuePackets: 100 };
+  const without = liveFrameDelays(unpaced, 20_000);
+  console.log(`live 2.5 Mbit/s over 3 Mbit/s: p99 ${p99(withController)} ms with the controller (${paced.queueDrops} queue drops), ${p99(without)} ms without (${unpaced.queueDrops} queue drops, ${without.length} of ${withController.length} frames)`);
+  assert.ok(withController.length >= 440, `every frame arrives (${withController.length})`);
+  assert.ok(p99(withController) < 300, `p99 ${p99(withController)} ms`);
+  assert.ok(p99(without) > 1000, 'the failure the controller fixes is reproduced');
+});
+
+test('a live stream over 20% random loss on a wide link: the controller leaves headroom for repairs (p99 under 400 ms)', () => {
+  const link = new VirtualLink({ loss: 0.2, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...DEFAULT_KCP_TUNING } });
+  link.bottleneck = { kbit: 20_000, queuePackets: 100 };
+  const delays = liveFrameDelays(link, 20_000);
+  const p99 = delays[Math.floor(delays.length * 0.99)]!;
+  console.log(`live 2.5 Mbit/s, 20% loss: p99 ${p99} ms over ${delays.length} frames`);
+  assert.ok(delays.length >= 440);
+  assert.ok(p99 < 400, `p99 ${p99} ms`);
+});

@@ -9,10 +9,22 @@ export interface KcpSettings {
   tuning: KcpTuning;
   /** Reed-Solomon FEC on every KCP link (KCP_FEC="10,3"); null: off. Clients must use the same. */
   fec: FecSetting | null;
+  /**
+   * Live deadline (KCP_LIVE_DEADLINE_MS, default 400; 0 off): media that has
+   * waited this long in a KCP send path's queue is dropped at frame
+   * boundaries (see hub/live-deadline.ts).
+   */
+  liveDeadlineMs: number;
 }
 
+export const DEFAULT_LIVE_DEADLINE_MS = 400;
+
 export function loadKcpSettings(env: Record<string, string | undefined>): KcpSettings {
-  return { tuning: kcpTuningFromEnv(env), fec: parseFecSetting(env.KCP_FEC) };
+  return {
+    tuning: kcpTuningFromEnv(env),
+    fec: parseFecSetting(env.KCP_FEC),
+    liveDeadlineMs: integerSetting(env, 'KCP_LIVE_DEADLINE_MS', DEFAULT_LIVE_DEADLINE_MS, 0, 60_000),
+  };
 }
 
 function integerSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {

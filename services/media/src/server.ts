@@ -75,7 +75,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   let accepting = true;
 
   const publishAuth = await setUpPublishAuth(config, logger);
-  const relays = attachRelays(hub, config.relay, logger, { maxBacklogBytes: config.viewerBacklogBytes, kcpTuning: config.kcp.tuning });
+  const relays = attachRelays(hub, config.relay, logger, { maxBacklogBytes: config.viewerBacklogBytes, kcpTuning: config.kcp.tuning, liveDeadlineMs: config.kcp.liveDeadlineMs });
   const playTokens = playAuthorizer(config.playTokenSecret);
   // Relay requests (signed by the shared secret) are decided by the relay
   // authorizer; everything else by stream keys and play tokens.
@@ -104,6 +104,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     authorizePublish,
     authorizePlay,
     maxViewerBacklogBytes: config.viewerBacklogBytes,
+    liveDeadlineMs: config.kcp.liveDeadlineMs,
     acceptingPublishers: () => accepting,
     egress: egress.meter(protocol),
     writeFlusher,

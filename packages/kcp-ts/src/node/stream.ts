@@ -138,6 +138,15 @@ export class KcpStream extends Duplex {
     this.once('finish', () => this.destroy());
   }
 
+  /**
+   * Bytes written and not yet acknowledged: what the writer handed over and
+   * KCP has not taken yet, plus KCP's send queue and flight (waitsnd x MSS).
+   * A live sender reads its queue's age from this.
+   */
+  get sendQueueBytes(): number {
+    return this.writableLength - (this.pendingWrite?.offset ?? 0) + this.kcp.waitsnd() * this.kcp.mss;
+  }
+
   get verified(): boolean {
     return this.isVerified;
   }

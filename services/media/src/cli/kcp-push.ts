@@ -11,6 +11,10 @@ Reconnects by itself after a network break.
 
   --listen HOST:PORT   local RTMP address (default host 127.0.0.1)
   --server URL         kcp://HOST:PORT (or rtmp://HOST:PORT to compare with TCP)
+
+Environment: KCP_* tuning as the server's; KCP_LIVE_DEADLINE_MS (default 400,
+0 off) drops media that waited longer in the KCP send queue, at frame
+boundaries; KCP_CC=none turns the congestion controller off.
 `;
 
 /** `bridgecast kcp-push`: local RTMP in, KCP out. */
@@ -18,7 +22,8 @@ export async function runKcpPush(argv: string[]): Promise<number> {
   const parsed = parseBridgeArgs(argv, USAGE, false);
   if ('code' in parsed) return parsed.code;
   const { server, listen } = parsed.args;
-  const bridge = await startPushBridge({ server, host: listen.host, rtmpPort: listen.port, report: printLinkStates(), kcpTuning: loadKcpSettings(process.env).tuning });
+  const kcp = loadKcpSettings(process.env);
+  const bridge = await startPushBridge({ server, host: listen.host, rtmpPort: listen.port, report: printLinkStates(), kcpTuning: kcp.tuning, liveDeadlineMs: kcp.liveDeadlineMs });
   process.stdout.write(
     `kcp-push: publish to rtmp://${listen.host}:${bridge.local.rtmpPort}/live/<streamKey>; ` +
       `streams go to ${server.href} (Ctrl-C to stop)\n`,

@@ -1,5 +1,6 @@
 import type { KcpTuning } from 'kcp-ts';
 import { StreamHub } from '../hub/stream-hub.js';
+import { DEFAULT_LIVE_DEADLINE_MS } from '../kcp-config.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Backoff } from '../relay/backoff.js';
 import type { LinkReporter } from '../relay/link-state.js';
@@ -23,6 +24,8 @@ export interface BridgeOptions {
   backoff?: () => Backoff;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
   kcpTuning?: KcpTuning;
+  /** Live deadline of the kcp-push link, ms (default 400; 0: off). See hub/live-deadline.ts. */
+  liveDeadlineMs?: number;
 }
 
 export interface Bridge {
@@ -64,6 +67,7 @@ export async function startPushBridge(opts: BridgeOptions & { rtmpPort: number; 
     report,
     backoff: opts.backoff,
     kcpTuning: opts.kcpTuning,
+    liveDeadlineMs: opts.liveDeadlineMs ?? DEFAULT_LIVE_DEADLINE_MS,
   });
   return { hub, local, pushes, close: () => closeBridge(pushes, hub, local) };
 }

@@ -4,6 +4,8 @@ import { RateMeter } from './rate-meter.js';
 export class EgressMeter extends RateMeter {
   /** Media packets skipped for viewers of this protocol that fell behind (see ViewerBackpressure). */
   droppedPackets = 0;
+  /** Frames dropped because they waited in a KCP send queue past the live deadline (see LiveDeadline). */
+  lateDroppedFrames = 0;
   /** Viewers of this protocol cut off because their backlog passed the hard bound. */
   disconnectedViewers = 0;
 }

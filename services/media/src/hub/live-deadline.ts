@@ -133,3 +133,39 @@ export class LiveDeadline {
     return kind;
   }
 }
+
+/**
+ * The deadline as a send path uses it: the queue's age from the bytes it
+ * reports queued, the decision, and the first drop of each late episode
+ * reported once (for a log line) rather than per frame.
+ */
+export class LiveDeadlineGate {
+  readonly deadline: LiveDeadline;
+  private readonly age = new SendQueueAge();
+  private inEpisode = false;
+  /** Age of the queue at the last decision, ms. */
+  lastAgeMs = 0;
+
+  constructor(budgetMs: number, private readonly onLate?: (kind: LateDropKind, ageMs: number, dropped: LateDropCounts) => void) {
+    this.deadline = new LiveDeadline(budgetMs);
+  }
+
+  /** True: send `packet` (then `record` its bytes); false: it was late and is dropped. */
+  admit(packet: MediaPacket, queuedBytes: number, hasVideo: boolean, now: number): boolean {
+    this.lastAgeMs = this.age.ageMs(queuedBytes, now);
+    const kind = this.deadline.decide(packet, this.lastAgeMs, hasVideo);
+    if (kind === null) {
+      this.inEpisode = false;
+      return true;
+    }
+    if (!this.inEpisode) {
+      this.inEpisode = true;
+      this.onLate?.(kind, this.lastAgeMs, this.deadline.dropped);
+    }
+    return false;
+  }
+
+  record(bytes: number, now: number): void {
+    this.age.record(bytes, now);
+  }
+}

@@ -1,5 +1,6 @@
 import { ViewerBackpressure } from './backpressure.js';
 import type { EgressMeter } from './egress-meter.js';
+import type { LiveDeadlineGate } from './live-deadline.js';
 import type { MediaPacket } from './media-packet.js';
 import { ViewerWriteBatch, type BatchSink, type WriteFlusher } from './write-batch.js';
 
@@ -28,6 +29,8 @@ export class ViewerOutput {
     maxBacklogBytes: number,
     private readonly egress: EgressMeter,
     flusher?: WriteFlusher,
+    /** The live deadline, on send paths that know their queue's age (KCP). */
+    private readonly deadline?: LiveDeadlineGate,
   ) {
     this.backpressure = new ViewerBackpressure(maxBacklogBytes);
     this.batch = new ViewerWriteBatch(socket, flusher);
@@ -44,9 +47,15 @@ export class ViewerOutput {
       this.egress.droppedPackets++;
       return;
     }
+    const now = this.deadline === undefined ? 0 : performance.now();
+    if (this.deadline !== undefined && !this.deadline.admit(packet, queued, hasVideo, now)) {
+      this.egress.lateDroppedFrames++;
+      return;
+    }
     const encoded = this.encode(packet);
     this.egress.add(encoded.length);
     this.batch.write(encoded);
+    this.deadline?.record(encoded.length, now);
   }
 
   /** Sends what the batch holds now (before an end-of-stream status or the end of a response). */

@@ -1,5 +1,18 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { KcpServerEndpoint } from 'kcp-ts/node';
+import { kcpLinkStats, type KcpLinkStats } from '../kcp-link-stats.js';
+
+/** Per-session gauges: name, help, and the field of KcpLinkStats. Labelled by the peer's address:port (bounded by the session limit). */
+const SESSION_GAUGES: [string, string, keyof KcpLinkStats][] = [
+  ['bridgecast_kcp_session_bandwidth_kbit', 'Estimated bottleneck rate of a KCP session (congestion controller)', 'bandwidthKbit'],
+  ['bridgecast_kcp_session_min_rtt_ms', 'Minimum RTT of a KCP session over the last 5-10 s', 'minRttMs'],
+  ['bridgecast_kcp_session_srtt_ms', 'Smoothed RTT of a KCP session', 'srttMs'],
+  ['bridgecast_kcp_session_pacing_kbit', 'Pacing rate of a KCP session', 'pacingKbit'],
+  ['bridgecast_kcp_session_inflight_bytes', 'Bytes sent and not yet acknowledged by a KCP session', 'inflightBytes'],
+  ['bridgecast_kcp_session_queue_bytes', 'Bytes waiting in a KCP session\'s send path (writer + KCP queue + flight)', 'queueBytes'],
+  ['bridgecast_kcp_session_queue_age_ms', 'Age of the oldest media waiting in a KCP session\'s send queue', 'queueAgeMs'],
+  ['bridgecast_kcp_session_late_dropped_frames', 'Frames a KCP session dropped for lateness (live deadline)', 'lateDroppedFrames'],
+];
 
 /** Retransmissions per first transmission, and the mean smoothed RTT, over the live sessions. */
 export interface KcpHealth {
@@ -42,6 +55,15 @@ export function registerKcpMetrics(endpoint: KcpServerEndpoint): (registry: Regi
       name: 'bridgecast_kcp_rtt_ms', help: 'Mean smoothed RTT of open KCP sessions', registers,
       collect() { this.set(kcpHealth(endpoint).rttMs); },
     });
+    for (const [name, help, field] of SESSION_GAUGES) {
+      new Gauge({
+        name, help, labelNames: ['session'], registers,
+        collect() {
+          this.reset();
+          for (const stream of endpoint.streams()) this.set({ session: `${stream.remoteAddress}:${stream.remotePort}` }, kcpLinkStats(stream)[field]);
+        },
+      });
+    }
     new Counter({
       name: 'bridgecast_kcp_segments_total', help: 'KCP data segments by kind of transmission', labelNames: ['kind'], registers,
       collect() {

@@ -47,6 +47,13 @@ export class MediaMetrics {
       },
     });
     new Counter({
+      name: 'bridgecast_viewer_frames_late_dropped_total', help: 'Frames dropped because they waited in a KCP send queue past KCP_LIVE_DEADLINE_MS', labelNames: ['protocol'], registers,
+      collect() {
+        this.reset();
+        for (const [protocol, meter] of egress.entries()) this.inc({ protocol }, meter.lateDroppedFrames);
+      },
+    });
+    new Counter({
       name: 'bridgecast_viewers_disconnected_total', help: 'Viewers cut off because their backlog passed twice VIEWER_BACKLOG_BYTES', labelNames: ['protocol'], registers,
       collect() {
         this.reset();

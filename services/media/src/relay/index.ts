@@ -23,6 +23,8 @@ export interface RelayOptions {
   report?: LinkReporter;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
   kcpTuning?: KcpTuning;
+  /** Live deadline of kcp:// push links, ms (0: off). */
+  liveDeadlineMs?: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export function attachRelays(hub: StreamHub, config: RelayConfig, logger: Logger
     ? new RelayPullManager({ hub, origin: config.origin, playName: relayName, idleMs: config.idleSeconds * 1000, report, kcpTuning: options.kcpTuning })
     : null;
   const pushes = config.push.length > 0
-    ? new RelayPushManager(hub, config.push, { publishName: relayName, maxBacklogBytes: options.maxBacklogBytes, report, kcpTuning: options.kcpTuning })
+    ? new RelayPushManager(hub, config.push, { publishName: relayName, maxBacklogBytes: options.maxBacklogBytes, report, kcpTuning: options.kcpTuning, liveDeadlineMs: options.liveDeadlineMs })
     : null;
   if (pulls || pushes) {
     logger.info({ serverId: config.serverId, origin: config.origin?.href, push: config.push.map((t) => `${t.url.href}=${t.streams.join('|')}`), authenticated: config.secret !== undefined }, 'relays enabled');

@@ -1,3 +1,4 @@
+import type { KcpLinkStats } from '../kcp-link-stats.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -29,6 +30,8 @@ export interface LinkStateChange {
   peer: string;
   state: LinkState;
   detail: string;
+  /** For kcp:// links with a connection: the sender's path estimates and queue (see kcp-link-stats.ts). */
+  kcp?: KcpLinkStats;
 }
 
 export type LinkReporter = (change: LinkStateChange) => void;
@@ -37,7 +40,7 @@ export type LinkReporter = (change: LinkStateChange) => void;
 export function logLinkState(logger: Logger): LinkReporter {
   return (c) => {
     const level = c.state === 'refused' || c.state === 'failed' || c.state === 'retrying' ? 'warn' : 'info';
-    logger[level]({ relay: c.direction, stream: c.stream, peer: c.peer, state: c.state }, `relay ${c.direction} ${c.state}: ${c.detail}`);
+    logger[level]({ relay: c.direction, stream: c.stream, peer: c.peer, state: c.state, kcp: c.kcp }, `relay ${c.direction} ${c.state}: ${c.detail}`);
   };
 }
 

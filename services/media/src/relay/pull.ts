@@ -1,3 +1,4 @@
+import { relayLinkKcpStats, type KcpLinkStats } from '../kcp-link-stats.js';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -202,7 +203,12 @@ export class RelayPull {
   }
 
   private report(state: LinkState, detail: string): void {
-    this.opts.report({ direction: 'pull', stream: this.path, peer: this.opts.origin.href, state, detail });
+    this.opts.report({ direction: 'pull', stream: this.path, peer: this.opts.origin.href, state, detail, kcp: this.kcpStats() });
+  }
+
+  /** The KCP link's estimates now; the media's sender (its queue, pacing, deadline) is the origin's viewer session. */
+  kcpStats(): KcpLinkStats | undefined {
+    return relayLinkKcpStats(this.client);
   }
 }
 

@@ -1,4 +1,7 @@
 import { ViewerBackpressure } from '../hub/backpressure.js';
+import { KcpStream } from 'kcp-ts/node';
+import { LiveDeadlineGate } from '../hub/live-deadline.js';
+import { relayLinkKcpStats, watchKcpDeadline, type KcpLinkStats } from '../kcp-link-stats.js';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -19,6 +22,8 @@ export interface PushOptions {
   backoff?: () => Backoff;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
   kcpTuning?: KcpTuning;
+  /** Live deadline (ms) on kcp:// links: media queued longer is dropped at frame boundaries; 0 or unset: off. */
+  liveDeadlineMs?: number;
 }
 
 /**
@@ -36,6 +41,10 @@ export class RelayPush implements StreamSubscriber {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private backpressure: ViewerBackpressure;
+  /** The live deadline of the current connection (kcp:// links only). */
+  deadline: LiveDeadlineGate | null = null;
+  /** Frames dropped for lateness over all connections. */
+  lateDroppedFrames = 0;
   private readonly backoff: Backoff;
   private readonly path: string;
 
@@ -52,8 +61,18 @@ export class RelayPush implements StreamSubscriber {
   send(packet: MediaPacket): void {
     const client = this.client;
     if (!client) return;
-    if (!this.backpressure.admit(packet, client.queuedBytes, this.stream.hasVideo)) return;
+    const queued = client.queuedBytes;
+    if (!this.backpressure.admit(packet, queued, this.stream.hasVideo)) return;
+    const deadline = this.deadline;
+    if (deadline === null) return client.sendPacket(packet);
+    const now = performance.now();
+    if (!deadline.admit(packet, queued, this.stream.hasVideo, now)) {
+      this.lateDroppedFrames++;
+      return;
+    }
+    const before = client.queuedBytes;
     client.sendPacket(packet);
+    deadline.record(client.queuedBytes - before, now);
   }
 
   /** The stream ended here. */
@@ -87,6 +106,11 @@ export class RelayPush implements StreamSubscriber {
       this.client = current;
       this.backoff.reset();
       this.backpressure = new ViewerBackpressure(this.opts.maxBacklogBytes);
+      const deadlineMs = this.opts.liveDeadlineMs ?? 0;
+      this.deadline = deadlineMs > 0 && current.connection.hasSendQueueDepth
+        ? new LiveDeadlineGate(deadlineMs, (kind, ageMs) => this.report('live', `media ${Math.round(ageMs)} ms old in the send queue, past the ${deadlineMs} ms live deadline: dropping late frames (${kind} first)`))
+        : null;
+      if (this.deadline && current.connection.transport instanceof KcpStream) watchKcpDeadline(current.connection.transport, this.deadline);
       this.attached = true;
       this.stream.addSubscriber(this);
       this.report('live', 'target accepted the publish');
@@ -122,7 +146,12 @@ export class RelayPush implements StreamSubscriber {
   }
 
   private report(state: LinkState, detail: string): void {
-    this.opts.report({ direction: 'push', stream: this.path, peer: this.target.href, state, detail });
+    this.opts.report({ direction: 'push', stream: this.path, peer: this.target.href, state, detail, kcp: this.kcpStats() });
+  }
+
+  /** The KCP link's path estimates and queue now (undefined for rtmp:// or while not connected). */
+  kcpStats(): KcpLinkStats | undefined {
+    return relayLinkKcpStats(this.client);
   }
 }
 

@@ -46,6 +46,11 @@ type Phase = 'c0c1' | 'c2' | 's0s1s2' | 'open' | 'closed';
  * Commands and media surface as events; the server and client sessions give
  * them meaning. Any protocol violation closes the connection with a reason.
  */
+/** A transport that knows how much it still holds beyond Node's writable buffer (kcp-ts's KcpStream). */
+interface SendQueueDepth {
+  readonly sendQueueBytes: number;
+}
+
 export class RtmpConnection extends EventEmitter<ConnectionEvents> {
   readonly reader: ChunkReader;
   outChunkSize: number;
@@ -74,8 +79,13 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
 
   get isOpen(): boolean { return this.phase === 'open'; }
   get isClosed(): boolean { return this.phase === 'closed'; }
-  /** Bytes queued in the transport, for backpressure decisions. */
-  get queuedBytes(): number { return this.transport.writableLength; }
+  /** Bytes queued in the transport, for backpressure decisions (a KCP stream counts what KCP holds too). */
+  get queuedBytes(): number {
+    const kcp = this.transport as Partial<SendQueueDepth>;
+    return kcp.sendQueueBytes ?? this.transport.writableLength;
+  }
+  /** True when the transport reports its own send queue (KCP): the live deadline applies. */
+  get hasSendQueueDepth(): boolean { return 'sendQueueBytes' in this.transport; }
   get totalBytesReceived(): number { return this.bytesReceived; }
   /**
    * Server side: the client's C2 answered our S1, so it really receives what

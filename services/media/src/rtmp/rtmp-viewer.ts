@@ -1,3 +1,4 @@
+import type { LiveDeadlineGate } from '../hub/live-deadline.js';
 import type { ViewerBackpressure } from '../hub/backpressure.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { EgressMeter } from '../hub/egress-meter.js';
@@ -49,6 +50,7 @@ export class RtmpViewer implements StreamSubscriber {
     private readonly onEnd: (reason: string) => void,
     egress: EgressMeter,
     flusher?: WriteFlusher,
+    readonly deadline?: LiveDeadlineGate,
   ) {
     // The chunk size is fixed once the handshake has announced it.
     const encoding = new RtmpChunkEncoding(connection.outChunkSize, streamId);
@@ -58,7 +60,7 @@ export class RtmpViewer implements StreamSubscriber {
       cork: () => connection.cork(),
       uncork: () => connection.uncork(),
       write: (chunk) => connection.writeEncoded(chunk),
-    }, (packet) => encoding.of(packet), maxBacklogBytes, egress, flusher);
+    }, (packet) => encoding.of(packet), maxBacklogBytes, egress, flusher, deadline);
   }
 
   get backpressure(): ViewerBackpressure { return this.output.backpressure; }

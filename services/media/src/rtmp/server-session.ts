@@ -5,6 +5,9 @@ import { MediaPacket } from '../hub/media-packet.js';
 import type { EgressMeter } from '../hub/egress-meter.js';
 import type { WriteFlusher } from '../hub/write-batch.js';
 import type { StreamHub } from '../hub/stream-hub.js';
+import { KcpStream } from 'kcp-ts/node';
+import { LiveDeadlineGate } from '../hub/live-deadline.js';
+import { watchKcpDeadline } from '../kcp-link-stats.js';
 import type { Logger } from '../logger.js';
 import { decodeDataMessage, type RtmpCommand, type RtmpConnection } from './connection.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from './messages.js';
@@ -28,6 +31,8 @@ export interface SessionContext {
   /** Checks a play request (play tokens); true when playback is public. */
   authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
   maxViewerBacklogBytes: number;
+  /** Live deadline (ms) for viewers on a transport that knows its send queue (KCP); 0: off. */
+  liveDeadlineMs?: number;
   /** Egress meter for this transport's viewers. */
   egress: EgressMeter;
   /** False while the server drains: new publishers are refused. */
@@ -206,8 +211,14 @@ export class RtmpServerSession {
     // first packet and kept: the hub's lookup builds a key string per call.
     let viewed: LiveStream | undefined;
     const hasVideo = () => (viewed ??= this.ctx.hub.get(app, name))?.hasVideo ?? true;
+    const deadlineMs = this.ctx.liveDeadlineMs ?? 0;
+    const deadline = deadlineMs > 0 && this.connection.hasSendQueueDepth
+      ? new LiveDeadlineGate(deadlineMs, (kind, ageMs, dropped) =>
+        this.log.info({ stream: `${app}/${name}`, kind, queueAgeMs: Math.round(ageMs), dropped }, 'media past the live deadline: dropping late frames'))
+      : undefined;
+    if (deadline && this.connection.transport instanceof KcpStream) watchKcpDeadline(this.connection.transport, deadline);
     const viewer: RtmpViewer = new RtmpViewer(this.ctx.protocol, this.connection, streamId, this.ctx.maxViewerBacklogBytes, hasVideo,
-      (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress, this.ctx.writeFlusher);
+      (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress, this.ctx.writeFlusher, deadline);
     this.playing = { viewer, app, name, streamId };
     this.ctx.hub.subscribe(app, name, viewer, true);
     if (!this.ctx.hub.get(app, name)) this.awaitPublisher(viewer);
