@@ -439,6 +439,8 @@ export class Kcp {
   /** Sent, unacknowledged segments; slot i holds sn `sndNxt - length + i`, null once acked. */
   private readonly sndBuf = new Ring<Segment | null>();
   private nsndBuf = 0;
+  /** Segments of sndBuf not transmitted yet (held by the send hooks' budget). */
+  private unsentInBuf = 0;
   /** In-order segments ready for `recv`. */
   private readonly rcvQueue = new Ring<Segment>();
   /** Out-of-order segments, in slot `sn & rcvMask`; every buffered sn is within the window from rcvNxt. */
@@ -808,7 +810,10 @@ export class Kcp {
 
   /** An acknowledged segment leaves the flight; the send hooks hear of it. */
   private countDelivered(segment: Segment, echoedTs: number): void {
-    if (segment.xmit === 0) return; // acknowledged before we sent it: a confused or hostile peer
+    if (segment.xmit === 0) {
+      this.unsentInBuf--; // acknowledged before we sent it: a confused or hostile peer
+      return;
+    }
     const bytes = KCP_OVERHEAD + segment.len;
     this.inflight -= bytes;
     this.deliveredBytes += bytes;
@@ -925,6 +930,7 @@ export class Kcp {
       segment.rto = this.rxRto;
       this.sndBuf.push(segment);
       this.nsndBuf++;
+      this.unsentInBuf++;
     }
 
     const resent = this.fastresend > 0 ? this.fastresend : Infinity;
@@ -942,6 +948,7 @@ export class Kcp {
       if (budget < KCP_OVERHEAD + segment.len) break; // what is due stays due for the next flush
       if (segment.xmit === 0) {
         segment.xmit = 1;
+        this.unsentInBuf--;
         // Nothing in flight: the delivery clock restarts here, so idle time is not read as a slow path.
         if (this.inflight === 0) this.deliveredAt = current;
         segment.firstTs = current;
@@ -1110,6 +1117,11 @@ export class Kcp {
     for (const segment of this.rcvSlots) if (segment !== undefined) slots[segment.sn & mask] = segment;
     this.rcvSlots = slots;
     this.rcvMask = mask;
+  }
+
+  /** Segments not transmitted even once yet: the send queue plus what pacing holds back. */
+  unsentSegments(): number {
+    return this.sndQueue.length + this.unsentInBuf;
   }
 
   /** Segments not yet acknowledged: queued plus in flight. */

@@ -365,3 +365,17 @@ test('header layout is little-endian at the documented offsets', () => {
   );
   assert.equal(decodeHeader(datagram).sn, 0x0e0d0c0b);
 });
+
+test('unsentSegments counts what has not gone out even once (queue plus what the send hooks held back); waitsnd also counts the flight', () => {
+  const oneSegmentPerFlush: KcpSendOps = { sendBudget: (kcp) => KCP_OVERHEAD + kcp.mss, sent: () => {} };
+  const kcp = new Kcp(1, () => {}, { mtu: 1000, interval: 10, nodelay: 1, nc: true, sndWnd: 64, sendOps: oneSegmentPerFlush });
+  assert.equal(kcp.send(bytes(5 * kcp.mss, 1)), 0);
+  assert.equal(kcp.unsentSegments(), 5);
+  kcp.update(0);
+  assert.equal(kcp.unsentSegments(), 4, 'one went out, four wait in the window for budget');
+  assert.equal(kcp.waitsnd(), 5);
+  assert.equal(kcp.inflightBytes, KCP_OVERHEAD + kcp.mss);
+  kcp.update(10);
+  kcp.update(20);
+  assert.equal(kcp.unsentSegments(), 2);
+});

@@ -139,12 +139,14 @@ export class KcpStream extends Duplex {
   }
 
   /**
-   * Bytes written and not yet acknowledged: what the writer handed over and
-   * KCP has not taken yet, plus KCP's send queue and flight (waitsnd x MSS).
-   * A live sender reads its queue's age from this.
+   * Bytes written and not sent even once: what the writer handed over and
+   * KCP has not taken yet, plus KCP's unsent segments (its send queue and
+   * what pacing holds back). A live sender reads its queue's age from this;
+   * data already in flight is not counted, since dropping media can no
+   * longer speed it up.
    */
   get sendQueueBytes(): number {
-    return this.writableLength - (this.pendingWrite?.offset ?? 0) + this.kcp.waitsnd() * this.kcp.mss;
+    return this.writableLength - (this.pendingWrite?.offset ?? 0) + this.kcp.unsentSegments() * this.kcp.mss;
   }
 
   get verified(): boolean {
