@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseFecSetting } from '@bridgecast/media/kcp-config.js';
+import { loadKcpSettings, parseFecSetting } from '@bridgecast/media/kcp-config.js';
 
 // Moved from kcp-ts's FEC tests: reading KCP_FEC is the media service's configuration, not the library's.
 describe('KCP configuration of the media service', () => {
@@ -9,5 +9,16 @@ describe('KCP configuration of the media service', () => {
     assert.equal(parseFecSetting(undefined), null);
     assert.equal(parseFecSetting('off'), null);
     assert.throws(() => parseFecSetting('10'), /KCP_FEC/);
+  });
+
+  it('turns the congestion controller and the live deadline on by default; KCP_CC=none and KCP_LIVE_DEADLINE_MS=0 turn them off', () => {
+    const defaults = loadKcpSettings({});
+    assert.equal(defaults.tuning.congestionControl, 'live');
+    assert.equal(defaults.liveDeadlineMs, 400);
+    const off = loadKcpSettings({ KCP_CC: 'none', KCP_LIVE_DEADLINE_MS: '0' });
+    assert.equal(off.tuning.congestionControl, 'none');
+    assert.equal(off.liveDeadlineMs, 0);
+    assert.throws(() => loadKcpSettings({ KCP_CC: 'bbr' }), /KCP_CC/);
+    assert.throws(() => loadKcpSettings({ KCP_LIVE_DEADLINE_MS: '-1' }), /KCP_LIVE_DEADLINE_MS/);
   });
 });

@@ -134,3 +134,27 @@ test('a KCP publisher reconnecting from a new address takes over once its old se
   assert.deepEqual(line.replaced, { protocol: 'kcp', remoteAddress: '127.0.0.1' });
   second.goSilent();
 });
+
+test('/metrics shows each KCP session\'s path estimates and queue: bandwidth, min and smoothed RTT, pacing, in flight, queue age, late drops', async () => {
+  const server = await kcpServer();
+  await kcpPublisher('metered');
+  const player = await playOverKcp(`kcp://127.0.0.1:${server.kcpPort}/live`, 'metered');
+  let bytes = 0;
+  for await (const packet of player) {
+    bytes += packet.payload.length;
+    if (bytes > 200_000) break;
+  }
+  const text = await (await fetch(`${server.httpBase}/metrics`)).text();
+  const value = (name: string) => {
+    const values = [...text.matchAll(new RegExp(`^${name}\\{session="127\\.0\\.0\\.1:\\d+"\\} (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+    assert.ok(values.length >= 2, `${name}: one per session (publisher and player at least)`);
+    return Math.max(...values);
+  };
+  assert.ok(value('bridgecast_kcp_session_pacing_kbit') > 0, 'the live preset paces');
+  assert.ok(value('bridgecast_kcp_session_bandwidth_kbit') > 0, 'the player session has delivery-rate samples');
+  assert.ok(value('bridgecast_kcp_session_srtt_ms') > 0);
+  assert.ok(value('bridgecast_kcp_session_min_rtt_ms') > 0);
+  for (const name of ['inflight_bytes', 'queue_bytes', 'queue_age_ms', 'late_dropped_frames']) assert.ok(value(`bridgecast_kcp_session_${name}`) >= 0);
+  assert.match(text, /^bridgecast_viewer_frames_late_dropped_total\{protocol="kcp"\} 0$/m, 'loopback: nothing was late');
+  player.client.connection.transport.destroy();
+});

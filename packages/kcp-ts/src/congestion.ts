@@ -40,7 +40,7 @@ import { seqDiff } from './seq.js';
  * Allocation-free per flush and per ack.
  */
 export interface LiveRateOptions {
-  /** Pacing rate before the first delivery samples, kbit/s (default 2000). */
+  /** Pacing rate before the first delivery samples, kbit/s (default 6000: a joining viewer's GOP burst goes out fast; start-up exits on the first standing queue). */
   initialKbit?: number;
   /** Floor of the pacing rate, kbit/s (default 300). */
   minKbit?: number;
@@ -129,7 +129,7 @@ export class LiveRateController implements KcpSendOps {
   private tokensBefore = 0;
 
   constructor(options: LiveRateOptions = {}) {
-    this.initialBytesPerMs = (options.initialKbit ?? 2000) / 8;
+    this.initialBytesPerMs = (options.initialKbit ?? 6000) / 8;
     this.minBytesPerMs = (options.minKbit ?? 300) / 8;
     this.maxBytesPerMs = (options.maxKbit ?? 1_000_000) / 8;
     this.queueDelayMs = options.queueDelayMs ?? 25;

@@ -10,6 +10,9 @@ import type { Kcp, KcpSendOps } from './kcp.js';
  * sender's buffer rather than in (and overflowing) a router's queue. Only
  * the sender changes, so peers need nothing.
  */
+/** Longest flush delay whose earned budget is honoured (see sendBudget). */
+const LATE_FLUSH_MS = 100;
+
 export class TokenBucketPacer implements KcpSendOps {
   private bytesPerMs: number;
   private tokens = 0;
@@ -39,7 +42,11 @@ export class TokenBucketPacer implements KcpSendOps {
       this.tokens = burst;
     } else {
       const elapsed = Math.max(0, seqDiff(current, this.refilledAt));
-      this.tokens = Math.min(burst, this.tokens + elapsed * this.bytesPerMs);
+      // A flush that comes late (a busy event loop fires a 10 ms timer after 30 or 50) may send what
+      // the time earned, up to LATE_FLUSH_MS: capping at two intervals would silently pace below the
+      // rate whenever timers slip. After longer idle the cap applies, so idle time is not a burst.
+      const cap = Math.max(burst, Math.min(elapsed, LATE_FLUSH_MS) * this.bytesPerMs);
+      this.tokens = Math.min(cap, this.tokens + elapsed * this.bytesPerMs);
     }
     this.refilledAt = current;
     return this.tokens;
