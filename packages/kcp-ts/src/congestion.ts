@@ -19,7 +19,7 @@ import { seqDiff } from './seq.js';
  *   minimum is scaled up by the recent loss ratio (the path carried what we
  *   sent; some of it was dropped, not queued), so the rate holds.
  * - Queueing is: when the smoothed RTT stands above the minimum by more than
- *   max(queueDelayMs, minRtt / 4), the bandwidth estimate falls to what was
+ *   max(queueDelayMs, minRtt / 2), the bandwidth estimate falls to what was
  *   actually delivered in the last round (a flat delivery rate under a
  *   rising RTT is the bottleneck's rate) and the pacer drains at 0.85x
  *   until the queue is gone. Loss correction is off meanwhile.
@@ -46,7 +46,10 @@ export interface LiveRateOptions {
   minKbit?: number;
   /** Ceiling of the pacing rate, kbit/s (default 1,000,000). */
   maxKbit?: number;
-  /** Queueing delay (smoothed RTT above the minimum) that counts as a standing queue, ms (default 25; at least minRtt / 4). */
+  /**
+   * Queueing delay (smoothed RTT above the minimum) that counts as a standing queue, ms (default 50; at
+   * least minRtt / 2). Below ~50 ms, a busy event loop's late timers on either end read as queueing.
+   */
   queueDelayMs?: number;
 }
 
@@ -122,6 +125,8 @@ export class LiveRateController implements KcpSendOps {
   private roundDelivery = 0;
   private lastRoundDelivery = 0;
   private lossRatio = 0;
+  /** The initial rate holds as a floor until the first standing queue (see estimate()). */
+  private initialFloor = true;
   /** The pacer or window held data back at some flush of this round (not application-limited). */
   private roundBacklogged = false;
   private queueing = false;
@@ -132,7 +137,7 @@ export class LiveRateController implements KcpSendOps {
     this.initialBytesPerMs = (options.initialKbit ?? 6000) / 8;
     this.minBytesPerMs = (options.minKbit ?? 300) / 8;
     this.maxBytesPerMs = (options.maxKbit ?? 1_000_000) / 8;
-    this.queueDelayMs = options.queueDelayMs ?? 25;
+    this.queueDelayMs = options.queueDelayMs ?? 50;
     this.pacer = new TokenBucketPacer(this.initialBytesPerMs * 8 * STARTUP_GAIN);
   }
 
@@ -158,9 +163,16 @@ export class LiveRateController implements KcpSendOps {
     return this.lossRatio;
   }
 
+  /**
+   * The initial rate is a floor until a standing queue has been seen: the
+   * first samples of a session come from its handshake and an encoder's
+   * quiet frames (application-limited), and taken at their word they would
+   * pace the first keyframes at a few hundred kbit/s. Only queueing, the
+   * path's own signal, takes the estimate below the initial rate.
+   */
   private estimate(): number {
     const measured = this.bandwidth.value;
-    return measured > 0 ? measured : this.initialBytesPerMs;
+    return this.initialFloor ? Math.max(measured, this.initialBytesPerMs) : measured > 0 ? measured : this.initialBytesPerMs;
   }
 
   /** Bytes allowed in flight: 2.5 BDP, never under 8 full segments. */
@@ -211,7 +223,7 @@ export class LiveRateController implements KcpSendOps {
     this.bandwidth.rotate(current);
     this.minRttFilter.rotate(current);
 
-    const queueThreshold = Math.max(this.queueDelayMs, minRtt / 4);
+    const queueThreshold = Math.max(this.queueDelayMs, minRtt / 2);
     this.queueing = minRtt > 0 && kcp.srtt - minRtt > queueThreshold;
     const delivered = Math.max(this.roundDelivery, this.lastRoundDelivery);
     this.lastRoundDelivery = this.roundDelivery;
@@ -223,8 +235,11 @@ export class LiveRateController implements KcpSendOps {
       // A standing queue: what arrived is what the bottleneck passes. Only a round in which we
       // had data waiting says so (an encoder's quiet frames say nothing of the path), and the
       // cut is at most 30 % a round, so one noisy round cannot collapse the rate.
-      const estimate = this.bandwidth.value;
-      if (backlogged && delivered > 0 && delivered < estimate) this.bandwidth.reset(Math.max(delivered, 0.7 * estimate), current);
+      const estimate = this.estimate();
+      if (backlogged && delivered > 0 && delivered < estimate) {
+        this.initialFloor = false;
+        this.bandwidth.reset(Math.max(delivered, 0.7 * estimate), current);
+      }
       this.startup = false;
       this.gain = DRAIN_GAIN;
     } else if (this.startup) {

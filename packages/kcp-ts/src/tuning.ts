@@ -69,7 +69,11 @@ export interface KcpTuning {
  * take more than a fair share. For a bounded-rate stream that is the
  * accepted trade (kcptun's "fast" modes make the same one); adapting the
  * bitrate belongs to the encoder.
- * maxKbit 0 (no pacing): a cap is a trade-off no default can make. Measured
+ * congestionControl 'live': the LiveRateController (congestion.ts) paces by
+ * the path's measured delivery rate and min RTT, which keeps nc's
+ * resistance to random loss and stops the overdriving of a narrow link
+ * that the paragraphs below describe.
+ * maxKbit 0 (no fixed cap): a cap is a trade-off no default can make. Measured
  * with bench:weaknet (2.5 Mbit/s stream, 50 ms, 20 s cells): capped at
  * 3500 kbit/s (1.4x) a 4 Mbit/s bottleneck goes from 8.9 s to 0.64 s p99,
  * because keyframe bursts wait in our send buffer instead of overflowing
