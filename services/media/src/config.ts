@@ -29,6 +29,19 @@ export interface MediaConfig {
   hlsEnabled: boolean;
   hlsSegmentSeconds: number;
   hlsWindow: number;
+  /**
+   * Public keys that sign private streams' playback credentials, JSON
+   * `{"<Key-Pair-Id>": "<PEM>"}` (PLAYBACK_PUBLIC_KEYS; the CloudFront key
+   * group's keys in AWS). Locally the server adds its own generated key.
+   */
+  playbackPublicKeys: string | undefined;
+  /** Origins of the app's pages allowed credentialed CORS on HLS and HTTP-FLV (PLAYBACK_ORIGINS, comma-separated). */
+  playbackOrigins: string[];
+  /** TLS certificate and key (PEM paths): enable RTMPS on rtmpsPort and HTTPS on httpsPort. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  rtmpsPort: number;
+  httpsPort: number;
   /** Secret for signed play tokens; unset means playback is public. */
   playTokenSecret: string | undefined;
   /** Bearer token for the local stream-keys API from non-loopback clients. */
@@ -74,6 +87,25 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new Error(`${name} must be true or false, got "${raw}"`);
 }
 
+/** An origin as browsers send it (`https://app.example.com[:port]`); anything else is a configuration error. */
+function origin(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`PLAYBACK_ORIGINS: "${raw}" is not an origin like https://app.example.com`);
+  }
+  if (url.origin === 'null' || url.origin !== raw.replace(/\/$/, '')) throw new Error(`PLAYBACK_ORIGINS: "${raw}" is not an origin like https://app.example.com`);
+  return url.origin;
+}
+
+function tlsFiles(env: NodeJS.ProcessEnv): { tlsCertFile: string | undefined; tlsKeyFile: string | undefined } {
+  const tlsCertFile = env.TLS_CERT_FILE || undefined;
+  const tlsKeyFile = env.TLS_KEY_FILE || undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE go together');
+  return { tlsCertFile, tlsKeyFile };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
   const auth = env.AUTH ?? 'keys';
   if (auth !== 'keys' && auth !== 'none') throw new Error(`AUTH must be "keys" or "none", got "${auth}"`);
@@ -95,6 +127,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     hlsSegmentSeconds: int(env, 'HLS_SEGMENT_SECONDS', 2),
     hlsWindow: int(env, 'HLS_WINDOW', 6),
     playTokenSecret: env.PLAY_TOKEN_SECRET || undefined,
+    playbackPublicKeys: env.PLAYBACK_PUBLIC_KEYS || undefined,
+    playbackOrigins: (env.PLAYBACK_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean).map(origin),
+    ...tlsFiles(env),
+    rtmpsPort: int(env, 'RTMPS_PORT', 1936),
+    httpsPort: int(env, 'HTTPS_PORT', 8443),
     apiToken: env.API_TOKEN || undefined,
     viewerBacklogBytes: int(env, 'VIEWER_BACKLOG_BYTES', 4 * 1024 * 1024),
     writeMergeMs: int(env, 'WRITE_MERGE_MS', 20),

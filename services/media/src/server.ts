@@ -1,9 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
+import type https from 'node:https';
 import type net from 'node:net';
 import type { StreamKeyStore } from '../../../lambdas/stream-keys/src/store.js';
 import { createLocalApiHandler } from './auth/api-adapter.js';
 import { operatorRefusal } from './auth/operator-request.js';
-import { playAuthorizer } from './auth/play-token.js';
+import { loadPlaybackKeys, PlaybackAccess } from './auth/playback-access.js';
 import { isPrivateAddress } from './auth/private-address.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
@@ -12,11 +14,11 @@ import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
 import { WriteFlusher } from './hub/write-batch.js';
 import { handleFlvRequest } from './http/flv-route.js';
-import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
+import { createHttpServer, createHttpsServer, listenHttp, type Route } from './http/http-server.js';
 import { hlsRoute } from './http/hls-route.js';
 import { sendError, sendJson } from './http/responses.js';
 import { webPageRoute } from './http/web-page.js';
-import { describeLiveStream, publicLiveStream } from './http/stream-list.js';
+import { describeLiveStream } from './http/stream-list.js';
 import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from './kcp/endpoint.js';
 import { parseFecSetting } from './kcp/fec/fec-codec.js';
@@ -43,6 +45,9 @@ export interface MediaServer {
   readonly rtmp: RtmpSessionManager;
   readonly rtmpPort: number;
   readonly httpPort: number;
+  /** RTMPS and HTTPS ports; undefined without TLS_CERT_FILE / TLS_KEY_FILE. */
+  readonly rtmpsPort: number | undefined;
+  readonly httpsPort: number | undefined;
   /** The bound UDP port of RTMP over KCP; undefined when KCP is off. */
   readonly kcpPort: number | undefined;
   readonly kcp: KcpServerEndpoint | undefined;
@@ -71,23 +76,29 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   const publishAuth = await setUpPublishAuth(config, logger);
   const relays = attachRelays(hub, loadRelayConfig(), logger, { maxBacklogBytes: config.viewerBacklogBytes });
-  const playTokens = playAuthorizer(config.playTokenSecret);
+  const playbackKeys = await loadPlaybackKeys({ publicKeysJson: config.playbackPublicKeys, dataDir: config.dataDir, localSigner: publishAuth.embedded });
+  const playback = new PlaybackAccess({ store: publishAuth.store, verifier: playbackKeys.verifier, playTokenSecret: config.playTokenSecret, logger });
+  const tlsFiles = config.tlsCertFile && config.tlsKeyFile
+    ? { cert: await readFile(config.tlsCertFile), key: await readFile(config.tlsKeyFile) }
+    : undefined;
   // Relay requests (signed by the shared secret) are decided by the relay
   // authorizer; everything else by stream keys and play tokens.
   const keyAuthorized = new KeyAuthorizedStreams();
-  const authorizePublish = async (app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision> => {
+  const authorizePublish = async (
+    app: string, key: string, remoteAddress: string, query: URLSearchParams, serverNonce: Buffer | undefined, requireProof: boolean,
+  ): Promise<PublishDecision> => {
     const relayDecision = relays.authorizer.authorizePublish(app, key, query);
     if (relayDecision) return relayDecision;
     if (hub.list().length >= config.limits.maxPublishers) {
       logger.warn({ remoteAddress, maxPublishers: config.limits.maxPublishers }, 'publish refused: publisher limit reached');
       return { ok: false, code: 'RateLimited', reason: 'this server is full; reconnect to another instance' };
     }
-    const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress });
+    const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress, serverNonce, requireProof });
     if (decision.ok) keyAuthorized.add(decision.streamId);
     return decision;
   };
-  const authorizePlay = (app: string, name: string, query: URLSearchParams): boolean =>
-    relays.authorizer.authorizePlay(app, name, query) ?? playTokens(app, name, query);
+  const authorizePlay = async (app: string, name: string, query: URLSearchParams, remoteAddress: string): Promise<boolean> =>
+    relays.authorizer.authorizePlay(app, name, query) ?? playback.authorizeStreamPlay(app, name, query, remoteAddress);
 
   const writeFlusher = new WriteFlusher(config.writeMergeMs);
   let metrics: MediaMetrics | undefined;
@@ -96,7 +107,8 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     logger,
     protocol,
     remoteAddress,
-    authorizePublish,
+    // KCP travels over UDP, readable and replayable on the path: there a publish must prove the key, not send it.
+    authorizePublish: (app, key, address, query, serverNonce) => authorizePublish(app, key, address, query, serverNonce, protocol === 'kcp'),
     authorizePlay,
     maxViewerBacklogBytes: config.viewerBacklogBytes,
     acceptingPublishers: () => accepting,
@@ -133,10 +145,14 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   const rtmpServer = await listenRtmpTcp(rtmp, config.host, config.rtmpPort);
   const rtmpPort = (rtmpServer.address() as net.AddressInfo).port;
+  const rtmpsServer = tlsFiles ? await listenRtmpTcp(rtmp, config.host, config.rtmpsPort, tlsFiles) : undefined;
+  const rtmpsPort = rtmpsServer ? (rtmpsServer.address() as net.AddressInfo).port : undefined;
   const kcpPort = kcp?.address().port;
 
   let httpPort = config.httpPort;
-  const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher };
+  const flvOptions = {
+    hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher, appOrigins: config.playbackOrigins,
+  };
   const routes: Route[] = [
     (_req, res, path) => {
       if (path !== '/healthz') return false;
@@ -160,8 +176,15 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const liveListPaths = publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'];
   routes.push((req, res, path) => {
     if (!liveListPaths.includes(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    const operator = !operatorRefusal(req, { apiToken: config.apiToken, publicHost: config.publicHost });
-    sendJson(res, 200, { streams: operator ? liveStreams() : liveStreams().map(publicLiveStream) });
+    // Stream ids are what viewers of public streams need and what opens
+    // recordings by guessing: the list is for operators only, as /metrics.
+    // The app gives its viewers the ids it wants them to have.
+    const refusal = operatorRefusal(req, { apiToken: config.apiToken, publicHost: config.publicHost });
+    if (refusal) {
+      sendError(res, refusal.status, refusal.code, 'the live list is for operators: loopback, or Authorization: Bearer <API_TOKEN>', refusal.headers);
+      return true;
+    }
+    sendJson(res, 200, { streams: liveStreams() });
     return true;
   });
   // The stream-keys API is served here only when the table is embedded (a
@@ -177,7 +200,9 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
         // Read per request: the HTTP port is known once it listens (it may be 0 = any).
         get hlsBaseUrl() { return config.hlsBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
         get flvBaseUrl() { return config.flvBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
+        ...(rtmpsPort !== undefined ? { rtmpsPort } : {}),
       },
+      playbackSigner: playbackKeys.signer,
       apiToken: config.apiToken,
       publicHost: config.publicHost,
       logger,
@@ -191,15 +216,19 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     });
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
-  if (hlsStore instanceof LocalObjectStore) routes.push(hlsRoute(hlsStore.rootDir, authorizePlay));
+  if (hlsStore instanceof LocalObjectStore) {
+    routes.push(hlsRoute(hlsStore.rootDir, (req, streamId, url, query) => playback.authorizeHls(req, streamId, url, query), config.playbackOrigins));
+  }
   routes.push(webPageRoute());
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
-  const httpServer = createHttpServer(routes, logger);
+  const httpServer = createHttpServer(routes, logger, config.playbackOrigins);
   httpPort = await listenHttp(httpServer, config.host, config.httpPort);
+  const httpsServer = tlsFiles ? createHttpsServer(tlsFiles, routes, logger, config.playbackOrigins) : undefined;
+  const httpsPort = httpsServer ? await listenHttp(httpsServer, config.host, config.httpsPort) : undefined;
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
@@ -216,6 +245,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       await cloudReporting.stop();
       relays.close(reason);
       rtmpServer.close();
+      rtmpsServer?.close();
       hub.closeAll(reason);
       rtmp.closeAll(reason);
       // The last segment, final playlists and end.json of every broadcast, uploaded before exit.
@@ -223,14 +253,15 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       await hlsStore?.close();
       await kcp?.close();
       await closeHttp(httpServer);
+      if (httpsServer) await closeHttp(httpsServer);
       await publishAuth.close();
     })();
     return closing;
   };
 
-  logger.info({ rtmpPort: rtmpPort, kcpPort, httpPort, auth: config.auth }, 'media service listening');
+  logger.info({ rtmpPort: rtmpPort, rtmpsPort, kcpPort, httpPort, httpsPort, auth: config.auth }, 'media service listening');
   return {
-    config, logger, hub, metrics, rtmp, rtmpPort: rtmpPort, httpPort, kcpPort, kcp,
+    config, logger, hub, metrics, rtmp, rtmpPort: rtmpPort, rtmpsPort, httpPort, httpsPort, kcpPort, kcp,
     streamKeys: publishAuth.store, close,
   };
 }
@@ -260,7 +291,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function closeHttp(server: http.Server): Promise<void> {
+function closeHttp(server: http.Server | https.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

@@ -5,6 +5,7 @@ import { ApiError } from '../../../../lambdas/stream-keys/src/api-error.js';
 import { createStreamKeysHandler } from '../../../../lambdas/stream-keys/src/handler.js';
 import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
 import type { StreamUrlConfig } from '../../../../lambdas/stream-keys/src/urls.js';
+import type { PlaybackSigner } from '../../../../lambdas/stream-keys/src/playback-credentials.js';
 import { MAX_BODY_BYTES, payloadTooLargeError } from '../../../../lambdas/stream-keys/src/validation.js';
 import type { LiveStreamDescription } from '../http/stream-list.js';
 import type { Logger } from '../logger.js';
@@ -36,6 +37,8 @@ export interface LocalApiOptions {
    * entry (null when off air), and `streams`, the live list.
    */
   liveStreams?: () => LiveStreamDescription[];
+  /** This server's playback signing key (see playback-access.ts): private streams and their credentials. */
+  playbackSigner?: PlaybackSigner;
 }
 
 export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -129,8 +132,8 @@ function withLiveStreams(listBody: string, live: LiveStreamDescription[]): strin
   return JSON.stringify({ ...list, items, streams: live });
 }
 
-export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged }: LocalApiOptions): LocalApiHandler {
-  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH, onStreamKeyChanged });
+export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged, playbackSigner }: LocalApiOptions): LocalApiHandler {
+  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH, onStreamKeyChanged, playbackSigner: async () => playbackSigner });
   return async (req, res) => {
     const refusal = operatorRefusal(req, { apiToken, publicHost });
     if (refusal) {

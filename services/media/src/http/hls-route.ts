@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
 import { isValidStreamName } from '../rtmp/names.js';
 import type { Route } from './http-server.js';
-import { CORS_HEADERS, sendError } from './responses.js';
+import { playbackCors, sendError } from './responses.js';
 
 /** Content type and cache policy by file kind; the CDN in AWS relies on the same ones (set on the S3 objects). */
 const FILE_KINDS: Record<string, { contentType: string; cacheControl: string }> = {
@@ -14,9 +16,6 @@ const FILE_KINDS: Record<string, { contentType: string; cacheControl: string }> 
 
 /** `/live/<id>/index.m3u8` and `/recordings/<id>/<broadcast>/<file>`: nothing else under the HLS root is served. */
 const HLS_PATH = /^\/(?:live\/([^/]+)\/index\.m3u8|recordings\/([^/]+)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\.(?:m3u8|ts|json))$/;
-
-/** The HLS writer segments the `live` app only; play tokens for HLS are signed for `live/<stream id>`. */
-const HLS_APP = 'live';
 
 /**
  * A playlist whose every URI line carries `token`. Relative URIs resolve
@@ -34,12 +33,17 @@ function withToken(playlist: string, token: string): string {
  * Serves the HLS tree the HLS writer keeps under DATA_DIR/hls (local mode),
  * with CORS for browser players. The path pattern admits only the layout's
  * own names (stream names are validated as everywhere else, and cannot be
- * `.` or `..`), so a request cannot leave the root. `authorizePlay` (the
- * play-token check) decides on every playlist and segment; a request with
- * `?token=` gets playlists whose URIs carry it, and `private` caching, as
- * the answer is per viewer.
+ * `.` or `..`), so a request cannot leave the root. `authorize` decides on
+ * every playlist and segment, given the request's full URL (what a
+ * CloudFront policy's Resource is matched against): the play token of
+ * public streams, the signed cookies of private ones. A request with
+ * `?token=` gets playlists whose URIs carry it; answers that depend on the
+ * viewer are cached `private`. Pages of the app's origins get credentialed
+ * CORS, so their players can send cookies.
  */
-export function hlsRoute(rootDir: string, authorizePlay: (app: string, stream: string, query: URLSearchParams) => boolean): Route {
+export type HlsAuthorizer = (req: IncomingMessage, streamId: string, url: string, query: URLSearchParams) => Promise<boolean>;
+
+export function hlsRoute(rootDir: string, authorize: HlsAuthorizer, appOrigins: readonly string[] = []): Route {
   return async (req, res, urlPath, query) => {
     const match = HLS_PATH.exec(urlPath);
     const streamId = match?.[1] ?? match?.[2];
@@ -48,22 +52,25 @@ export function hlsRoute(rootDir: string, authorizePlay: (app: string, stream: s
       sendError(res, 405, 'method_not_allowed', 'use GET or HEAD');
       return true;
     }
-    if (!authorizePlay(HLS_APP, streamId, query)) {
-      sendError(res, 403, 'forbidden', 'play token missing, invalid or expired');
+    const cors = playbackCors(req, appOrigins);
+    const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    if (!(await authorize(req, streamId, `${scheme}://${req.headers.host ?? ''}${req.url ?? urlPath}`, query))) {
+      sendError(res, 403, 'forbidden', 'play token or signed cookies missing, invalid or expired', cors);
       return true;
     }
     const file = path.join(rootDir, ...urlPath.slice(1).split('/'));
     const info = await stat(file).catch(() => null);
     if (!info?.isFile()) {
-      sendError(res, 404, 'not_found', 'no such playlist or segment');
+      sendError(res, 404, 'not_found', 'no such playlist or segment', cors);
       return true;
     }
     const kind = FILE_KINDS[path.extname(file)]!;
     const token = query.get('token');
+    const perViewer = token !== null || req.headers.cookie?.includes('CloudFront-Policy=') === true;
     const headers = {
-      ...CORS_HEADERS,
+      ...cors,
       'Content-Type': kind.contentType,
-      'Cache-Control': token === null ? kind.cacheControl : kind.cacheControl.replace('public', 'private'),
+      'Cache-Control': perViewer ? kind.cacheControl.replace('public', 'private') : kind.cacheControl,
       'Last-Modified': info.mtime.toUTCString(),
     };
     if (token !== null && path.extname(file) === '.m3u8') {
