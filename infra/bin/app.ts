@@ -14,9 +14,15 @@ export function buildApp(app = new App()): { app: App; stack: BridgecastStack } 
     const value = context(name);
     if (value !== undefined) (parameters as Record<string, unknown>)[name] = Number(value);
   }
-  for (const name of ['hlsDomainName', 'hlsCertificateArn'] as const) {
+  for (const name of ['hlsDomainName', 'hlsCertificateArn', 'tlsCertificateArn', 'mediaDomainName', 'webAclArn'] as const) {
     const value = context(name);
     if (typeof value === 'string' && value) parameters[name] = value;
+  }
+  // `-c privatePlayback=true` arrives as a string, cdk.json may hold a boolean.
+  parameters.privatePlayback = String(context('privatePlayback') ?? 'false') === 'true';
+  for (const name of ['playbackPublicKeys', 'appOrigins'] as const) {
+    const value = context(name);
+    if (typeof value === 'string' && value) parameters[name] = value.split(',').map((v) => v.trim()).filter(Boolean);
   }
   const stack = new BridgecastStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'Bridgecast', {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: (app.node.tryGetContext('region') as string | undefined) ?? 'ap-northeast-2' },

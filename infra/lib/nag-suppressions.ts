@@ -5,7 +5,10 @@ import type { Construct } from 'constructs';
  * Every cdk-nag (AWS Solutions) finding we accept, with the reason. An
  * unacknowledged finding fails `cdk synth` and the infra tests.
  */
-export function applyNagSuppressions(stack: Stack, parts: { hlsUsesDefaultCertificate: boolean; mediaTask: Construct; mediaIngress: Construct; cdn: Construct }): void {
+export function applyNagSuppressions(stack: Stack, parts: {
+  hlsUsesDefaultCertificate: boolean; mediaTask: Construct; mediaIngress: Construct; cdn: Construct;
+  loadBalancerIngress: Construct; playbackSigningKey?: Construct; webAclAttached: boolean;
+}): void {
   const acknowledge = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
   acknowledge(stack, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     'Grants only CloudWatch Logs writes to the Lambdas (ours and the CDK bucket-notification helper).');
@@ -26,7 +29,16 @@ export function applyNagSuppressions(stack: Stack, parts: { hlsUsesDefaultCertif
   acknowledge(parts.mediaIngress, 'AwsSolutions-EC23',
     'Public ingest and playback: broadcasters and viewers connect from anywhere on exactly tcp/1935, udp/1935 and tcp/8080.');
   acknowledge(parts.cdn, 'AwsSolutions-CFR1', 'Public news broadcasts: no geo restriction by design; add one per deployment if rights require.');
-  acknowledge(parts.cdn, 'AwsSolutions-CFR2', 'Static HLS objects behind OAC, no application logic to protect; attach a WAF web ACL per deployment if needed.');
+  acknowledge(parts.loadBalancerIngress, 'AwsSolutions-EC23',
+    'The NLB is the public entry: broadcasters and viewers connect from anywhere, on exactly the listener ports.');
+  if (!parts.webAclAttached) {
+    acknowledge(parts.cdn, 'AwsSolutions-CFR2',
+      'Static HLS objects behind OAC; a web ACL (CLOUDFRONT scope, us-east-1) is attached with -c webAclArn=..., see docs/deploy.md.');
+  }
+  if (parts.playbackSigningKey) {
+    acknowledge(parts.playbackSigningKey, 'AwsSolutions-SMG4',
+      'The playback key is rotated by a documented procedure (docs/deploy.md): its public half must enter the CloudFront key group before the private half replaces the old one, which a Secrets Manager rotation Lambda cannot order.');
+  }
   if (parts.hlsUsesDefaultCertificate) {
     acknowledge(parts.cdn, 'AwsSolutions-CFR4',
       'Without hlsDomainName the *.cloudfront.net certificate is used, whose TLS policy CloudFront fixes; with a domain, TLSv1.2_2021 is set.');
