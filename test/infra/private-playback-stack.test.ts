@@ -115,6 +115,11 @@ describe('TLS on the NLB', () => {
     assert.deepEqual([rtmps.Protocol, rtmps.Port], ['TCP', 1935], 'RTMPS to the RTMP port over TCP (a TLS listener cannot use the TCP_UDP group)');
     const https = target(tls.find((l) => l.Port === 8443)!);
     assert.deepEqual([https.Protocol, https.Port], ['TCP', 8080]);
+    // ECS attaches at most five target groups to a service; the HTTPS listener reuses the HTTP-FLV group.
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/register-multiple-targetgroups.html
+    const service = resourcesOf('AWS::ECS::Service')[0]![1].Properties.LoadBalancers as { ContainerPort: number }[];
+    assert.deepEqual(service.map((l) => l.ContainerPort).sort(), [1935, 1935, 8080], 'the RTMP port in two groups (TCP_UDP, TCP for RTMPS)');
+    assert.ok(service.length <= 5);
     const ingress = resourcesOf('AWS::EC2::SecurityGroup').find(([id]) => id.startsWith('MediaNlbSecurityGroup'))![1].Properties.SecurityGroupIngress as { IpProtocol: string; FromPort: number }[];
     assert.deepEqual(ingress.map((r) => `${r.IpProtocol}/${r.FromPort}`).sort(), ['tcp/1935', 'tcp/443', 'tcp/8080', 'tcp/8443', 'udp/1935']);
   });
