@@ -167,6 +167,12 @@ test('a private stream plays only with its own, unexpired credential: HLS (live 
     ? `${c.name}=${toCloudFrontBase64(Buffer.from(fromCloudFrontBase64(c.value)!.toString().replace(a.streamId, b.streamId)))}`
     : `${c.name}=${c.value}`)).join('; ');
   assert.equal(await status(`${server.httpBase}${bLive}`, { cookie: forged }), 403, 'policy rewritten for B');
+
+  // Every refusal is counted by reason.
+  const metrics = await (await fetch(`${server.httpBase}/metrics`)).text();
+  for (const reason of ['missing', 'expired', 'wrong_resource', 'wrong_address', 'bad_signature']) {
+    assert.match(metrics, new RegExp(`bridgecast_playback_refused_total\\{reason="${reason}"\\} [1-9]`), reason);
+  }
 });
 
 test('private streams need a signing key: the API refuses them where private playback is not set up, and issues no credential', async (t) => {

@@ -125,7 +125,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
     segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
   });
-  metrics = new MediaMetrics({ hub, egress, rtmp }, [
+  metrics = new MediaMetrics({ hub, egress, rtmp, playbackRefusals: playback.refusals }, [
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
   ]);

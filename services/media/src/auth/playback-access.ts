@@ -33,6 +33,8 @@ export interface PlaybackAccessOptions {
 const PRIVACY_CACHE_ENTRIES = 10_000;
 
 export class PlaybackAccess {
+  /** Refused private-playback requests by reason (see RefusalReason): exported on /metrics. */
+  readonly refusals = new Map<string, number>();
   private readonly privacy = new TtlCache<string, boolean>(PRIVACY_CACHE_ENTRIES);
   private readonly cacheTtlMs: number;
 
@@ -79,7 +81,10 @@ export class PlaybackAccess {
   }
 
   private check(result: VerifyResult, streamId: string, remoteAddress: string): boolean {
-    if (!result.ok) this.options.logger.info({ streamId, remoteAddress, reason: result.reason }, 'private playback refused');
+    if (!result.ok) {
+      this.refusals.set(result.reason, (this.refusals.get(result.reason) ?? 0) + 1);
+      this.options.logger.info({ streamId, remoteAddress, reason: result.reason }, 'private playback refused');
+    }
     return result.ok;
   }
 }
