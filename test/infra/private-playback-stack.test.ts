@@ -17,11 +17,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/bin/app.js';
 import { DEFAULT_PARAMETERS, validateParameters } from '../../infra/lib/bridgecast-stack.js';
 
 type Resource = { Properties: Record<string, unknown> };
+
+const cfnLint = ['/root/.pyenv/shims/cfn-lint', '/usr/local/bin/cfn-lint', '/usr/bin/cfn-lint'].find(existsSync);
+
+/** cfn-lint's errors (E…) for a template in `region`; warnings are advice about CDK's own output. */
+async function lintErrors(t: Template, region: string): Promise<string[]> {
+  const file = path.join(dir, `lint-${region}.template.json`);
+  await writeFile(file, JSON.stringify(t.toJSON()));
+  const result = spawnSync(cfnLint!, ['--format', 'parseable', '--regions', region, file], { encoding: 'utf8' });
+  return result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
+}
 
 let dir: string;
 let template: Template;
@@ -142,12 +152,34 @@ describe('parameters that cannot work are refused', () => {
   });
 });
 
+describe('the optional edge WAF stack (-c edgeWaf=true)', () => {
+  let waf: Template;
+  before(() => {
+    const built = buildApp(new App({ context: { edgeWaf: 'true', edgeWafRateLimit: '1500' } }));
+    built.app.synth(); // cdk-nag over both stacks
+    assert.equal(built.edgeWaf?.region, 'us-east-1', 'a CLOUDFRONT web ACL can only be made in us-east-1');
+    assert.equal(built.stack.region, 'ap-northeast-2');
+    waf = Template.fromStack(built.edgeWaf!);
+  });
+  it('one CLOUDFRONT-scope web ACL blocking an IP above the rate, default allow', () => {
+    waf.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    waf.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      DefaultAction: { Allow: {} },
+      Rules: [{ Name: 'per-ip-rate', Priority: 0, Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 1500, AggregateKeyType: 'IP' } }, VisibilityConfig: Match.anyValue() }],
+    });
+    waf.hasOutput('WebAclArn', {});
+  });
+  it('a limit outside WAF\'s bounds is refused', () => {
+    assert.throws(() => buildApp(new App({ context: { edgeWaf: 'true', edgeWafRateLimit: '5' } })), /edgeWafRateLimit/);
+  });
+  it('cfn-lint finds no errors in it (us-east-1)', { skip: cfnLint ? false : 'cfn-lint is not installed' }, async () => {
+    assert.deepEqual(await lintErrors(waf, 'us-east-1'), []);
+  });
+});
+
 describe('cfn-lint', () => {
-  const cfnLint = ['/root/.pyenv/shims/cfn-lint', '/usr/local/bin/cfn-lint', '/usr/bin/cfn-lint'].find(existsSync);
   it('finds no errors in the private-playback + TLS template (ap-northeast-2)', { skip: cfnLint ? false : 'cfn-lint is not installed' }, async () => {
-    const file = path.join(dir, 'BridgecastPrivate.template.json');
-    await writeFile(file, JSON.stringify(template.toJSON()));
-    const result = spawnSync(cfnLint!, ['--format', 'parseable', '--regions', 'ap-northeast-2', file], { encoding: 'utf8' });
-    assert.deepEqual(result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line)), []);
+    assert.deepEqual(await lintErrors(template, 'ap-northeast-2'), []);
   });
 });
