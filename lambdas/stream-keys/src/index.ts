@@ -38,12 +38,21 @@ function secretSigner(secretArn: string | undefined, publicKeysJson: string | un
   return async () => {
     if (!cached || Date.now() - cached.at > SIGNER_CACHE_MS) {
       const signer = secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))
-        .then(({ SecretString }) => signerFor(createPrivateKey(SecretString ?? ''), publicKeys));
+        .then(({ SecretString }) => signerFor(pemPrivateKey(SecretString), publicKeys));
       cached = { signer, at: Date.now() };
       signer.catch(() => { cached = undefined; }); // a failure is retried on the next request, not cached
     }
     return cached.signer;
   };
+}
+
+function pemPrivateKey(secret: string | undefined) {
+  try {
+    return createPrivateKey(secret ?? '');
+  } catch {
+    // The stack creates the secret with a placeholder: the operator puts the key in after the first deploy.
+    throw new Error('the playback signing secret holds no PEM private key yet; put it in (docs/deploy.md, "Private playback")');
+  }
 }
 
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
