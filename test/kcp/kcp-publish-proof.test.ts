@@ -101,6 +101,7 @@ test('a captured KCP publish holds no stream key, and neither its proof nor its 
   }
   await sleep(1500);
   assert.equal(server.hub.get('live', streamId), undefined, 'the replay did not publish');
+  console.log(`captured ${relay.captured.length} datagrams (${wire.length} bytes); the captured proof in a new session: ${refusal}`);
 });
 
 test('over KCP the plain stream key is refused; over RTMP/TCP it still publishes (OBS); a proof for another app is refused', async (t) => {
