@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import {
@@ -167,6 +168,15 @@ test('a private stream plays only with its own, unexpired credential: HLS (live 
     ? `${c.name}=${toCloudFrontBase64(Buffer.from(fromCloudFrontBase64(c.value)!.toString().replace(a.streamId, b.streamId)))}`
     : `${c.name}=${c.value}`)).join('; ');
   assert.equal(await status(`${server.httpBase}${bLive}`, { cookie: forged }), 403, 'policy rewritten for B');
+
+  // A Host header that smuggles A's path in front of B's matches nothing.
+  const smuggled = await new Promise<number>((resolve, reject) => {
+    http.get({
+      host: '127.0.0.1', port: server.httpPort, path: bLive,
+      headers: { host: `127.0.0.1:${server.httpPort}/live/${a.streamId}/x`, cookie: cookieHeader(credential.cookies, livePath) },
+    }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).once('error', reject);
+  });
+  assert.equal(smuggled, 403, 'B with A\'s cookies and a Host carrying A\'s path');
 
   // Every refusal is counted by reason.
   const metrics = await (await fetch(`${server.httpBase}/metrics`)).text();

@@ -41,6 +41,23 @@ function withToken(playlist: string, token: string): string {
  * viewer are cached `private`. Pages of the app's origins get credentialed
  * CORS, so their players can send cookies.
  */
+/** A Host header that is only a name or address and a port: nothing that could shift the path in a URL. */
+const PLAIN_HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/**
+ * The URL a policy's Resource is matched against, as CloudFront sees it:
+ * scheme, Host, path and query. The path is the decoded one the route
+ * pattern accepted, and a Host with anything but a name and port (a `/`
+ * would let `host/live/<stream A>/` prefix stream B's path) yields no
+ * host at all, so it matches no credential.
+ */
+function requestUrl(req: IncomingMessage, urlPath: string): string {
+  const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  const host = req.headers.host ?? '';
+  const query = req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+  return `${scheme}://${PLAIN_HOST.test(host) ? host : ''}${urlPath}${query}`;
+}
+
 export type HlsAuthorizer = (req: IncomingMessage, streamId: string, url: string, query: URLSearchParams) => Promise<boolean>;
 
 export function hlsRoute(rootDir: string, authorize: HlsAuthorizer, appOrigins: readonly string[] = []): Route {
@@ -53,8 +70,7 @@ export function hlsRoute(rootDir: string, authorize: HlsAuthorizer, appOrigins: 
       return true;
     }
     const cors = playbackCors(req, appOrigins);
-    const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
-    if (!(await authorize(req, streamId, `${scheme}://${req.headers.host ?? ''}${req.url ?? urlPath}`, query))) {
+    if (!(await authorize(req, streamId, requestUrl(req, urlPath), query))) {
       sendError(res, 403, 'forbidden', 'play token or signed cookies missing, invalid or expired', cors);
       return true;
     }
