@@ -5,16 +5,22 @@ import { EdgeWafStack } from '../lib/edge-waf-stack.js';
 
 /**
  * `npx cdk deploy` entry. Parameters come from context (cdk.json or
- * `-c desiredCount=3`), the region from `-c region=...` (default
- * ap-northeast-2, Seoul, next to the broadcasters).
+ * `-c maxTasks=20`), the region from `-c region=...` (default
+ * ap-northeast-2, Seoul, next to the broadcasters), the account from the
+ * deploying credentials (the CLI sets CDK_DEFAULT_ACCOUNT).
  */
 export function buildApp(app = new App()): { app: App; stack: BridgecastStack; edgeWaf?: EdgeWafStack } {
   const context = (name: keyof BridgecastParameters) => app.node.tryGetContext(name) as string | number | undefined;
   const parameters = { ...DEFAULT_PARAMETERS };
   for (const name of Object.keys(DEFAULT_PARAMETERS) as (keyof BridgecastParameters)[]) {
     const value = context(name);
-    if (value !== undefined) (parameters as Record<string, unknown>)[name] = Number(value);
+    if (value === undefined) continue;
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 0) throw new Error(`context ${name} must be a non-negative integer, got "${value}"`);
+    (parameters as Record<string, unknown>)[name] = number;
   }
+  const zones = context('availabilityZones');
+  if (typeof zones === 'string') parameters.availabilityZones = zones.split(',').map((z) => z.trim()).filter(Boolean);
   for (const name of ['hlsDomainName', 'hlsCertificateArn', 'tlsCertificateArn', 'mediaDomainName', 'webAclArn'] as const) {
     const value = context(name);
     if (typeof value === 'string' && value) parameters[name] = value;

@@ -4,7 +4,7 @@ import { FlowLogDestination, FlowLogTrafficType, GatewayVpcEndpointAwsService, S
 import type { Construct } from 'constructs';
 import { HlsDelivery } from './hls-delivery.js';
 import { applyNagSuppressions } from './nag-suppressions.js';
-import { MediaService, RTMPS_PORT } from './media-service.js';
+import { KCP_PORT, MediaService, RTMP_PORT, RTMPS_PORT } from './media-service.js';
 import { PlaybackSigning } from './playback-signing.js';
 import { Operations } from './operations.js';
 import { StreamKeysApi } from './stream-keys-api.js';
@@ -12,13 +12,30 @@ import { streamsTable } from './streams-table.js';
 
 /** Deployment parameters (cdk.json context or `-c name=value`), with the defaults in README/docs/deploy.md. */
 export interface BridgecastParameters {
-  desiredCount: number;
+  /**
+   * No desiredCount: the template leaves DesiredCount out, so a stack update
+   * never resets the count the autoscaler set (a new service starts with one
+   * task and the autoscaler raises it to minTasks within a minute).
+   */
   minTasks: number;
   maxTasks: number;
   /** Fargate task size: 1024 = 1 vCPU. */
   cpu: number;
   memoryMiB: number;
   natGateways: number;
+  /** Days a recording is kept before S3 deletes it; 0 keeps recordings forever. */
+  recordingRetentionDays: number;
+  /**
+   * Days after which large recording segments move to S3 Glacier Instant
+   * Retrieval; 0 never. Applied only when it pays (see hls-delivery.ts).
+   */
+  recordingArchiveDays: number;
+  /**
+   * Availability zones of the VPC. Explicit so that synthesis with an account
+   * (as `cdk deploy` runs it) needs no lookup; "" looks them up with the
+   * deploying credentials (the CLI stores the answer in cdk.context.json).
+   */
+  availabilityZones?: string[];
   /** Optional CDN domain; needs hlsCertificateArn (an ACM certificate in us-east-1). */
   hlsDomainName?: string;
   hlsCertificateArn?: string;
@@ -66,12 +83,18 @@ export function validateParameters(p: BridgecastParameters, region: string): voi
 }
 
 export const DEFAULT_PARAMETERS: BridgecastParameters = {
-  desiredCount: 2,
   minTasks: 2,
   maxTasks: 10,
   cpu: 2048,
   memoryMiB: 4096,
   natGateways: 1,
+  recordingRetentionDays: 0,
+  recordingArchiveDays: 90,
+};
+
+/** Zones used when the region is Seoul and none are given: present in every account (zone names map per account, all four exist). */
+export const DEFAULT_AVAILABILITY_ZONES: Record<string, string[]> = {
+  'ap-northeast-2': ['ap-northeast-2a', 'ap-northeast-2c'],
 };
 
 export interface BridgecastStackProps extends StackProps {
@@ -84,13 +107,26 @@ export interface BridgecastStackProps extends StackProps {
  * autoscaler and recording indexer.
  */
 export class BridgecastStack extends Stack {
+  /** Zones given or defaulted (no lookup); undefined: looked up with the deploying credentials. */
+  private readonly explicitZones: string[] | undefined;
+
+  /**
+   * The Vpc checks given zones against the stack's, which with an account set
+   * is a lookup needing credentials; explicit zones answer it without one.
+   */
+  override get availabilityZones(): string[] {
+    return this.explicitZones ?? super.availabilityZones;
+  }
+
   constructor(scope: Construct, id: string, props: BridgecastStackProps) {
     super(scope, id, props);
     const p = props.parameters;
     validateParameters(p, this.region);
 
+    // [] (context availabilityZones="") asks for the lookup; unset takes the region's defaults.
+    this.explicitZones = p.availabilityZones === undefined ? DEFAULT_AVAILABILITY_ZONES[this.region] : p.availabilityZones.length > 0 ? p.availabilityZones : undefined;
     const vpc = new Vpc(this, 'Vpc', {
-      maxAzs: 2,
+      ...(this.explicitZones ? { availabilityZones: this.explicitZones } : { maxAzs: 2 }),
       natGateways: p.natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
@@ -108,6 +144,8 @@ export class BridgecastStack extends Stack {
     const table = streamsTable(this);
     const playbackSigning = p.privatePlayback ? new PlaybackSigning(this, 'PlaybackSigning', { publicKeyFiles: p.playbackPublicKeys! }) : undefined;
     const hls = new HlsDelivery(this, 'HlsDelivery', {
+      recordingRetentionDays: p.recordingRetentionDays,
+      recordingArchiveDays: p.recordingArchiveDays,
       domainName: p.hlsDomainName,
       certificate: p.hlsCertificateArn ? Certificate.fromCertificateArn(this, 'HlsCertificate', p.hlsCertificateArn) : undefined,
       privatePlayback: playbackSigning && { keyGroup: playbackSigning.keyGroup, appOrigins: p.appOrigins! },
@@ -118,27 +156,29 @@ export class BridgecastStack extends Stack {
     // One name for the ECS service and the ServiceName dimension its tasks report (the autoscaler queries both).
     const serviceName = `${this.stackName}-media`;
     const tls = p.tlsCertificateArn
-      ? { certificate: Certificate.fromCertificateArn(this, 'MediaCertificate', p.tlsCertificateArn), domainName: p.mediaDomainName! }
+      ? { certificate: Certificate.fromCertificateArn(this, 'MediaCertificate', p.tlsCertificateArn), domainName: p.mediaDomainName!, accessLogs: hls.logBucket }
       : undefined;
     const media = new MediaService(this, 'Media', {
-      vpc, table, bucket: hls.bucket, logBucket: hls.logBucket, hlsBaseUrl, desiredCount: p.desiredCount, serviceName, cpu: p.cpu, memoryMiB: p.memoryMiB,
+      vpc, table, bucket: hls.bucket, hlsBaseUrl, serviceName, cpu: p.cpu, memoryMiB: p.memoryMiB,
       tls, playbackPublicKeysJson: playbackSigning?.publicKeysJson,
     });
-    new StreamKeysApi(this, 'StreamKeys', {
+    const streamKeys = new StreamKeysApi(this, 'StreamKeys', {
       table,
       ingestHost: tls?.domainName ?? media.loadBalancer.loadBalancerDnsName,
       hlsBaseUrl,
       flvBaseUrl: media.flvBaseUrl,
+      rtmpPort: RTMP_PORT,
+      kcpPort: KCP_PORT,
       ...(tls ? { rtmpsPort: RTMPS_PORT } : {}),
       playbackSigning,
     });
-    new Operations(this, 'Operations', {
+    const operations = new Operations(this, 'Operations', {
       service: media.service, metricsServiceName: serviceName, table, bucket: hls.bucket, hlsBaseUrl, minTasks: p.minTasks, maxTasks: p.maxTasks,
     });
 
     applyNagSuppressions(this, {
-      hlsUsesDefaultCertificate: !p.hlsDomainName, mediaTask: media.taskDefinition, mediaIngress: media.ingress, cdn: hls.distribution,
-      loadBalancerIngress: media.loadBalancerSecurityGroup, playbackSigningKey: playbackSigning?.signingKey, webAclAttached: p.webAclArn !== undefined,
+      hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations, streamKeys: streamKeys.handler,
+      playbackSigningKey: playbackSigning?.signingKey, webAclAttached: p.webAclArn !== undefined, tlsListeners: tls !== undefined,
     });
 
     new CfnOutput(this, 'HlsBaseUrl', { value: `${hlsBaseUrl}/live`, description: 'HLS: <this>/<streamId>/index.m3u8' });

@@ -4,12 +4,16 @@ import {
   ResponseHeadersPolicy, SecurityPolicyProtocol, ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass, HttpMethods } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership, StorageClass, HttpMethods, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IKeyGroup } from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
 
 export interface HlsDeliveryProps {
+  /** Days before recordings are deleted; 0 keeps them. */
+  recordingRetentionDays: number;
+  /** Days before large recording segments move to Glacier Instant Retrieval; 0 never. */
+  recordingArchiveDays: number;
   /** Optional custom domain for the CDN (certificate in us-east-1). */
   domainName?: string;
   certificate?: ICertificate;
@@ -25,18 +29,43 @@ export interface HlsDeliveryProps {
 }
 
 /**
+ * Glacier Instant Retrieval bills every object as at least 128 KiB and for at
+ * least 90 days, and each lifecycle transition is a request (USD 0.02 per
+ * 1000 in Seoul). A segment saves (0.025 − 0.005) USD per GB-month, so one of
+ * 512 KiB (2 s at 2 Mbit/s) earns its transition fee back after ~2 months in
+ * the archive: only segments at least this large are moved, and only when
+ * they stay long enough (docs/deploy.md has the arithmetic).
+ */
+export const ARCHIVE_MIN_OBJECT_BYTES = 512 * 1024;
+/** The archive's minimum storage duration plus the ~2 months to earn the transition back. */
+export const ARCHIVE_MIN_DAYS_IN_ARCHIVE = 90 + 60;
+
+/**
+ * Whether moving recordings to Glacier IR after `archiveDays` pays, given how
+ * long they are kept (0 = forever).
+ */
+export function archiveTransitionPays(retentionDays: number, archiveDays: number): boolean {
+  if (archiveDays <= 0) return false;
+  return retentionDays === 0 || retentionDays - archiveDays >= ARCHIVE_MIN_DAYS_IN_ARCHIVE;
+}
+
+/**
  * HLS storage and delivery: a private, encrypted bucket written by the media
- * service (live windows expire after a day, recordings move to cheaper
- * storage after 30 days) and CloudFront in front of it through Origin Access
- * Control: playlists cached for a second, segments for long, CORS for
+ * service (live windows expire after a day, recordings are kept for the
+ * configured retention, large segments archived where that pays) and
+ * CloudFront in front of it through Origin Access Control: playlists cached
+ * for a second, segments for long, errors for at most a second, CORS for
  * browser players.
  */
+/** How long CloudFront keeps an error from S3 (see errorResponses). */
+export const ERROR_CACHING_SECONDS = 1;
+
 export class HlsDelivery extends Construct {
   readonly bucket: Bucket;
   readonly logBucket: Bucket;
   readonly distribution: Distribution;
 
-  constructor(scope: Construct, id: string, props: HlsDeliveryProps = {}) {
+  constructor(scope: Construct, id: string, props: HlsDeliveryProps) {
     super(scope, id);
     this.logBucket = new Bucket(this, 'AccessLogs', {
       encryption: BucketEncryption.S3_MANAGED,
@@ -47,24 +76,37 @@ export class HlsDelivery extends Construct {
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const lifecycleRules: LifecycleRule[] = [
+      { id: 'live-windows', prefix: 'live/', expiration: Duration.days(1) },
+      ...(props.recordingRetentionDays > 0
+        ? [{ id: 'recordings-retention', prefix: 'recordings/', expiration: Duration.days(props.recordingRetentionDays) }]
+        : []),
+      ...(archiveTransitionPays(props.recordingRetentionDays, props.recordingArchiveDays)
+        ? [{
+          id: 'large-recording-segments-to-glacier-ir',
+          prefix: 'recordings/',
+          objectSizeGreaterThan: ARCHIVE_MIN_OBJECT_BYTES,
+          transitions: [{ storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(props.recordingArchiveDays) }],
+        }]
+        : []),
+      { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ];
     this.bucket = new Bucket(this, 'Hls', {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 's3/',
-      lifecycleRules: [
-        { id: 'live-windows', prefix: 'live/', expiration: Duration.days(1) },
-        {
-          id: 'recordings-to-cheaper-storage',
-          prefix: 'recordings/',
-          transitions: [{ storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(30) }],
-        },
-        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
+      lifecycleRules,
       cors: [{ allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedOrigins: ['*'], allowedHeaders: ['*'] }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // CloudFormation types ObjectSizeGreaterThan as a string; the L2 writes a number (a synth warning).
+    const sized = lifecycleRules.findIndex((r) => r.objectSizeGreaterThan !== undefined);
+    if (sized >= 0) {
+      (this.bucket.node.defaultChild as CfnBucket).addPropertyOverride(`LifecycleConfiguration.Rules.${sized}.ObjectSizeGreaterThan`, String(ARCHIVE_MIN_OBJECT_BYTES));
+    }
 
     const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
     const privatePlayback = props.privatePlayback;
@@ -126,6 +168,15 @@ export class HlsDelivery extends Construct {
       additionalBehaviors: { 'recordings/*.m3u8': behavior(recordingPlaylists), '*.m3u8': behavior(playlists) },
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_ALL, // viewers are in mainland China / Asia: serve from the nearest edges
+      // CloudFront caches an error 10 s by default, whatever the cache policy
+      // says: the 403 S3 answers for a playlist not written yet (OAC has no
+      // ListBucket, so a missing object is 403, not 404) would greet a new
+      // broadcast's first viewers for 10 s. One second, like the playlists.
+      // Error caching is set per distribution (there is none per behaviour);
+      // a second also keeps a burst of requests for a missing segment from
+      // reaching S3 more than once a second per edge.
+      // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html
+      errorResponses: [403, 404].map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(ERROR_CACHING_SECONDS) })),
       enableLogging: true,
       logBucket: this.logBucket,
       logFilePrefix: 'cloudfront/',

@@ -15,17 +15,21 @@ export interface BridgecastFunctionProps {
   memorySize?: number;
 }
 
+/** Node.js 24: the newest Lambda runtime, supported until 2028-04-30 (the media image runs Node 24 too). */
+export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
+
 /**
  * A Lambda of ours: bundled by the locally installed esbuild (no Docker at
- * synth), Node.js 22 on ARM, the AWS SDK v3 left to the runtime, its own log
- * group with a retention.
+ * synth), Node.js 24 on ARM, its own log group with a retention. The AWS SDK
+ * is bundled at the version package-lock.json pins (the one the tests run)
+ * rather than taken from the runtime, whose copy changes under us.
  */
 export function bridgecastFunction(scope: Construct, id: string, props: BridgecastFunctionProps): NodejsFunction {
   const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
   return new NodejsFunction(scope, id, {
     entry: path.join(REPO_ROOT, 'lambdas', props.lambda, 'src/index.ts'),
     handler: 'handler',
-    runtime: Runtime.NODEJS_22_X,
+    runtime: LAMBDA_RUNTIME,
     architecture: Architecture.ARM_64,
     description: props.description,
     environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
@@ -35,9 +39,10 @@ export function bridgecastFunction(scope: Construct, id: string, props: Bridgeca
     depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
     projectRoot: REPO_ROOT,
     bundling: {
-      externalModules: ['@aws-sdk/*'],
+      externalModules: [],
+      bundleAwsSDK: true,
       forceDockerBundling: false,
-      target: 'node22',
+      target: 'node24',
       sourceMap: true,
     },
   });

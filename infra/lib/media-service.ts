@@ -16,7 +16,15 @@ import { Construct } from 'constructs';
 import { REPO_ROOT } from './paths.js';
 
 export const RTMP_PORT = 1935;
-export const KCP_PORT = 1935;
+/**
+ * KCP has its own UDP port in AWS, not 1935 as locally: ECS identifies a
+ * load-balanced port by container and port number only and refuses a port
+ * mapped for both tcp and udp ("Container port 1935 is used in more than one
+ * port mapping", aws/amazon-ecs-agent#3428, aws/containers-roadmap#850), and
+ * an NLB cannot have a TCP and a UDP listener on one port (only TCP_UDP,
+ * whose target group would need that double mapping).
+ */
+export const KCP_PORT = 1936;
 export const HTTP_PORT = 8080;
 /**
  * How ECS stops a task of this service (scale-in, deployment, stop-task):
@@ -41,9 +49,6 @@ export interface MediaServiceProps {
   table: Table;
   bucket: Bucket;
   hlsBaseUrl: string;
-  /** Where the NLB writes its access logs. */
-  logBucket: Bucket;
-  desiredCount: number;
   /** Explicit ECS service name, also the ServiceName dimension of the task's metrics. */
   serviceName: string;
   cpu: number;
@@ -52,9 +57,10 @@ export interface MediaServiceProps {
    * TLS on the load balancer: RTMPS and HTTPS (HTTP-FLV) listeners with this
    * ACM certificate (in the stack's region), for `domainName`, a DNS name
    * of the operator's pointing at the NLB. Ingest and playback URLs then use
-   * that name.
+   * that name. The NLB's access logs (written for TLS listeners only) go to
+   * `accessLogs` under nlb/.
    */
-  tls?: { certificate: ICertificate; domainName: string };
+  tls?: { certificate: ICertificate; domainName: string; accessLogs: Bucket };
   /** Public keys that check private streams' play tokens (PlaybackSigning.publicKeysJson). */
   playbackPublicKeysJson?: string;
 }
@@ -66,10 +72,11 @@ export const HTTPS_FLV_PORT = 8443;
 
 /**
  * The media service on Fargate behind an internet-facing Network Load
- * Balancer: RTMP on TCP 1935 and RTMP-over-KCP on UDP 1935 (one TCP_UDP
- * listener), HTTP-FLV on TCP 8080; client IPs preserved so per-address
- * limits work; health from GET /healthz, which turns 503 while a task
- * drains so the NLB stops sending it new broadcasters.
+ * Balancer: RTMP on TCP 1935, RTMP-over-KCP on UDP 1936 (see KCP_PORT),
+ * HTTP-FLV on TCP 8080, one listener and target group each; client IPs
+ * preserved so per-address limits work; health from GET /healthz, which
+ * turns 503 while a task drains so the NLB stops sending it new broadcasters.
+ * No NLB access logs: an NLB writes them only for TLS listeners.
  */
 export class MediaService extends Construct {
   readonly cluster: Cluster;
@@ -90,7 +97,7 @@ export class MediaService extends Construct {
     // https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html
     this.loadBalancerSecurityGroup = new SecurityGroup(this, 'NlbSecurityGroup', {
       vpc: props.vpc,
-      description: 'Bridgecast NLB listeners: RTMP tcp/1935, KCP udp/1935, HTTP-FLV tcp/8080 (+ RTMPS tcp/443, HTTPS tcp/8443 with TLS)',
+      description: `Bridgecast NLB listeners: RTMP tcp/${RTMP_PORT}, KCP udp/${KCP_PORT}, HTTP-FLV tcp/${HTTP_PORT} (+ RTMPS tcp/${RTMPS_PORT}, HTTPS tcp/${HTTPS_FLV_PORT} with TLS)`,
       allowAllOutbound: true,
     });
     for (const [port, description] of listenerPorts(props.tls !== undefined)) this.loadBalancerSecurityGroup.addIngressRule(Peer.anyIpv4(), port, description);
@@ -100,7 +107,6 @@ export class MediaService extends Construct {
       crossZoneEnabled: true,
       securityGroups: [this.loadBalancerSecurityGroup],
     });
-    this.loadBalancer.logAccessLogs(props.logBucket, 'nlb');
     const publicHost = props.tls?.domainName ?? this.loadBalancer.loadBalancerDnsName;
     this.flvBaseUrl = props.tls ? `https://${publicHost}:${HTTPS_FLV_PORT}` : `http://${publicHost}:${HTTP_PORT}`;
 
@@ -121,6 +127,10 @@ export class MediaService extends Construct {
         HLS_BUCKET: props.bucket.bucketName,
         AWS_REGION: Stack.of(this).region,
         PUBLIC_HOST: publicHost,
+        // The image's defaults are the local ones (KCP on 1935); in AWS KCP has its own port.
+        RTMP_PORT: String(RTMP_PORT),
+        KCP_PORT: String(KCP_PORT),
+        HTTP_PORT: String(HTTP_PORT),
         HLS_BASE_URL: props.hlsBaseUrl,
         FLV_BASE_URL: this.flvBaseUrl,
         ...(props.playbackPublicKeysJson ? { PLAYBACK_PUBLIC_KEYS: props.playbackPublicKeysJson } : {}),
@@ -140,6 +150,9 @@ export class MediaService extends Construct {
     });
     // Least privilege: write HLS under its two prefixes (delete only live
     // windows: recordings are never deleted by the task), read stream keys.
+    // Read back only the live playlists (a task continues the media sequence
+    // another task or an earlier run wrote), and list only under live/ so a
+    // playlist not written yet reads as 404 NoSuchKey rather than 403 (below).
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
@@ -147,8 +160,19 @@ export class MediaService extends Construct {
     }));
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
       effect: Effect.ALLOW,
-      actions: ['s3:DeleteObject'],
+      actions: ['s3:GetObject', 's3:DeleteObject'],
       resources: [props.bucket.arnForObjects('live/*')],
+    }));
+    // s3:ListBucket only so that S3 answers a missing live playlist with 404
+    // NoSuchKey instead of 403 (it answers 404 only to callers allowed to list
+    // the bucket). Not narrowed by an s3:prefix condition: a GetObject request
+    // carries no prefix, so a conditioned grant would not count for it. The
+    // task lists nothing; it wrote every object of this bucket anyway.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
+    task.taskRole.addToPrincipalPolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['s3:ListBucket'],
+      resources: [props.bucket.bucketArn],
     }));
     // StreamKeyStore.resolveKey / isStreamActive: Query on the keyHash index, GetItem on the table.
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
@@ -165,7 +189,7 @@ export class MediaService extends Construct {
 
     const securityGroup = this.ingress = new SecurityGroup(this, 'Ingress', {
       vpc: props.vpc,
-      description: 'Bridgecast media: RTMP tcp/1935, KCP udp/1935, HTTP-FLV tcp/8080',
+      description: `Bridgecast media: RTMP tcp/${RTMP_PORT}, KCP udp/${KCP_PORT}, HTTP-FLV tcp/${HTTP_PORT}`,
       allowAllOutbound: true,
     });
     securityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(RTMP_PORT), 'RTMP from broadcasters and viewers');
@@ -175,7 +199,8 @@ export class MediaService extends Construct {
     this.service = new FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: task,
-      desiredCount: props.desiredCount,
+      // No desiredCount: CloudFormation then leaves the running count alone on
+      // updates (a new service starts with 1); the autoscaler owns the count.
       serviceName: props.serviceName,
       platformVersion: FargatePlatformVersion.LATEST,
       securityGroups: [securityGroup],
@@ -187,11 +212,18 @@ export class MediaService extends Construct {
       enableExecuteCommand: false,
     });
 
-    const mediaTargets = this.loadBalancer.addListener('RtmpAndKcp', { port: RTMP_PORT, protocol: Protocol.TCP_UDP })
+    const rtmpTargets = this.loadBalancer.addListener('Rtmp', { port: RTMP_PORT, protocol: Protocol.TCP })
       .addTargets('Media', {
         port: RTMP_PORT,
-        protocol: Protocol.TCP_UDP,
+        protocol: Protocol.TCP,
         targets: [this.service.loadBalancerTarget({ containerName: 'media', containerPort: RTMP_PORT })],
+        ...targetDefaults(),
+      });
+    const kcpTargets = this.loadBalancer.addListener('Kcp', { port: KCP_PORT, protocol: Protocol.UDP })
+      .addTargets('Kcp', {
+        port: KCP_PORT,
+        protocol: Protocol.UDP,
+        targets: [this.service.loadBalancerTarget({ containerName: 'media', containerPort: KCP_PORT, protocol: EcsProtocol.UDP })],
         ...targetDefaults(),
       });
     const flvTargets = this.loadBalancer.addListener('HttpFlv', { port: HTTP_PORT, protocol: Protocol.TCP })
@@ -201,8 +233,11 @@ export class MediaService extends Construct {
         targets: [this.service.loadBalancerTarget({ containerName: 'media', containerPort: HTTP_PORT })],
         ...targetDefaults(),
       });
-    for (const group of [mediaTargets, flvTargets]) preserveClientIp(group);
-    if (props.tls) this.addTlsListeners(props.tls.certificate, flvTargets);
+    for (const group of [rtmpTargets, kcpTargets, flvTargets]) preserveClientIp(group);
+    if (props.tls) {
+      this.addTlsListeners(props.tls.certificate, rtmpTargets, flvTargets);
+      this.loadBalancer.logAccessLogs(props.tls.accessLogs, 'nlb');
+    }
 
     new CfnOutput(scope, 'RtmpEndpoint', { value: `rtmp://${publicHost}:${RTMP_PORT}/live`, description: 'OBS server URL; the stream key goes in the key field' });
     new CfnOutput(scope, 'KcpEndpoint', { value: `kcp://${publicHost}:${KCP_PORT}/live`, description: 'RTMP over KCP (bridgecast kcp-push --server)' });
@@ -214,22 +249,16 @@ export class MediaService extends Construct {
 
   /**
    * TLS terminated at the NLB (the tasks keep speaking plain RTMP and HTTP
-   * behind it): RTMPS on 443 to the tasks' RTMP port through a TCP target
-   * group of its own (a TLS listener cannot forward to the TCP_UDP group),
-   * HTTPS on 8443 to the HTTP-FLV group. TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
+   * behind it): RTMPS on 443 to the RTMP target group, HTTPS on 8443 to the
+   * HTTP-FLV one (a TLS listener forwards to TCP groups; the groups are
+   * shared, so the service keeps its three). TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
    * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html
    */
-  private addTlsListeners(certificate: ICertificate, flvTargets: NetworkTargetGroup): void {
+  private addTlsListeners(certificate: ICertificate, rtmpTargets: NetworkTargetGroup, flvTargets: NetworkTargetGroup): void {
     const tlsListener = (id: string, port: number) => this.loadBalancer.addListener(id, {
       port, protocol: Protocol.TLS, certificates: [ListenerCertificate.fromCertificateManager(certificate)], sslPolicy: SslPolicy.RECOMMENDED_TLS,
     });
-    const rtmpsTargets = tlsListener('Rtmps', RTMPS_PORT).addTargets('RtmpsMedia', {
-      port: RTMP_PORT,
-      protocol: Protocol.TCP,
-      targets: [this.service.loadBalancerTarget({ containerName: 'media', containerPort: RTMP_PORT, protocol: EcsProtocol.TCP })],
-      ...targetDefaults(),
-    });
-    preserveClientIp(rtmpsTargets);
+    tlsListener('Rtmps', RTMPS_PORT).addTargetGroups('RtmpsTargets', rtmpTargets);
     tlsListener('HttpsFlv', HTTPS_FLV_PORT).addTargetGroups('HttpsFlvTargets', flvTargets);
   }
 }

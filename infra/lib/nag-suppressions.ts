@@ -1,35 +1,61 @@
-import { Validations, type Stack } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import type { MediaService } from './media-service.js';
+import type { Operations } from './operations.js';
 
 /**
- * Every cdk-nag (AWS Solutions) finding we accept, with the reason. An
- * unacknowledged finding fails `cdk synth` and the infra tests.
+ * Every cdk-nag (AWS Solutions) finding we accept, with the reason, each on
+ * the construct it is about (never stack-wide: a stack-wide acknowledgement
+ * would also pass the next wildcard anyone adds). An unacknowledged finding
+ * fails `cdk synth` and the infra tests.
  */
 export function applyNagSuppressions(stack: Stack, parts: {
-  hlsUsesDefaultCertificate: boolean; mediaTask: Construct; mediaIngress: Construct; cdn: Construct;
-  loadBalancerIngress: Construct; playbackSigningKey?: Construct; webAclAttached: boolean;
+  hlsUsesDefaultCertificate: boolean; media: MediaService; cdn: Construct; hls: Bucket; operations: Operations; streamKeys: Construct;
+  playbackSigningKey?: Construct; webAclAttached: boolean; tlsListeners: boolean;
 }): void {
   const acknowledge = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
-  acknowledge(stack, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-    'Grants only CloudWatch Logs writes to the Lambdas (ours and the CDK bucket-notification helper).');
-  acknowledge(stack, 'AwsSolutions-L1',
-    'Node.js 22 is pinned on purpose: the media service image runs Node 22 too, and AWS SDK v3 requires Node >= 22 from 2027.');
-  acknowledge(stack, 'AwsSolutions-IAM5[Resource::*]',
-    'cloudwatch:GetMetricData (autoscaler) and the CDK bucket-notification helper support no resource-level permissions.');
-  acknowledge(stack, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${stack.region}:<AWS::AccountId>:task/<MediaClusterC38A5FBC>/*]`,
+  // cdk-nag names a resource by its ARN as written in the template: with an
+  // account set (`cdk deploy` sets it from the credentials) that is the
+  // literal account id, without one the AWS::AccountId pseudo parameter.
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  const { media, operations } = parts;
+  const bucketArn = `<${stack.getLogicalId(parts.hls.node.defaultChild as never)}.Arn>`;
+
+  const notificationsHandler = stack.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+  for (const fn of [operations.autoscaler, operations.indexer, parts.streamKeys, ...(notificationsHandler ? [notificationsHandler] : [])]) {
+    acknowledge(fn, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'Grants only CloudWatch Logs writes to this function.');
+  }
+  if (notificationsHandler) {
+    acknowledge(notificationsHandler, 'AwsSolutions-IAM5[Resource::*]',
+      'CDK\'s bucket-notification helper calls s3:PutBucketNotification, which it scopes to no bucket.');
+  }
+  acknowledge(operations.autoscaler, 'AwsSolutions-IAM5[Resource::*]',
+    'cloudwatch:GetMetricData supports no resource-level permissions (Service Authorization Reference).');
+  acknowledge(media.taskDefinition, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${account}:task/<${stack.getLogicalId(media.cluster.node.defaultChild as never)}>/*]`,
     'Task scale-in protection: the ECS agent calls Update/GetTaskProtection for the task itself; task ids are not known at deploy time, so the cluster\'s tasks are the narrowest scope.');
-  acknowledge(stack, 'AwsSolutions-IAM5[Resource::<HlsDeliveryHls37E96164.Arn>/live/*]',
-    'The media service writes live playlists under live/<streamId>/: the prefix is the narrowest scope.');
-  acknowledge(stack, 'AwsSolutions-IAM5[Resource::<HlsDeliveryHls37E96164.Arn>/recordings/*]',
-    'Segments, recording playlists and end.json live under recordings/<streamId>/<broadcastId>/ (media service writes, indexer reads).');
-  acknowledge(stack, 'AwsSolutions-IAM5[Resource::<HlsDeliveryHls37E96164.Arn>/recordings/*/vod.m3u8]',
+  acknowledge(media.taskDefinition, `AwsSolutions-IAM5[Resource::${bucketArn}/live/*]`,
+    'The media service writes, reads back and deletes live playlists under live/<streamId>/: the prefix is the narrowest scope.');
+  acknowledge(media.taskDefinition, `AwsSolutions-IAM5[Resource::${bucketArn}/recordings/*]`,
+    'Segments, recording playlists and end.json are written under recordings/<streamId>/<broadcastId>/.');
+  acknowledge(operations.indexer, `AwsSolutions-IAM5[Resource::${bucketArn}/recordings/*]`,
+    'The indexer reads segments\' metadata and end.json under recordings/<streamId>/<broadcastId>/.');
+  acknowledge(operations.indexer, `AwsSolutions-IAM5[Resource::${bucketArn}/recordings/*/vod.m3u8]`,
     'The indexer writes only vod.m3u8 objects, one per broadcast directory.');
-  acknowledge(parts.mediaTask, 'AwsSolutions-ECS2',
-    'The environment holds only names and URLs (table, bucket, hosts); no secrets (stream keys are hashed in DynamoDB).');
-  acknowledge(parts.mediaIngress, 'AwsSolutions-EC23',
-    'Public ingest and playback: broadcasters and viewers connect from anywhere on exactly tcp/1935, udp/1935 and tcp/8080.');
+  acknowledge(media.taskDefinition.obtainExecutionRole(), 'AwsSolutions-IAM5[Resource::*]',
+    'The execution role\'s ecr:GetAuthorizationToken (pulling the image) supports no resource-level permissions.');
+  if (!parts.tlsListeners) {
+    acknowledge(media.loadBalancer, 'AwsSolutions-ELB2',
+      'A Network Load Balancer writes access logs only for TLS listeners; these listeners are TCP/UDP (NLB docs, load-balancer-access-logs). With tlsCertificateArn they are on.');
+  }
+  acknowledge(media.taskDefinition, 'AwsSolutions-ECS2',
+    'The environment holds only names, URLs and ports (table, bucket, hosts); no secrets (stream keys are hashed in DynamoDB).');
+  acknowledge(media.ingress, 'AwsSolutions-EC23',
+    'Public ingest and playback: broadcasters and viewers connect from anywhere on exactly tcp/1935, udp/1936 and tcp/8080.');
   acknowledge(parts.cdn, 'AwsSolutions-CFR1', 'Public news broadcasts: no geo restriction by design; add one per deployment if rights require.');
-  acknowledge(parts.loadBalancerIngress, 'AwsSolutions-EC23',
+  acknowledge(media.loadBalancerSecurityGroup, 'AwsSolutions-EC23',
     'The NLB is the public entry: broadcasters and viewers connect from anywhere, on exactly the listener ports.');
   if (!parts.webAclAttached) {
     acknowledge(parts.cdn, 'AwsSolutions-CFR2',

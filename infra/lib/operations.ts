@@ -9,6 +9,7 @@ import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { bridgecastFunction } from './lambda-function.js';
 
 export interface OperationsProps {
@@ -23,6 +24,8 @@ export interface OperationsProps {
 }
 
 const INDEXER_TIMEOUT = Duration.seconds(60);
+/** The recording objects the indexer acts on (lambdas/recording/src/recording-keys.ts). */
+export const RECORDING_EVENT_SUFFIXES = ['.ts', '/end.json'];
 
 /**
  * Running at scale: the stream-aware autoscaler every minute, and the
@@ -30,11 +33,14 @@ const INDEXER_TIMEOUT = Duration.seconds(60);
  * dead-letter queue for what keeps failing).
  */
 export class Operations extends Construct {
+  readonly autoscaler: NodejsFunction;
+  readonly indexer: NodejsFunction;
+
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
     const { service, table, bucket } = props;
 
-    const autoscaler = bridgecastFunction(this, 'Autoscaler', {
+    const autoscaler = this.autoscaler = bridgecastFunction(this, 'Autoscaler', {
       lambda: 'autoscaler',
       description: 'Bridgecast autoscaler: desired tasks from publishers and egress',
       environment: {
@@ -84,9 +90,13 @@ export class Operations extends Construct {
       enforceSSL: true,
       deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
     });
-    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(events), { prefix: 'recordings/' });
+    // Only what the indexer reads (segments and end.json): a recording's
+    // index.m3u8 is rewritten with every segment and would double the events.
+    for (const suffix of RECORDING_EVENT_SUFFIXES) {
+      bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(events), { prefix: 'recordings/', suffix });
+    }
 
-    const indexer = bridgecastFunction(this, 'RecordingIndexer', {
+    const indexer = this.indexer = bridgecastFunction(this, 'RecordingIndexer', {
       lambda: 'recording',
       description: 'Bridgecast recording indexer: recordings index and VOD playlists from S3 events',
       environment: { STREAMS_TABLE: table.tableName, HLS_BUCKET: bucket.bucketName, HLS_BASE_URL: props.hlsBaseUrl },

@@ -7,6 +7,7 @@ import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { bridgecastFunction } from './lambda-function.js';
 
 export interface StreamKeysApiProps {
@@ -14,6 +15,8 @@ export interface StreamKeysApiProps {
   ingestHost: string;
   hlsBaseUrl: string;
   flvBaseUrl: string;
+  rtmpPort: number;
+  kcpPort: number;
   /** RTMPS on the ingest host, when the NLB offers it. */
   rtmpsPort?: number;
   /** Private playback: the secret holding the signing key and the key group's public keys. */
@@ -27,10 +30,11 @@ export interface StreamKeysApiProps {
  */
 export class StreamKeysApi extends Construct {
   readonly api: HttpApi;
+  readonly handler: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: StreamKeysApiProps) {
     super(scope, id);
-    const handler = bridgecastFunction(this, 'Handler', {
+    const handler = this.handler = bridgecastFunction(this, 'Handler', {
       lambda: 'stream-keys',
       description: 'Bridgecast stream keys API: issue, list, rotate, revoke keys; list recordings',
       environment: {
@@ -38,6 +42,8 @@ export class StreamKeysApi extends Construct {
         INGEST_HOST: props.ingestHost,
         HLS_BASE_URL: props.hlsBaseUrl,
         FLV_BASE_URL: props.flvBaseUrl,
+        RTMP_PORT: String(props.rtmpPort),
+        KCP_PORT: String(props.kcpPort),
         ...(props.rtmpsPort ? { RTMPS_PORT: String(props.rtmpsPort) } : {}),
         // The secret's ARN, never its value: the Lambda reads the key at run time.
         ...(props.playbackSigning ? {

@@ -29,7 +29,9 @@ const cfnLint = ['/root/.pyenv/shims/cfn-lint', '/usr/local/bin/cfn-lint', '/usr
 async function lintErrors(t: Template, region: string): Promise<string[]> {
   const file = path.join(dir, `lint-${region}.template.json`);
   await writeFile(file, JSON.stringify(t.toJSON()));
-  const result = spawnSync(cfnLint!, ['--format', 'parseable', '--regions', region, file], { encoding: 'utf8' });
+  // `--` ends --regions, which takes several values and would take the file name as one.
+  const result = spawnSync(cfnLint!, ['--format', 'parseable', '--regions', region, '--', file], { encoding: 'utf8' });
+  assert.ok(result.status !== null && !result.error, `cfn-lint ran: ${result.error?.message ?? result.stderr}`);
   return result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
 }
 
@@ -111,7 +113,7 @@ describe('private playback on CloudFront', () => {
 });
 
 describe('TLS on the NLB', () => {
-  it('RTMPS on 443 and HTTPS on 8443 with the certificate and a TLS 1.2+ policy, forwarding to the tasks\' RTMP and HTTP ports', () => {
+  it('RTMPS on 443 and HTTPS on 8443 with the certificate and a TLS 1.2+ policy, forwarding to the tasks\' RTMP and HTTP ports; access logs on', () => {
     const listeners = resourcesOf('AWS::ElasticLoadBalancingV2::Listener').map(([, l]) => l.Properties);
     const tls = listeners.filter((l) => l.Protocol === 'TLS');
     assert.deepEqual(tls.map((l) => l.Port).sort(), [443, 8443]);
@@ -122,16 +124,19 @@ describe('TLS on the NLB', () => {
     const groups = Object.fromEntries(resourcesOf('AWS::ElasticLoadBalancingV2::TargetGroup').map(([id, g]) => [id, g.Properties]));
     const target = (l: Record<string, unknown>) => groups[((l.DefaultActions as { TargetGroupArn: { Ref: string } }[])[0]!.TargetGroupArn.Ref)]!;
     const rtmps = target(tls.find((l) => l.Port === 443)!);
-    assert.deepEqual([rtmps.Protocol, rtmps.Port], ['TCP', 1935], 'RTMPS to the RTMP port over TCP (a TLS listener cannot use the TCP_UDP group)');
+    assert.deepEqual([rtmps.Protocol, rtmps.Port], ['TCP', 1935], 'RTMPS to the RTMP port over TCP');
     const https = target(tls.find((l) => l.Port === 8443)!);
     assert.deepEqual([https.Protocol, https.Port], ['TCP', 8080]);
+    // An NLB writes access logs for TLS listeners only; with them, they are on.
+    const nlb = resourcesOf('AWS::ElasticLoadBalancingV2::LoadBalancer')[0]![1].Properties.LoadBalancerAttributes as { Key: string; Value: string }[];
+    assert.ok(nlb.some((a) => a.Key === 'access_logs.s3.enabled' && a.Value === 'true'));
     // ECS attaches at most five target groups to a service; the HTTPS listener reuses the HTTP-FLV group.
     // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/register-multiple-targetgroups.html
     const service = resourcesOf('AWS::ECS::Service')[0]![1].Properties.LoadBalancers as { ContainerPort: number }[];
-    assert.deepEqual(service.map((l) => l.ContainerPort).sort(), [1935, 1935, 8080], 'the RTMP port in two groups (TCP_UDP, TCP for RTMPS)');
+    assert.deepEqual(service.map((l) => l.ContainerPort).sort(), [1935, 1936, 8080], 'the TLS listeners share the RTMP and HTTP-FLV groups');
     assert.ok(service.length <= 5);
     const ingress = resourcesOf('AWS::EC2::SecurityGroup').find(([id]) => id.startsWith('MediaNlbSecurityGroup'))![1].Properties.SecurityGroupIngress as { IpProtocol: string; FromPort: number }[];
-    assert.deepEqual(ingress.map((r) => `${r.IpProtocol}/${r.FromPort}`).sort(), ['tcp/1935', 'tcp/443', 'tcp/8080', 'tcp/8443', 'udp/1935']);
+    assert.deepEqual(ingress.map((r) => `${r.IpProtocol}/${r.FromPort}`).sort(), ['tcp/1935', 'tcp/443', 'tcp/8080', 'tcp/8443', 'udp/1936']);
   });
 });
 

@@ -11,7 +11,11 @@ async function welcome(server: MediaServer): Promise<string> {
     (server.kcpPort !== undefined ? `  Publish (KCP):   kcp://${host}:${server.kcpPort}/live/<stream key>  (bridge OBS/ffmpeg with \`bridgecast kcp-push\`)\n` : '') +
     `  Watch:           http://${host}:${server.httpPort}/\n` +
     `  HTTP-FLV:        http://${host}:${server.httpPort}/live/<stream id>.flv\n`;
-  if (server.streamKeys && config.auth === 'keys') {
+  if (config.auth === 'keys' && config.streamsTable) {
+    // A shared table (AWS): keys come from the stream-keys API. No demo
+    // stream: it would be written into production, its key printed to the logs.
+    text += `  Stream keys:     table ${config.streamsTable} (manage them with the stream-keys API: \`bridgecast keys --api <url>\`)\n`;
+  } else if (server.streamKeys && config.auth === 'keys') {
     text += `  Stream keys:     http://${host}:${server.httpPort}/api/streams  (or \`bridgecast keys\`)\n\n`;
     const demo = await ensureDemoStream(server.streamKeys, config.dataDir);
     if (demo) text += describeDemoStream(demo, host, server.rtmpPort, server.httpPort);
