@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
@@ -69,6 +70,9 @@ describe('a private stream in Chromium with the app\'s signed cookies', { skip: 
     streamId = stream.streamId;
     startPublisher(media.rtmpUrl(stream.streamKey), { seconds: 60, width: 640, height: 360, gopSeconds: 1, bframes: 0 });
     await waitForKeyframe(media.hub, streamId, 15_000);
+    // The page's player gives up on a playlist that is not there yet: open it once the writer has one.
+    const playlist = path.join(media.config.dataDir, 'hls', 'live', streamId, 'index.m3u8');
+    await waitFor(() => existsSync(playlist), 20_000, 'the live playlist');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
