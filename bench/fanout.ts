@@ -6,6 +6,7 @@
  *
  *   npm run bench:fanout                 # ramp 50, 100, 200, 400 viewers
  *   FANOUT_STEPS=100,1000 FANOUT_SECONDS=30 npm run bench:fanout
+ *   npm run bench:fanout -- --write-doc  # also replace the table in docs/benchmarks.md
  *
  * Prints a markdown table: viewers, delivered bit rate, the server's CPU
  * seconds per viewer-minute and RSS per viewer, and packets dropped by
@@ -22,6 +23,8 @@ import { silentLogger } from '../services/media/src/logger.js';
 import type { RtmpServerLimits } from '../services/media/src/rtmp/rtmp-server.js';
 import { startMediaServer } from '../services/media/src/server.js';
 import { encodeFile, killAllChildren, startPublisher } from '../test/helpers/ffmpeg.js';
+import { machineLine, writeDocSection } from './lib/report.js';
+import { MIN_VIEWERS_FOR_PER_VIEWER, perViewerFigure } from './lib/stats.js';
 
 const STREAM = 'bench';
 const self = fileURLToPath(import.meta.url);
@@ -162,18 +165,30 @@ async function main(): Promise<void> {
       ((after.ingestBits - before.ingestBits) / seconds / 1e6).toFixed(2),
       (((stats.bytes - bytesBefore) * 8) / seconds / 1e6).toFixed(0),
       `${((cpu / seconds) * 100).toFixed(0)}%`,
-      (cpu / viewerMinutes).toFixed(4),
-      ((after.rss - idle.rss) / after.viewers / 1024).toFixed(0),
+      // Includes the publisher's fixed cost, spread over the viewers: small steps overstate it.
+      perViewerFigure(cpu / viewerMinutes, 4, after.viewers >= MIN_VIEWERS_FOR_PER_VIEWER),
+      perViewerFigure((after.rss - idle.rss) / after.viewers / 1024, 0, after.viewers >= MIN_VIEWERS_FOR_PER_VIEWER),
       (after.rss / 2 ** 20).toFixed(0),
       String(after.dropped),
     ].join(' | '));
     console.error(`${target} viewers measured`);
   }
 
-  console.log(`\nFan-out of one ~2.5 Mbit/s stream, ${windowSeconds} s per step, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), half HTTP-FLV half RTMP viewers\n`);
-  console.log('| viewers | ingest Mbit/s | delivered Mbit/s | server CPU | CPU s per viewer-minute | RSS KiB per viewer | server RSS MiB | packets dropped |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const row of rows) console.log(`| ${row} |`);
+  const command = ['npm run bench:fanout', ...(process.env.FANOUT_STEPS ? [`(FANOUT_STEPS=${process.env.FANOUT_STEPS})`] : []), ...(process.env.FANOUT_SECONDS ? [`(FANOUT_SECONDS=${process.env.FANOUT_SECONDS})`] : [])].join(' ');
+  const section = [
+    '## Fan-out: one stream, RTMP + HTTP-FLV viewers in another process',
+    '',
+    `One ~2.5 Mbit/s 720p30 H.264 + AAC stream (pre-encoded with noise, replayed by ffmpeg), half HTTP-FLV half RTMP viewers, ${windowSeconds} s measured per step. CPU s per viewer-minute is the server's CPU over the step divided by viewer-minutes (the publisher's fixed cost included, so small steps overstate it).`,
+    '',
+    `Machine: ${machineLine()}. Command: \`${command}\``,
+    '',
+    '| viewers | ingest Mbit/s | delivered Mbit/s | server CPU | CPU s per viewer-minute | RSS KiB per viewer | server RSS MiB | packets dropped |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row} |`),
+  ].join('\n');
+  console.log(`\n${section}\n`);
+  if (process.argv.includes('--write-doc')) writeDocSection('fanout', section);
+  else console.error('(not written to docs/benchmarks.md; add --write-doc to replace the committed numbers)');
 
   viewers.child.disconnect();
   server.child.disconnect();

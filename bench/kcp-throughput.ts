@@ -6,6 +6,7 @@
  * the same proxy cost). Prints a markdown table.
  *
  *   node --import tsx bench/kcp-throughput.ts            (BENCH_MB=40 to move more data)
+ *   npm run bench:kcp -- --write-doc                    (also replace the table in docs/benchmarks.md)
  *
  * "CPU ms per Mbit" is process CPU time (user + system, both ends, sockets
  * included) divided by megabits moved; it equals the CPU cores needed per
@@ -18,6 +19,7 @@ import type { KcpStream } from '../services/media/src/kcp/stream.js';
 import { DEFAULT_KCP_TUNING } from '../services/media/src/kcp/tuning.js';
 import { startLossyUdpProxy, type LossyUdpProxy } from '../test/helpers/lossy-udp-proxy.js';
 import { ReferenceKcpPeer } from '../test/helpers/reference-kcp.js';
+import { machineLine, writeDocSection } from './lib/report.js';
 
 const tuning = DEFAULT_KCP_TUNING;
 const megabytes = Number(process.env.BENCH_MB ?? 20);
@@ -102,10 +104,20 @@ for (const path of paths) {
   results.push(await measure('ikcp.c (node-kcp)', referenceTransfer, path));
 }
 
-console.log(`KCP one-way transfer of ${megabytes} MiB, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc}; Node ${process.version}\n`);
-console.log('| implementation | path | Mbit/s | CPU s | CPU ms per Mbit |');
-console.log('|---|---|---:|---:|---:|');
-for (const r of results) {
-  const megabits = (r.bytes * 8) / 1e6;
-  console.log(`| ${r.implementation} | ${r.path} | ${(megabits / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(2)} | ${((r.cpuSeconds * 1000) / megabits).toFixed(2)} |`);
-}
+const section = [
+  '## KCP: ours against the reference ikcp.c',
+  '',
+  `One-way transfer of ${megabytes} MiB over 127.0.0.1, both ends in one process, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc} (the live-video tuning, unpaced); clean, then through the lossy UDP proxy at 5% loss each way. CPU ms per Mbit = process CPU time (both ends, sockets included) / megabits moved.`,
+  '',
+  `Machine: ${machineLine()}. Command: \`npm run bench:kcp${process.env.BENCH_MB ? ` (BENCH_MB=${process.env.BENCH_MB})` : ''}\``,
+  '',
+  '| implementation | path | Mbit/s | CPU s | CPU ms per Mbit |',
+  '|---|---|---:|---:|---:|',
+  ...results.map((r) => {
+    const megabits = (r.bytes * 8) / 1e6;
+    return `| ${r.implementation} | ${r.path} | ${(megabits / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(2)} | ${((r.cpuSeconds * 1000) / megabits).toFixed(2)} |`;
+  }),
+].join('\n');
+console.log(`\n${section}\n`);
+if (process.argv.includes('--write-doc')) writeDocSection('kcp', section);
+else console.error('(not written to docs/benchmarks.md; add --write-doc to replace the committed numbers)');

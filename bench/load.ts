@@ -6,7 +6,10 @@
  * dropped frames, and stops ramping at the first limit hit.
  *
  *   npm run bench:load -- [--servers bridgecast,nms,nginx] [--protocols rtmp,flv]
- *     [--steps 50,100,200,400] [--step-seconds 15] [--publishers 2] [--no-doc]
+ *     [--steps 50,100,200,400] [--step-seconds 15] [--publishers 2] [--write-doc]
+ *
+ * The result table is printed; --write-doc also writes it into docs/benchmarks.md
+ * (only for runs worth keeping: a short run replaces the committed numbers).
  */
 import { parseArgs } from 'node:util';
 import type { FlvTag } from './lib/flv-reader.js';
@@ -15,7 +18,7 @@ import { processTreeUsage, type ProcUsage } from './lib/proc-stats.js';
 import { machineLine, writeDocSection } from './lib/report.js';
 import { loadSampleTags, SAMPLE_FPS } from './lib/sample-media.js';
 import { startServer, type RunningServer, type ServerKind } from './lib/servers.js';
-import { fmt, markdownTable, percentile, sleep, slope } from './lib/stats.js';
+import { fmt, markdownTable, MIN_VIEWERS_FOR_PER_VIEWER, percentile, perViewerFigure, sleep, slope } from './lib/stats.js';
 import { startViewer, type Viewer, type ViewerProtocol } from './lib/viewers.js';
 
 const { values: args } = parseArgs({
@@ -28,7 +31,7 @@ const { values: args } = parseArgs({
     'max-first-frame-ms': { type: 'string', default: '3000' },
     'max-cpu': { type: 'string', default: '0.9', description: 'fraction of one core' },
     'max-drop-ratio': { type: 'string', default: '0.01' },
-    'no-doc': { type: 'boolean', default: false },
+    'write-doc': { type: 'boolean', default: false },
   },
 });
 
@@ -159,8 +162,9 @@ function renderTable(results: StepResult[]): string {
   return markdownTable(
     ['server', 'viewers', 'server CPU (% of a core)', 'CPU s / viewer-min', 'RSS MiB', 'RSS MiB / viewer', 'first frame p50 / p95 ms', 'dropped frames', 'limit hit'],
     results.map((r) => [
-      `${r.server} ${r.protocol === 'rtmp' ? 'RTMP' : 'HTTP-FLV'}`, String(r.viewers), fmt(r.serverCpu * 100), fmt(r.cpuPerViewerMinute, 3),
-      fmt(r.rssMiB, 1), fmt(r.rssPerViewerMiB, 2), `${fmt(r.firstFrameP50)} / ${fmt(r.firstFrameP95)}`,
+      `${r.server} ${r.protocol === 'rtmp' ? 'RTMP' : 'HTTP-FLV'}`, String(r.viewers), fmt(r.serverCpu * 100),
+      perViewerFigure(r.cpuPerViewerMinute, 3, r.viewers >= MIN_VIEWERS_FOR_PER_VIEWER),
+      fmt(r.rssMiB, 1), perViewerFigure(r.rssPerViewerMiB, 2, r.viewers >= MIN_VIEWERS_FOR_PER_VIEWER), `${fmt(r.firstFrameP50)} / ${fmt(r.firstFrameP95)}`,
       `${r.droppedFrames} (${fmt((100 * r.droppedFrames) / r.expectedFrames, 2)}%)`,
       r.limit || (r.clientCpu > 0.9 ? 'load generator saturated' : '–'),
     ]),
@@ -185,7 +189,9 @@ function renderSummary(results: StepResult[]): string {
     const at = g.find((r) => r.viewers === reachedByAll) ?? g[0]!;
     const ok = g.filter((r) => !r.limit).map((r) => r.viewers);
     return [name.replace(' rtmp', ' RTMP').replace(' flv', ' HTTP-FLV'), ok.length ? String(Math.max(...ok)) : '0', String(at.viewers),
-      fmt(marginalCpuPerViewerMinute(g), 4), fmt(at.cpuPerViewerMinute, 3), fmt(at.rssPerViewerMiB, 2)];
+      perViewerFigure(marginalCpuPerViewerMinute(g), 4, g.filter((r) => !r.limit).length >= 3),
+      perViewerFigure(at.cpuPerViewerMinute, 3, at.viewers >= MIN_VIEWERS_FOR_PER_VIEWER),
+      perViewerFigure(at.rssPerViewerMiB, 2, at.viewers >= MIN_VIEWERS_FOR_PER_VIEWER)];
   });
   return markdownTable(['server', 'most viewers without hitting a limit', 'compared at viewers', 'marginal CPU s / viewer-min (slope over steps)', 'CPU s / viewer-min at that step', 'RSS MiB / viewer'], rows);
 }
@@ -217,7 +223,8 @@ async function main(): Promise<void> {
     '</details>',
   ].join('\n');
   console.log(`\n${section}\n`);
-  if (!args['no-doc']) writeDocSection('load', section);
+  if (args['write-doc']) writeDocSection('load', section);
+  else console.error('(not written to docs/benchmarks.md; add --write-doc to replace the committed numbers)');
 }
 
 await main();

@@ -7,7 +7,7 @@
  *
  *   sudo npm run bench:weaknet -- [--seconds 60] [--profiles clean,loss5,...]
  *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-fec,kcp-paced] [--via direct|relay] [--kcp-via bridge|server]
- *     [--no-doc | --doc-section NAME]
+ *     [--write-doc [--doc-section NAME]]
  *
  * --via direct: the reader in the edge namespace plays from the origin across
  *   the link (the edge's pull leg on its own).
@@ -71,7 +71,7 @@ const { values: args } = parseArgs({
     transports: { type: 'string', default: TRANSPORTS.map((t) => t.name).join(',') },
     via: { type: 'string', default: 'direct' },
     'kcp-via': { type: 'string', default: 'bridge' },
-    'no-doc': { type: 'boolean', default: false },
+    'write-doc': { type: 'boolean', default: false },
     'doc-section': { type: 'string', default: 'weaknet' },
   },
 });
@@ -215,7 +215,8 @@ async function main(): Promise<void> {
     `![p99 extra delay](${args['doc-section']}-p99.svg)`,
   ].join('\n');
   console.log(`\n${section}\n`);
-  if (!args['no-doc']) {
+  if (!args['write-doc']) console.error('(not written to docs/benchmarks.md; add --write-doc to replace the committed numbers)');
+  else {
     writeFileSync(`docs/${args['doc-section']}-p99.svg`, svg);
     writeDocSection(args['doc-section'], section);
   }

@@ -12,6 +12,21 @@ export function fmt(value: number, digits = 0): string {
   return Number.isFinite(value) ? value.toFixed(digits) : '–';
 }
 
+/**
+ * A per-viewer figure, marked when a run is too small to resolve it: with
+ * few viewers (or steps) the fixed costs and the noise of a shared machine
+ * are as large as what is measured, and the difference can come out
+ * negative. `enough` says whether the run was large enough.
+ */
+export function perViewerFigure(value: number, digits: number, enough: boolean): string {
+  if (!Number.isFinite(value)) return 'n/a (too few points)';
+  if (value < 0) return `n/a (below noise: ${value.toFixed(digits)})`;
+  return enough ? value.toFixed(digits) : `${value.toFixed(digits)} (small run)`;
+}
+
+/** Viewers below which a step's per-viewer figures are marked as a small run. */
+export const MIN_VIEWERS_FOR_PER_VIEWER = 50;
+
 /** A markdown table from a header row and data rows. */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;

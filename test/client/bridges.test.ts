@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +9,7 @@ import type { StreamSubscriber } from '../../services/media/src/hub/subscriber.j
 import type { StreamHub } from '../../services/media/src/hub/stream-hub.js';
 import { killAllChildren, packetsOf, probeMedia, spawnTracked, startPublisher, type ChildRun } from '../helpers/ffmpeg.js';
 import { startLossyUdpProxy } from '../helpers/lossy-udp-proxy.js';
-import { startTestServer, waitFor, waitForStream, type TestServer } from '../helpers/media-server.js';
+import { freePort, startTestServer, waitFor, waitForStream, type TestServer } from '../helpers/media-server.js';
 import { SyntheticPublisher } from '../helpers/synthetic-media.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,14 +24,6 @@ async function serverWithKcp(): Promise<{ server: TestServer; kcpPort: number }>
   const server = await startTestServer({ kcpEnabled: true });
   cleanups.push(() => server.close());
   return { server, kcpPort: server.kcpPort! };
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** Runs `bridgecast <args>` and waits for its first output line. */

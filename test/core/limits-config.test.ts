@@ -10,6 +10,6 @@ test('limits come from the environment, and a partial-message cap below the mess
   const tuned = loadLimits({ RTMP_MAX_MESSAGE_BYTES: '1000000', RTMP_MAX_PARTIAL_BYTES: '1000000', PUBLISHER_TAKEOVER_MS: '2000' });
   assert.equal(tuned.rtmp.maxPartialBytes, 1_000_000);
   assert.equal(tuned.publisherTakeoverMs, 2000);
-  assert.throws(() => loadLimits({ RTMP_MAX_MESSAGE_BYTES: String(32 * 1024 * 1024) }), /RTMP_MAX_PARTIAL_BYTES \(16777216\) must be at least RTMP_MAX_MESSAGE_BYTES/);
-  assert.throws(() => loadLimits({ PUBLISHER_TAKEOVER_MS: '0' }), /PUBLISHER_TAKEOVER_MS must be a positive integer/);
+  assert.throws(() => loadLimits({ RTMP_MAX_MESSAGE_BYTES: String(32 * 1024 * 1024) }), /RTMP_MAX_PARTIAL_BYTES="16777216" is not valid: at least RTMP_MAX_MESSAGE_BYTES/);
+  assert.throws(() => loadLimits({ PUBLISHER_TAKEOVER_MS: '0' }), /PUBLISHER_TAKEOVER_MS="0" is not valid: a positive integer/);
 });

@@ -150,12 +150,26 @@ async function checkRecording(streamId: string, broadcastId: string, expect: Exp
   }
 }
 
-/** The live playlist of `streamId`: valid, short cache, every URI resolving to a stored segment. */
+/**
+ * The live playlist of `streamId` once its broadcast ended: EXT-X-ENDLIST,
+ * the target duration of the real 2 s GOP, a wall-clock time on every
+ * segment, short cache, every URI resolving to a stored segment; while it
+ * was live, no EXT-X-ENDLIST.
+ */
 async function checkLivePlaylist(streamId: string) {
   const key = hlsKeys.livePlaylist(streamId);
   const playlist = parseMediaPlaylist(await readFile(path.join(dir, key), 'utf8'));
-  assert.equal(playlist.endlist, false);
+  assert.equal(playlist.endlist, true, 'the ended broadcast ended the live playlist');
+  const versions = store.puts.filter((p) => p.key === key).map((p) => parseMediaPlaylist(p.body.toString('utf8')));
+  assert.equal(versions.filter((p) => p.endlist).length, (await broadcastIds(streamId)).length, 'EXT-X-ENDLIST only at the end of each broadcast');
+  assert.ok(versions.every((p) => p.targetDuration === SEGMENT_SECONDS), 'EXT-X-TARGETDURATION is the 2 s GOP, not a cap');
+  assert.equal(playlist.targetDuration, SEGMENT_SECONDS);
   assert.ok(playlist.segments.length <= WINDOW);
+  const dates = playlist.segments.map((s) => s.programDateTime?.getTime() ?? NaN);
+  assert.ok(dates.every((d) => Math.abs(Date.now() - d) < 60_000), `EXT-X-PROGRAM-DATE-TIME on every segment: ${dates}`);
+  for (let i = 1; i < dates.length; i++) {
+    assert.ok(Math.abs(dates[i]! - dates[i - 1]! - playlist.segments[i - 1]!.duration * 1000) < 2, 'dates follow the media timeline');
+  }
   for (const s of playlist.segments) {
     assert.match(s.uri, new RegExp(`^\\.\\./\\.\\./recordings/${streamId}/[0-9TZ]+-[0-9a-f]{4}/\\d+\\.ts$`));
     assert.ok(existsSync(path.join(dir, path.posix.dirname(key), s.uri)), `${s.uri} exists`);
@@ -185,15 +199,19 @@ describe('HLS from a real RTMP publisher', () => {
     await checkRecording('video', id!, { video: true, audio: false, seconds: 6 });
   });
 
-  it('continues the live playlist across a reconnect behind EXT-X-DISCONTINUITY, with one recording per broadcast', async () => {
+  it('ends the live playlist when the broadcast ends and brings it back without EXT-X-ENDLIST, continuing its media sequence behind EXT-X-DISCONTINUITY', async () => {
     const ids = await waitForEnded('again', 2);
     for (const id of ids) await checkRecording('again', id, { video: true, audio: false, seconds: 4 });
-    const live = await checkLivePlaylist('again');
-    const first = live.segments.findIndex((s) => s.uri.includes(ids[1]!));
-    assert.ok(first > 0, 'the window still holds the first broadcast too');
-    assert.equal(live.segments[first]!.discontinuity, true);
-    assert.ok(live.segments.every((s, i) => i === first || !s.discontinuity));
-    assert.ok(live.segments.slice(0, first).every((s) => s.uri.includes(ids[0]!)));
+    await checkLivePlaylist('again');
+    const versions = store.puts.filter((p) => p.key === hlsKeys.livePlaylist('again')).map((p) => parseMediaPlaylist(p.body.toString('utf8')));
+    const back = versions.findIndex((p) => p.segments.some((s) => s.uri.includes(ids[1]!)));
+    const ended = versions[back - 1]!;
+    assert.equal(ended.endlist, true, 'the first broadcast ended the playlist');
+    assert.ok(ended.segments.every((s) => s.uri.includes(ids[0]!)));
+    const live = versions[back]!;
+    assert.equal(live.endlist, false, 'live again');
+    assert.equal(live.mediaSequenceBase, (ended.mediaSequenceBase ?? 0) + ended.segments.length, 'the media sequence continues');
+    assert.deepEqual(live.segments.map((s) => [s.uri.includes(ids[1]!), s.discontinuity ?? false]), [[true, true]]);
   });
 
   it('writes the live playlist within moments of the keyframe that completes a segment', (t) => {

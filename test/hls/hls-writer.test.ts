@@ -153,7 +153,7 @@ describe('HLS writer against a misbehaving store', () => {
 });
 
 describe('HLS writer caps segments', () => {
-  it('cuts at 3x the target when keyframes stop, logs once, and fixes EXT-X-TARGETDURATION from the cap', async () => {
+  it('cuts at 3x the target when keyframes stop, logs once, and then keeps every segment within the target duration that first cut fixed', async () => {
     const hub = new StreamHub();
     const store = new MemoryStore();
     const log = memoryLogger();
@@ -163,28 +163,40 @@ describe('HLS writer caps segments', () => {
     await hls.close();
     const [id] = broadcastsOf(store.objects.keys());
     const segments = [...store.objects].filter(([k]) => k.endsWith('.ts')).map(([, o]) => o);
-    assert.equal(segments.length, 200);
-    assert.equal(hls.stats().segmentsCutAtCap, 199, 'all but the last, cut at the end of the stream');
-    assert.ok(segments.every((s) => s.meta.metadata!.duration === '3.000'));
-    assert.ok(Math.max(...segments.map((s) => s.body.length)) < 30 * 600, 'a segment holds 3 s of frames, not the whole stream');
+    // The first segment is cut at 3x the 1 s target; it fixes EXT-X-TARGETDURATION at 3, and later ones are cut at 3.499 s.
+    assert.equal(segments.length, 1 + Math.ceil((600 - 3) / 3.5));
+    assert.equal(hls.stats().segmentsCutAtCap, segments.length - 1, 'all but the last, cut at the end of the stream');
+    assert.equal(segments[0]!.meta.metadata!.duration, '3.000');
+    assert.ok(segments.slice(1, -1).every((s) => s.meta.metadata!.duration === '3.499'));
+    assert.ok(Math.max(...segments.map((s) => s.body.length)) < 35 * 600, 'a segment holds 3.5 s of frames, not the whole stream');
     assert.deepEqual(demuxTs(segments[1]!.body).errors, [], 'a segment cut mid-GOP is valid TS');
     assertTargetDurationHolds(store.playlists, 3);
     const recording = parseMediaPlaylist(store.text(hlsKeys.recordingPlaylist('s', id!)));
-    assert.equal(recording.segments.length, 200);
+    assert.equal(recording.segments.length, segments.length);
     assert.ok(recording.segments.every((s) => !s.discontinuity), 'nothing was lost: no discontinuity');
     assert.equal(log.lines.filter((l) => l.msg.startsWith('HLS segment cut at the cap')).length, 1);
   });
 
-  it('keeps EXT-X-TARGETDURATION fixed while the GOP grows mid-broadcast', async () => {
+  it('fixes EXT-X-TARGETDURATION from the first GOP, and cuts a GOP that grows mid-broadcast at what it admits', async () => {
     const hub = new StreamHub();
     const store = new MemoryStore();
     const hls = attachHls(hub, store, options());
-    // 1 s GOPs for 4 s, then 2.5 s GOPs: a target duration computed from the segments so far would go from 1 to 3.
+    // 1 s GOPs for 4 s, then 2.5 s GOPs: a target duration recomputed from the segments so far would go from 1 to 3.
     const p = publish(hub, 's', 14, 'live', (frame) => (frame < 40 ? frame % 10 === 0 : (frame - 40) % 25 === 0));
     p.end();
     await hls.close();
+    assertTargetDurationHolds(store.playlists, 1);
+    assert.ok(hls.stats().segmentsCutAtCap > 0, 'the longer GOPs are cut at 1.499 s');
+  });
+
+  it('follows a GOP longer than the segment setting instead of a worst-case cap', async () => {
+    const hub = new StreamHub();
+    const store = new MemoryStore();
+    const hls = attachHls(hub, store, options());
+    publish(hub, 's', 12, 'live', (frame) => frame % 25 === 0).end(); // 2.5 s GOPs, 1 s segments
+    await hls.close();
     assertTargetDurationHolds(store.playlists, 3);
-    assert.equal(hls.stats().segmentsCutAtCap, 0);
+    assert.equal(hls.stats().segmentsCutAtCap, 0, 'every segment starts with a keyframe');
   });
 
   it('cuts at the byte cap', async () => {
@@ -197,7 +209,7 @@ describe('HLS writer caps segments', () => {
     assert.ok(segments.length >= 20, `${segments.length} segments`);
     assert.ok(Math.max(...segments) < 4000 + 1000, `largest segment ${Math.max(...segments)} bytes`);
     assert.equal(hls.stats().segmentsCutAtCap, segments.length - 1);
-    assertTargetDurationHolds(store.playlists, 30);
+    assertTargetDurationHolds(store.playlists, 1); // the first segment, cut at the byte cap, lasted under 1 s
   });
 
   it('cuts a video stream that sends only audio', async () => {
@@ -210,23 +222,23 @@ describe('HLS writer caps segments', () => {
     end();
     await hls.close();
     const ts = [...store.objects.keys()].filter((k) => k.endsWith('.ts'));
-    assert.equal(ts.length, 10);
-    assert.equal(hls.stats().segmentsCutAtCap, 9);
+    assert.equal(ts.length, 1 + Math.ceil((30 - 3) / 3.5)); // 3 s (the cap), then 3.499 s each
+    assert.equal(hls.stats().segmentsCutAtCap, ts.length - 1);
     assertTargetDurationHolds(store.playlists, 3);
   });
 });
 
 describe('HLS writer after a restart', () => {
-  it('continues the live playlist an earlier process left on disk: media and discontinuity sequences, behind a discontinuity', async () => {
+  it('continues a live playlist a crashed process left without EXT-X-ENDLIST: media and discontinuity sequences, behind a discontinuity', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-resume-'));
     try {
       const livePath = path.join(dir, hlsKeys.livePlaylist('s'));
       const hub1 = new StreamHub();
-      const first = attachHls(hub1, new LocalObjectStore(dir), options());
-      publish(hub1, 's', 5.05).end(); // segments 0..4 and a last one: six, window of three
-      await first.close();
-      let live = parseMediaPlaylist(await readFile(livePath, 'utf8'));
-      assert.equal(live.mediaSequenceBase, 3);
+      attachHls(hub1, new LocalObjectStore(dir), options());
+      publish(hub1, 's', 5.05); // segments 0..4 stored, window of three; then the process dies: nobody ends the broadcast
+      const readLive = async () => parseMediaPlaylist(await readFile(livePath, 'utf8').catch(() => '#EXTM3U\n'));
+      await waitFor(async () => (await readLive()).mediaSequenceBase === 2, 2000, 'segments 0..4 listed');
+      assert.equal((await readLive()).endlist, false);
       const [oldId] = await readdir(path.join(dir, 'recordings/s'));
 
       // The process restarts (or the publisher moved to another task) on the same storage.
@@ -237,13 +249,14 @@ describe('HLS writer after a restart', () => {
       await second.close();
       const newId = (await readdir(path.join(dir, 'recordings/s'))).find((id) => id !== oldId);
       const livePuts = store.puts.filter((p) => p.key === hlsKeys.livePlaylist('s'));
-      live = parseMediaPlaylist(livePuts[0]!.body.toString('utf8'));
-      assert.equal(live.mediaSequenceBase, 4, 'the first new segment pushed one old one out');
+      let live = parseMediaPlaylist(livePuts[0]!.body.toString('utf8'));
+      assert.equal(live.mediaSequenceBase, 3, 'the first new segment pushed one old one out');
       assert.equal(live.discontinuitySequenceBase, 0);
       assert.deepEqual(live.segments.map((s) => [s.uri.split('/').slice(-2).join('/'), s.discontinuity ?? false]),
-        [[`${oldId}/4.ts`, false], [`${oldId}/5.ts`, false], [`${newId}/0.ts`, true]]);
-      live = parseMediaPlaylist(await readFile(livePath, 'utf8'));
-      assert.equal(live.mediaSequenceBase, 7);
+        [[`${oldId}/3.ts`, false], [`${oldId}/4.ts`, false], [`${newId}/0.ts`, true]]);
+      live = await readLive();
+      assert.equal(live.endlist, true, 'the new broadcast ended');
+      assert.equal(live.mediaSequenceBase, 6);
       assert.equal(live.discontinuitySequenceBase, 1, 'the discontinuity slid out of the window');
       assert.deepEqual(live.segments.map((s) => s.uri.split('/').slice(-2).join('/')), [1, 2, 3].map((n) => `${newId}/${n}.ts`));
     } finally {

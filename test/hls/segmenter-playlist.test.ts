@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newBroadcastId } from '../../services/media/src/hls/broadcast-id.js';
 import { TimestampUnwrapper } from '../../services/media/src/hls/broadcast-muxer.js';
-import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from '../../services/media/src/hls/playlist.js';
+import { LiveWindow, maxSegmentMsFor, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from '../../services/media/src/hls/playlist.js';
 import { Segmenter, type Placement, type SegmenterLimits } from '../../services/media/src/hls/segmenter.js';
 import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
 
@@ -105,7 +105,8 @@ const seg = (uri: string, durationSec: number, discontinuity = false): PlaylistS
 
 describe('LiveWindow', () => {
   it('slides, counts media and discontinuity sequences, and renders a valid playlist', () => {
-    const w = new LiveWindow(3, 3);
+    const w = new LiveWindow(3);
+    w.startBroadcast(3);
     w.add(seg('a/0.ts', 2));
     w.add(seg('a/1.ts', 2.5));
     w.add(seg('b/0.ts', 2, true)); // publisher reconnected
@@ -124,13 +125,15 @@ describe('LiveWindow', () => {
     assert.equal(p.targetDuration, 3, 'the target duration never changes');
   });
 
-  it('continues a playlist read back from storage: sequences, window, a larger target duration', () => {
-    const before = new LiveWindow(3, 4);
+  it('continues a playlist left without EXT-X-ENDLIST (a crash): sequences, window, a larger target duration', () => {
+    const before = new LiveWindow(3);
+    before.startBroadcast(4);
     ['a/0.ts', 'a/1.ts', 'b/0.ts', 'b/1.ts'].forEach((uri, i) => before.add(seg(uri, 2, i === 2)));
     const state = parseLivePlaylist(before.render())!;
-    assert.deepEqual(state, { targetDuration: 4, mediaSequence: 1, discontinuitySequence: 0, segments: [seg('a/1.ts', 2), seg('b/0.ts', 2, true), seg('b/1.ts', 2)] });
-    const after = new LiveWindow(3, 3);
+    assert.deepEqual(state, { targetDuration: 4, mediaSequence: 1, discontinuitySequence: 0, ended: false, segments: [seg('a/1.ts', 2), seg('b/0.ts', 2, true), seg('b/1.ts', 2)] });
+    const after = new LiveWindow(3);
     after.resume(state);
+    after.startBroadcast(3);
     after.add(seg('c/0.ts', 3, true));
     after.add(seg('c/1.ts', 3));
     const p = parseMediaPlaylist(after.render());
@@ -143,9 +146,39 @@ describe('LiveWindow', () => {
   });
 });
 
+describe('LiveWindow across broadcasts', () => {
+  it('ends with EXT-X-ENDLIST, and the next broadcast starts a fresh window that continues the sequences behind a discontinuity', () => {
+    const w = new LiveWindow(3);
+    w.startBroadcast(6);
+    ['a/0.ts', 'a/1.ts', 'a/2.ts', 'a/3.ts'].forEach((uri) => w.add({ ...seg(uri, 5.5), programDateTime: Date.parse('2026-12-06T10:00:00Z') }));
+    w.end();
+    let p = parseMediaPlaylist(w.render());
+    assert.equal(p.endlist, true);
+    assert.equal(p.mediaSequenceBase, 1);
+    assert.equal(p.segments[0]!.programDateTime?.toISOString(), '2026-12-06T10:00:00.000Z');
+    const state = parseLivePlaylist(w.render())!;
+    assert.equal(state.ended, true);
+    assert.equal(state.segments[0]!.programDateTime, Date.parse('2026-12-06T10:00:00Z'));
+
+    // The stream comes back (in this process, or in another one that read the playlist back).
+    const next = new LiveWindow(3);
+    next.resume(state);
+    assert.equal(next.continuesEarlierMedia, true);
+    next.startBroadcast(2);
+    next.add(seg('b/0.ts', 2, true));
+    p = parseMediaPlaylist(next.render());
+    assert.equal(p.endlist, false, 'live again: no EXT-X-ENDLIST');
+    assert.equal(p.mediaSequenceBase, 4, 'the media sequence continues past the ended broadcast');
+    assert.equal(p.targetDuration, 2, 'the new broadcast has its own target duration; the ended one no longer holds it up');
+    assert.deepEqual(p.segments.map((s) => [s.uri, s.discontinuity ?? false]), [['b/0.ts', true]]);
+  });
+});
+
 describe('target duration', () => {
-  it('is the ceiling of the segment cap', () => {
-    assert.deepEqual([targetDurationFor(6), targetDurationFor(4.5), targetDurationFor(0.2)], [6, 5, 1]);
+  it('is the first segment rounded (the real GOP), at least the configured segment length; later segments must round to at most it', () => {
+    assert.deepEqual([targetDurationFor(2, 2.002), targetDurationFor(2, 1.2), targetDurationFor(2, 4.4), targetDurationFor(2, 4.6), targetDurationFor(1, 0.2)], [2, 2, 4, 5, 1]);
+    assert.equal(Math.round(maxSegmentMsFor(2) / 1000), 2);
+    assert.equal(Math.round((maxSegmentMsFor(2) + 1) / 1000), 3);
   });
 });
 

@@ -267,4 +267,29 @@ test('end to end: a broadcast recorded to S3 through an outage is complete and d
   assert.equal(await counter('bridgecast_s3_objects_failed_total'), 0);
   assert.equal(await counter('bridgecast_hls_segments_cut_at_cap_total'), 0, 'every segment began at a keyframe');
   await runFfmpeg(['-v', 'error', '-i', path.join(broadcastDir, 'index.m3u8'), '-f', 'null', '-']);
+
+  // The live playlist in the bucket ended with the broadcast...
+  const ended = parseMediaPlaylist(await getText('live/field/index.m3u8'));
+  assert.equal(ended.endlist, true);
+  assert.equal(ended.targetDuration, 1, 'the 1 s GOP, not a 3 s cap');
+  assert.ok(ended.segments.every((s) => s.programDateTime instanceof Date));
+  // ...and comes back without EXT-X-ENDLIST when the stream goes live again, here on a new process that reads it from S3.
+  await server.close();
+  const next = await startTestServer({
+    hlsEnabled: true, hlsSegmentSeconds: 1, hlsBucket: BUCKET, hlsPrefix: '', s3Endpoint: endpoint(), awsRegion: 'us-east-1', dataDir,
+  });
+  t.after(() => next.close());
+  // Long enough that a loaded machine's uploads (where a newer playlist replaces a pending one) still show it live.
+  const again = startPublisher(next.rtmpUrl('field'), { seconds: 8, gopSeconds: 1 });
+  // (s3rver may answer a read that races its write with a partial body: such a read is retried.)
+  const readLive = async () => parseMediaPlaylist(await getText('live/field/index.m3u8'));
+  const live = await waitFor(async () => {
+    const p = await readLive().catch(() => null);
+    return p && !p.endlist ? p : null;
+  }, 30_000, 'the live playlist without EXT-X-ENDLIST');
+  assert.equal(live.mediaSequenceBase, (ended.mediaSequenceBase ?? 0) + ended.segments.length, 'the media sequence continues');
+  assert.equal(live.segments[0]!.discontinuity, true);
+  assert.ok(live.segments.every((s) => !s.uri.includes(path.basename(broadcastDir))), 'only the new broadcast');
+  await again.exited;
+  await waitFor(async () => (await readLive().catch(() => null))?.endlist, 30_000, 'EXT-X-ENDLIST again');
 });

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createLocalApiHandler } from '../../services/media/src/auth/api-adapter.js';
-import { runKeysCommand } from '../../services/media/src/cli/keys.js';
+import { localApiUrl, runKeysCommand } from '../../services/media/src/cli/keys.js';
 import { silentLogger } from '../../services/media/src/logger.js';
 import { startTestTable, TEST_URLS, type TestTable } from './fixtures.js';
 
@@ -145,4 +145,12 @@ test('--sigv4 signs requests for execute-api with the default credential chain',
   } finally {
     verifier.close();
   }
+});
+
+test('without --api, keys addresses the local server where serve listens with the same environment', () => {
+  assert.equal(localApiUrl({}), 'http://127.0.0.1:8080/api');
+  assert.equal(localApiUrl({ HTTP_PORT: '9090' }), 'http://127.0.0.1:9090/api');
+  assert.equal(localApiUrl({ HTTP_PORT: '9090', HOST: '0.0.0.0' }), 'http://127.0.0.1:9090/api', 'a wildcard address is reached on loopback');
+  assert.equal(localApiUrl({ HTTP_PORT: '9090', HOST: '::1' }), 'http://[::1]:9090/api');
+  assert.equal(localApiUrl({ HTTP_PORT: 'nonsense' }), 'http://127.0.0.1:8080/api', 'serve refuses it anyway; keys does not guess');
 });

@@ -58,6 +58,10 @@ describe('watch page in headless Chromium', { skip: existsSync(CHROMIUM) ? false
     const page = await openPage('/');
     await page.waitForSelector('a[href="/watch/newsroom?player=hls"]', { timeout: 10_000 });
     assert.match((await page.textContent('#streams')) ?? '', /live\/newsroom.*h264 640×360.*aac/s);
+    assert.equal(await page.textContent('#publish-url'), `rtmp://127.0.0.1:${server.rtmpPort}/live/<stream key>`, 'the real RTMP port, not a hard-coded 1935');
+    const favicon = await fetch(`${server.httpBase}/favicon.ico`);
+    assert.equal(favicon.status, 200);
+    assert.equal(favicon.headers.get('content-type'), 'image/svg+xml');
     await page.close();
   });
 
@@ -65,6 +69,12 @@ describe('watch page in headless Chromium', { skip: existsSync(CHROMIUM) ? false
     const page = await openPage(`/watch/newsroom?player=flv&token=${token}`);
     const latency = await playsFor(page, 2);
     assert.match((await page.textContent('#player-name')) ?? '', /mpegts\.js/);
+    await waitFor(async () => /^[1-9]\d* kbit\/s$/.test((await page.textContent('#bitrate')) ?? ''), 5000, 'the FLV bit rate (was always 0)');
+    // Muted autoplay, with a control to unmute.
+    assert.equal(await page.evaluate('document.querySelector("video").muted'), true);
+    await page.click('#unmute');
+    assert.equal(await page.evaluate('document.querySelector("video").muted'), false);
+    assert.equal(await page.textContent('#unmute'), 'Mute');
     console.log(`# HTTP-FLV player latency shown: ${latency}`);
     await page.close();
   });

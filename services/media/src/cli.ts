@@ -5,7 +5,7 @@
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   serve: {
     summary: 'run the media service (RTMP, RTMP over KCP, HTTP-FLV, HLS, API)',
-    run: async () => (await import('./cli/serve.js')).runServe(),
+    run: async (argv) => (await import('./cli/serve.js')).runServe(argv),
   },
   'kcp-push': {
     summary: 'local RTMP in, KCP out: lets OBS/ffmpeg publish over KCP',

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ConfigError } from './config-error.js';
 import { loadLimits, type ServiceLimits } from './limits.js';
 
 /**
@@ -13,6 +14,8 @@ export interface MediaConfig {
   httpPort: number;
   dataDir: string;
   logLevel: string;
+  /** RTMP applications served (RTMP_APPS, default `live`): a connect to any other is refused. HLS is written for `live`. */
+  apps: string[];
   /** `keys`: publishing needs a stream key; `none`: any name may publish (tests, trusted networks). */
   auth: 'keys' | 'none';
   /** DynamoDB table of stream keys; unset runs an embedded DynamoDB-compatible store under dataDir. */
@@ -42,6 +45,10 @@ export interface MediaConfig {
   tlsKeyFile: string | undefined;
   rtmpsPort: number;
   httpsPort: number;
+  /** Local recordings (DATA_DIR/hls/recordings) are pruned, oldest ended broadcast first, above this many bytes (0: no bound). */
+  recordingsMaxBytes: number;
+  /** ... and once ended more than this many days ago (0: no age limit). */
+  recordingsMaxDays: number;
   /** Secret for signed play tokens; unset means playback is public. */
   playTokenSecret: string | undefined;
   /** Bearer token for the local stream-keys API from non-loopback clients. */
@@ -71,67 +78,112 @@ export interface MediaConfig {
   limits: ServiceLimits;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, raw, max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
+  }
   return value;
 }
+
+/** A TCP/UDP port; 0 lets the system choose (tests). */
+const port = (env: NodeJS.ProcessEnv, name: string, fallback: number) => int(env, name, fallback, 0, 65535);
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const raw = env[name]?.toLowerCase();
   if (raw === undefined || raw === '') return fallback;
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new Error(`${name} must be true or false, got "${raw}"`);
+  throw new ConfigError(name, env[name]!, 'true or false (also 1/0, yes/no, on/off)');
 }
 
-/** An origin as browsers send it (`https://app.example.com[:port]`); anything else is a configuration error. */
-function origin(raw: string): string {
-  let url: URL;
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** An http(s) URL (S3_ENDPOINT, HLS_BASE_URL, FLV_BASE_URL), or undefined when unset. */
+function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL | undefined;
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`PLAYBACK_ORIGINS: "${raw}" is not an origin like https://app.example.com`);
+    url = undefined;
   }
-  if (url.origin === 'null' || url.origin !== raw.replace(/\/$/, '')) throw new Error(`PLAYBACK_ORIGINS: "${raw}" is not an origin like https://app.example.com`);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(name, raw, 'an http:// or https:// URL');
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const APP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+function appList(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.RTMP_APPS;
+  if (raw === undefined || raw.trim() === '') return ['live'];
+  const apps = raw.split(',').map((a) => a.trim());
+  if (!apps.every((a) => APP_NAME.test(a))) throw new ConfigError('RTMP_APPS', raw, 'comma-separated application names of letters, digits, "_" and "-"');
+  return apps;
+}
+
+/** 10 GiB: about nine hours of a 2.5 Mbit/s stream. */
+export const DEFAULT_RECORDINGS_MAX_BYTES = 10 * 1024 ** 3;
+
+/** An origin as browsers send it (`https://app.example.com[:port]`); anything else is a configuration error. */
+function origin(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.origin === 'null' || url.origin !== raw.replace(/\/$/, '')) throw new ConfigError('PLAYBACK_ORIGINS', raw, 'origins like https://app.example.com, comma-separated');
   return url.origin;
 }
 
 function tlsFiles(env: NodeJS.ProcessEnv): { tlsCertFile: string | undefined; tlsKeyFile: string | undefined } {
   const tlsCertFile = env.TLS_CERT_FILE || undefined;
   const tlsKeyFile = env.TLS_KEY_FILE || undefined;
-  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE go together');
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError(tlsCertFile === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', tlsCertFile ?? tlsKeyFile ?? '', 'set together with the other of TLS_CERT_FILE and TLS_KEY_FILE');
+  }
   return { tlsCertFile, tlsKeyFile };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
-  const auth = env.AUTH ?? 'keys';
-  if (auth !== 'keys' && auth !== 'none') throw new Error(`AUTH must be "keys" or "none", got "${auth}"`);
   return {
     host: env.HOST || '0.0.0.0',
-    rtmpPort: int(env, 'RTMP_PORT', 1935),
-    kcpPort: int(env, 'KCP_PORT', 1935),
-    httpPort: int(env, 'HTTP_PORT', 8080),
+    rtmpPort: port(env, 'RTMP_PORT', 1935),
+    kcpPort: port(env, 'KCP_PORT', 1935),
+    httpPort: port(env, 'HTTP_PORT', 8080),
     dataDir: path.resolve(env.DATA_DIR || './data'),
-    logLevel: env.LOG_LEVEL || 'info',
-    auth,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    apps: appList(env),
+    auth: oneOf(env, 'AUTH', ['keys', 'none'] as const, 'keys'),
     streamsTable: env.STREAMS_TABLE || undefined,
     hlsBucket: env.HLS_BUCKET || undefined,
     hlsPrefix: env.HLS_PREFIX ?? '',
-    s3Endpoint: env.S3_ENDPOINT || undefined,
+    s3Endpoint: httpUrl(env, 'S3_ENDPOINT'),
     hlsSpoolBytes: int(env, 'HLS_SPOOL_BYTES', 2 * 1024 ** 3),
     awsRegion: env.AWS_REGION || 'ap-northeast-2',
     hlsEnabled: bool(env, 'HLS', true),
-    hlsSegmentSeconds: int(env, 'HLS_SEGMENT_SECONDS', 2),
-    hlsWindow: int(env, 'HLS_WINDOW', 6),
+    // Whole seconds: EXT-X-TARGETDURATION is an integer (RFC 8216 4.3.3.1).
+    hlsSegmentSeconds: int(env, 'HLS_SEGMENT_SECONDS', 2, 1, 60),
+    // RFC 8216 6.2.2: a live playlist must keep at least three target durations of segments.
+    hlsWindow: int(env, 'HLS_WINDOW', 6, 3, 1000),
+    recordingsMaxBytes: int(env, 'RECORDINGS_MAX_BYTES', DEFAULT_RECORDINGS_MAX_BYTES),
+    recordingsMaxDays: int(env, 'RECORDINGS_MAX_DAYS', 0),
     playTokenSecret: env.PLAY_TOKEN_SECRET || undefined,
     playbackPublicKeys: env.PLAYBACK_PUBLIC_KEYS || undefined,
     playbackOrigins: (env.PLAYBACK_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean).map(origin),
     ...tlsFiles(env),
-    rtmpsPort: int(env, 'RTMPS_PORT', 1936),
-    httpsPort: int(env, 'HTTPS_PORT', 8443),
+    rtmpsPort: port(env, 'RTMPS_PORT', 1936),
+    httpsPort: port(env, 'HTTPS_PORT', 8443),
     apiToken: env.API_TOKEN || undefined,
     viewerBacklogBytes: int(env, 'VIEWER_BACKLOG_BYTES', 4 * 1024 * 1024),
     writeMergeMs: int(env, 'WRITE_MERGE_MS', 20),
@@ -143,8 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     ecsAgentUri: env.ECS_AGENT_URI || undefined,
     ecsMetadataUri: env.ECS_CONTAINER_METADATA_URI_V4 || undefined,
     publicHost: env.PUBLIC_HOST || '127.0.0.1',
-    hlsBaseUrl: env.HLS_BASE_URL || undefined,
-    flvBaseUrl: env.FLV_BASE_URL || undefined,
+    hlsBaseUrl: httpUrl(env, 'HLS_BASE_URL'),
+    flvBaseUrl: httpUrl(env, 'FLV_BASE_URL'),
     kcpEnabled: bool(env, 'KCP', true),
     limits: loadLimits(env),
   };

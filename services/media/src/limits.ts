@@ -1,3 +1,4 @@
+import { ConfigError } from './config-error.js';
 import { DEFAULT_PUBLISHER_TAKEOVER_MS } from './hub/stream-hub.js';
 import { DEFAULT_KCP_ENDPOINT_LIMITS, type KcpEndpointLimits } from './kcp/endpoint.js';
 import { DEFAULT_RTMP_LIMITS, type RtmpServerLimits } from './rtmp/rtmp-server.js';
@@ -17,7 +18,12 @@ export interface ServiceLimits {
   maxPublishers: number;
   /** A publisher without media this long can be replaced by a new publisher of the same stream (see StreamHub). */
   publisherTakeoverMs: number;
+  /** RTMP/KCP play of a stream that is not live waits this long, then NetStream.Play.StreamNotFound. */
+  playWaitMs: number;
 }
+
+/** Long enough for a viewer that arrives just before its publisher (or a relay pull), short enough that a wrong name is an answer. */
+export const DEFAULT_PLAY_WAIT_MS = 10_000;
 
 export const DEFAULT_MAX_PUBLISHERS = 200;
 
@@ -25,7 +31,7 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(name, raw, 'a positive integer');
   return value;
 }
 
@@ -51,10 +57,11 @@ export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
     },
     maxPublishers: positiveInt(env, 'MAX_PUBLISHERS', DEFAULT_MAX_PUBLISHERS),
     publisherTakeoverMs: positiveInt(env, 'PUBLISHER_TAKEOVER_MS', DEFAULT_PUBLISHER_TAKEOVER_MS),
+    playWaitMs: positiveInt(env, 'RTMP_PLAY_WAIT_MS', DEFAULT_PLAY_WAIT_MS),
   };
   // Otherwise every message of the largest allowed size would be refused.
   if (limits.rtmp.maxPartialBytes < limits.rtmp.maxMessageSize) {
-    throw new Error(`RTMP_MAX_PARTIAL_BYTES (${limits.rtmp.maxPartialBytes}) must be at least RTMP_MAX_MESSAGE_BYTES (${limits.rtmp.maxMessageSize})`);
+    throw new ConfigError('RTMP_MAX_PARTIAL_BYTES', String(limits.rtmp.maxPartialBytes), `at least RTMP_MAX_MESSAGE_BYTES (${limits.rtmp.maxMessageSize})`);
   }
   return limits;
 }

@@ -9,6 +9,7 @@ import { loadPlaybackKeys, PlaybackAccess } from './auth/playback-access.js';
 import { isPrivateAddress } from './auth/private-address.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
+import { checkedSetting, listenOrExplain } from './config-error.js';
 import { loadConfig, type MediaConfig } from './config.js';
 import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
@@ -19,13 +20,16 @@ import { hlsRoute } from './http/hls-route.js';
 import { sendError, sendJson } from './http/responses.js';
 import { webPageRoute } from './http/web-page.js';
 import { describeLiveStream } from './http/stream-list.js';
-import { attachHls, type HlsAttachment } from './hls/hls-writer.js';
+import { streamStateRoute } from './http/stream-state.js';
+import { attachHls, hlsKeys, HLS_APP, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from './kcp/endpoint.js';
 import { parseFecSetting } from './kcp/fec/fec-codec.js';
 import { listenRtmpOverKcp } from './kcp/rtmp-over-kcp.js';
 import { kcpTuningFromEnv } from './kcp/tuning.js';
 import { createLogger, type Logger } from './logger.js';
+import { lockDataDir } from './storage/data-dir-lock.js';
 import { LocalObjectStore } from './storage/local-object-store.js';
+import { listLocalRecordings, startRecordingRetention } from './storage/local-recordings.js';
 import { startCloudReporting } from './scaling/cloud-reporting.js';
 import { openHlsStore } from './storage/open-hls-store.js';
 import { registerHlsMetrics } from './metrics/hls-metrics.js';
@@ -69,13 +73,18 @@ const RELAY_PULL_WAIT_MS = 10_000;
 export async function startMediaServer(options: StartOptions = {}): Promise<MediaServer> {
   const { logger: givenLogger, rtmpLimits, ...overrides } = options;
   const config: MediaConfig = { ...loadConfig(), ...overrides };
+  // Settings other modules parse, checked before anything starts.
+  const kcpTuning = checkedSetting(() => kcpTuningFromEnv(process.env));
+  const kcpFec = checkedSetting(() => parseFecSetting(process.env.KCP_FEC));
+  const relayConfig = checkedSetting(() => loadRelayConfig());
+  const dataDirLock = await lockDataDir(config.dataDir);
   const logger = givenLogger ?? createLogger(config.logLevel);
   const hub = new StreamHub({ publisherTakeoverMs: config.limits.publisherTakeoverMs });
   const egress = new EgressMeters();
   let accepting = true;
 
   const publishAuth = await setUpPublishAuth(config, logger);
-  const relays = attachRelays(hub, loadRelayConfig(), logger, { maxBacklogBytes: config.viewerBacklogBytes });
+  const relays = attachRelays(hub, relayConfig, logger, { maxBacklogBytes: config.viewerBacklogBytes });
   const playbackKeys = await loadPlaybackKeys({ publicKeysJson: config.playbackPublicKeys, dataDir: config.dataDir, localSigner: publishAuth.embedded });
   const playback = new PlaybackAccess({ store: publishAuth.store, verifier: playbackKeys.verifier, playTokenSecret: config.playTokenSecret, logger });
   const tlsFiles = config.tlsCertFile && config.tlsKeyFile
@@ -115,16 +124,23 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     egress: egress.meter(protocol),
     writeFlusher,
     onPublishRefused: (code) => metrics?.publishRefused.inc({ code }),
+    servesApp: (app) => config.apps.includes(app),
+    playWaitMs: config.limits.playWaitMs,
   }), { ...config.limits.rtmp, ...rtmpLimits }, logger);
 
   const kcp = config.kcpEnabled
-    ? await listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuningFromEnv(process.env), limits: config.limits.kcp, fec: parseFecSetting(process.env.KCP_FEC) }, logger)
+    ? await listenOrExplain('KCP (UDP)', 'KCP_PORT', config.kcpPort,
+      () => listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: kcpTuning, limits: config.limits.kcp, fec: kcpFec }, logger))
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? await openHlsStore(config, logger) : undefined;
+  // On local disk nothing runs the recording indexer: the writer adds vod.m3u8 itself, and retention bounds the disk.
+  const localHlsRoot = hlsStore instanceof LocalObjectStore ? hlsStore.rootDir : undefined;
   const hls: HlsAttachment | undefined = hlsStore && attachHls(hub, hlsStore, {
-    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger,
+    segmentSeconds: config.hlsSegmentSeconds, windowSegments: config.hlsWindow, logger, writeVodPlaylist: localHlsRoot !== undefined,
   });
+  const retention = localHlsRoot === undefined ? undefined
+    : startRecordingRetention(localHlsRoot, { maxBytes: config.recordingsMaxBytes, maxDays: config.recordingsMaxDays }, logger);
   metrics = new MediaMetrics({ hub, egress, rtmp, playbackRefusals: playback.refusals }, [
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
@@ -143,9 +159,11 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     logger,
   });
 
-  const rtmpServer = await listenRtmpTcp(rtmp, config.host, config.rtmpPort);
+  const rtmpServer = await listenOrExplain('RTMP (TCP)', 'RTMP_PORT', config.rtmpPort, () => listenRtmpTcp(rtmp, config.host, config.rtmpPort));
   const rtmpPort = (rtmpServer.address() as net.AddressInfo).port;
-  const rtmpsServer = tlsFiles ? await listenRtmpTcp(rtmp, config.host, config.rtmpsPort, tlsFiles) : undefined;
+  const rtmpsServer = tlsFiles
+    ? await listenOrExplain('RTMPS (TCP)', 'RTMPS_PORT', config.rtmpsPort, () => listenRtmpTcp(rtmp, config.host, config.rtmpsPort, tlsFiles))
+    : undefined;
   const rtmpsPort = rtmpsServer ? (rtmpsServer.address() as net.AddressInfo).port : undefined;
   const kcpPort = kcp?.address().port;
 
@@ -187,6 +205,14 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     sendJson(res, 200, { streams: liveStreams() });
     return true;
   });
+  // Live / ended / offline / not found, for the watch page.
+  const keyStore = publishAuth.store;
+  routes.push(streamStateRoute({
+    hub,
+    app: HLS_APP,
+    ...(keyStore && config.auth === 'keys' ? { isKnownStream: (id: string) => keyStore.isStreamActive(id) } : {}),
+    ...(hlsStore ? { livePlaylist: async (id: string) => (await hlsStore.get(config.hlsPrefix + hlsKeys.livePlaylist(id)))?.toString('utf8') ?? null } : {}),
+  }));
   // The stream-keys API is served here only when the table is embedded (a
   // laptop); in AWS it is API Gateway + Lambda with IAM auth, never the
   // media service's public port.
@@ -208,6 +234,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       logger,
       liveStreams,
       onStreamKeyChanged: (streamId) => publishAuth.authorizer.forgetStream(streamId),
+      ...(localHlsRoot !== undefined ? { listRecordings: (streamId: string) => listLocalRecordings(localHlsRoot, streamId) } : {}),
     });
     routes.push(async (req, res, path) => {
       if (path !== '/api/streams' && !path.startsWith('/api/streams/')) return false;
@@ -216,19 +243,21 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     });
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
-  if (hlsStore instanceof LocalObjectStore) {
-    routes.push(hlsRoute(hlsStore.rootDir, (req, streamId, url, query) => playback.authorizeHls(req, streamId, url, query), config.playbackOrigins));
+  if (localHlsRoot !== undefined) {
+    routes.push(hlsRoute(localHlsRoot, (req, streamId, url, query) => playback.authorizeHls(req, streamId, url, query), config.playbackOrigins));
   }
-  routes.push(webPageRoute());
+  routes.push(webPageRoute({ rtmpPort, apps: config.apps }));
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
   const httpServer = createHttpServer(routes, logger, config.playbackOrigins);
-  httpPort = await listenHttp(httpServer, config.host, config.httpPort);
+  httpPort = await listenOrExplain('HTTP', 'HTTP_PORT', config.httpPort, () => listenHttp(httpServer, config.host, config.httpPort));
   const httpsServer = tlsFiles ? createHttpsServer(tlsFiles, routes, logger, config.playbackOrigins) : undefined;
-  const httpsPort = httpsServer ? await listenHttp(httpsServer, config.host, config.httpsPort) : undefined;
+  const httpsPort = httpsServer
+    ? await listenOrExplain('HTTPS', 'HTTPS_PORT', config.httpsPort, () => listenHttp(httpsServer, config.host, config.httpsPort))
+    : undefined;
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
@@ -249,12 +278,14 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       hub.closeAll(reason);
       rtmp.closeAll(reason);
       // The last segment, final playlists and end.json of every broadcast, uploaded before exit.
+      retention?.stop();
       await hls?.close();
       await hlsStore?.close();
       await kcp?.close();
       await closeHttp(httpServer);
       if (httpsServer) await closeHttp(httpsServer);
       await publishAuth.close();
+      await dataDirLock.release();
     })();
     return closing;
   };

@@ -1,6 +1,10 @@
 // The list of live streams on the index page, refreshed every 3 s from /api/live.
 'use strict';
-document.querySelector('.host').textContent = location.hostname;
+// The publish URL on the host this page was loaded from, with the server's real RTMP port and app.
+const [rtmpPort, rtmpApp] = document.querySelector('meta[name=bridgecast-rtmp]').content.split(' ');
+const obsServer = `rtmp://${location.hostname}${rtmpPort === '1935' ? '' : `:${rtmpPort}`}/${rtmpApp}`;
+document.getElementById('obs-server').textContent = obsServer;
+document.getElementById('publish-url').textContent = `${obsServer}/<stream key>`;
 
 function cell(text) {
   const td = document.createElement('td');

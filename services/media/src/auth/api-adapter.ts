@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../../../../lambdas/stream-keys/src/api-error.js';
 import { createStreamKeysHandler } from '../../../../lambdas/stream-keys/src/handler.js';
-import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
+import type { RecordingRecord, StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
 import type { StreamUrlConfig } from '../../../../lambdas/stream-keys/src/urls.js';
 import type { PlaybackSigner } from '../../../../lambdas/stream-keys/src/playback-credentials.js';
 import { MAX_BODY_BYTES, payloadTooLargeError } from '../../../../lambdas/stream-keys/src/validation.js';
@@ -39,6 +39,12 @@ export interface LocalApiOptions {
   liveStreams?: () => LiveStreamDescription[];
   /** This server's playback signing key (see playback-access.ts): private streams and their credentials. */
   playbackSigner?: PlaybackSigner;
+  /**
+   * The recordings of a stream, newest first, when they are not indexed in
+   * the table: locally nothing runs the recording indexer, so they come
+   * from the HLS directory (storage/local-recordings.ts).
+   */
+  listRecordings?: (streamId: string) => Promise<RecordingRecord[]>;
 }
 
 export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -132,8 +138,20 @@ function withLiveStreams(listBody: string, live: LiveStreamDescription[]): strin
   return JSON.stringify({ ...list, items, streams: live });
 }
 
-export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged, playbackSigner }: LocalApiOptions): LocalApiHandler {
-  const handler = createStreamKeysHandler({ store, urls, logger, basePath: BASE_PATH, onStreamKeyChanged, playbackSigner: async () => playbackSigner });
+/** `store`, with its recordings listed by `list` instead of the table (one page: local lists are short). */
+function withRecordingsFrom(store: StreamKeyStore, list: (streamId: string) => Promise<RecordingRecord[]>): StreamKeyStore {
+  const overlay = Object.create(store) as StreamKeyStore;
+  overlay.listRecordings = async (streamId, { limit }) => ({ items: (await list(streamId)).slice(0, limit) });
+  return overlay;
+}
+
+export function createLocalApiHandler({
+  store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged, listRecordings, playbackSigner,
+}: LocalApiOptions): LocalApiHandler {
+  const apiStore = listRecordings ? withRecordingsFrom(store, listRecordings) : store;
+  const handler = createStreamKeysHandler({
+    store: apiStore, urls, logger, basePath: BASE_PATH, onStreamKeyChanged, playbackSigner: async () => playbackSigner,
+  });
   return async (req, res) => {
     const refusal = operatorRefusal(req, { apiToken, publicHost });
     if (refusal) {

@@ -63,6 +63,7 @@ export function describeDemoStream(demo: DemoStream, publicHost: string, rtmpPor
     `  OBS settings for the demo stream (${demo.created ? 'created now' : 'from an earlier start'}):\n` +
     `    Server:      rtmp://${publicHost}:${rtmpPort}/live\n` +
     `    Stream Key:  ${demo.streamKey}\n` +
-    `    Watch:       http://${publicHost}:${httpPort}/live/${demo.streamId}.flv\n`
+    `    Watch:       http://${publicHost}:${httpPort}/watch/${demo.streamId}\n` +
+    `    HTTP-FLV:    http://${publicHost}:${httpPort}/live/${demo.streamId}.flv  (ffplay, VLC)\n`
   );
 }

@@ -7,6 +7,7 @@ import {
   type PlaybackSigner, type PlaybackVerifier, type SignedPolicy, type VerifyResult,
 } from '../../../../lambdas/stream-keys/src/playback-credentials.js';
 import type { StreamKeyStore } from '../../../../lambdas/stream-keys/src/store.js';
+import { HLS_APP } from '../hls/hls-writer.js';
 import type { Logger } from '../logger.js';
 import { verifyPlayToken } from './play-token.js';
 import { TtlCache } from './ttl-cache.js';
@@ -72,7 +73,7 @@ export class PlaybackAccess {
     if (await this.isPrivate(streamId)) {
       return this.check(verifySignedPolicy(this.options.verifier, signedCookies(req.headers.cookie), url, remoteAddress), streamId, remoteAddress);
     }
-    return this.publicAllowed('live', streamId, query.get('token'));
+    return this.publicAllowed(HLS_APP, streamId, query.get('token'));
   }
 
   private publicAllowed(app: string, name: string, token: string | null): boolean {

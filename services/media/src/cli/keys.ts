@@ -17,7 +17,8 @@ Commands:
   playback <streamId>  issue a viewer's playback credential (cookies for HLS, a token for FLV/RTMP/KCP)
 
 Options:
-  --api URL       API base URL (default http://127.0.0.1:8080/api; a deployed API is SigV4-signed)
+  --api URL       API base URL (default: the local server, found as \`serve\` listens:
+                  http://127.0.0.1:$HTTP_PORT/api, 8080 unless set; a deployed API is SigV4-signed)
   --token TOKEN   bearer token of a local server started with API_TOKEN (default: $API_TOKEN)
   --region NAME   AWS region for SigV4 (default: $AWS_REGION)
   --sigv4         sign even when the URL is loopback (e.g. an SSH tunnel)
@@ -161,15 +162,26 @@ function describeFailure(response: ApiResponse): string {
   return error?.message ? `error ${response.status} (${error.code}): ${error.message}\n` : `error ${response.status}: ${JSON.stringify(response.body)}\n`;
 }
 
+/**
+ * Where `bridgecast serve`, started with the same environment, serves the
+ * API: HTTP_PORT (invalid values are left to serve to refuse), on HOST
+ * unless that is a wildcard address.
+ */
+export function localApiUrl(env: NodeJS.ProcessEnv): string {
+  const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
+  const port = /^\d{1,5}$/.test(env.HTTP_PORT ?? '') ? env.HTTP_PORT : '8080';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/api`;
+}
+
 /** Runs `bridgecast keys ...`; returns the exit code (0 ok, 1 API or network error, 2 usage). */
-export async function runKeysCommand(argv: string[], output: CommandOutput = processOutput): Promise<number> {
+export async function runKeysCommand(argv: string[], output: CommandOutput = processOutput, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
-        api: { type: 'string', default: 'http://127.0.0.1:8080/api' },
+        api: { type: 'string', default: localApiUrl(env) },
         token: { type: 'string' },
         region: { type: 'string' },
         sigv4: { type: 'boolean', default: false },
@@ -200,9 +212,9 @@ export async function runKeysCommand(argv: string[], output: CommandOutput = pro
   try {
     send = createApiClient({
       apiUrl: values.api,
-      token: values.token ?? process.env.API_TOKEN,
+      token: values.token ?? env.API_TOKEN,
       forceSigV4: values.sigv4,
-      region: values.region ?? process.env.AWS_REGION,
+      region: values.region ?? env.AWS_REGION,
     });
   } catch (err) {
     output.stderr(`${(err as Error).message}\n`);
@@ -213,7 +225,8 @@ export async function runKeysCommand(argv: string[], output: CommandOutput = pro
     response = await send(action.method, action.path(arg ?? ''), action.body?.(arg ?? '', values));
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause; // fetch hides the reason (ECONNREFUSED...) here
-    output.stderr(`cannot reach the stream-keys API at ${values.api}: ${cause?.message ?? (err as Error).message}\n`);
+    output.stderr(`cannot reach the stream-keys API at ${values.api}: ${cause?.message ?? (err as Error).message}` +
+      ` (is \`bridgecast serve\` running with the same HTTP_PORT? or pass --api)\n`);
     return 1;
   }
   if (response.status >= 400) {

@@ -1,5 +1,22 @@
 import { describeDemoStream, ensureDemoStream } from '../auth/demo-stream.js';
+import { StartupError } from '../config-error.js';
 import { startMediaServer, type MediaServer } from '../server.js';
+
+const USAGE = `Usage: bridgecast serve
+
+Runs the media service: RTMP (TCP) and RTMP over KCP (UDP) for publishers
+and viewers, HTTP-FLV, HLS, the web page at /, and locally the stream-keys
+API. Every setting comes from the environment, e.g.
+
+  HTTP_PORT=8081 RTMP_PORT=1936 KCP_PORT=1936 DATA_DIR=./data2 bridgecast serve
+
+Common settings (all of them: the README's Configuration table):
+  HOST, RTMP_PORT (1935), KCP_PORT (1935), HTTP_PORT (8080), DATA_DIR (./data)
+  AUTH (keys | none), LOG_LEVEL (info), PUBLIC_HOST (127.0.0.1)
+  HLS (true), HLS_SEGMENT_SECONDS (2), HLS_WINDOW (6), HLS_BUCKET
+  RECORDINGS_MAX_BYTES (10 GiB), RECORDINGS_MAX_DAYS (0 = no age limit)
+  RTMP_APPS (live), RTMP_PLAY_WAIT_MS (10000)
+`;
 
 /** The lines printed once the service is up: where to publish and where to watch. */
 async function welcome(server: MediaServer): Promise<string> {
@@ -26,8 +43,24 @@ async function welcome(server: MediaServer): Promise<string> {
 }
 
 /** `bridgecast serve`: runs the media service until SIGTERM/SIGINT. */
-export async function runServe(): Promise<number> {
-  const server = await startMediaServer();
+export async function runServe(argv: string[] = []): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`bridgecast serve takes no arguments (settings come from the environment), got "${argv.join(' ')}"\n\n${USAGE}`);
+    return 2;
+  }
+  let server: MediaServer;
+  try {
+    server = await startMediaServer();
+  } catch (err) {
+    // A setting, a busy port or a held data directory: one line the user can act on.
+    if (!(err instanceof StartupError)) throw err;
+    process.stderr.write(`bridgecast: ${err.message}\n`);
+    return 2;
+  }
   process.stdout.write(await welcome(server));
   return new Promise<number>((resolve) => {
     let signals = 0;

@@ -1,3 +1,4 @@
+import { DEFAULT_PLAY_WAIT_MS } from '../limits.js';
 import type http from 'node:http';
 import type net from 'node:net';
 import { EgressMeter } from '../hub/egress-meter.js';
@@ -55,6 +56,9 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     maxViewerBacklogBytes: maxBacklogBytes,
     egress,
     acceptingPublishers: () => true,
+    // A bridge forwards whatever app it is given; the server behind it decides.
+    servesApp: () => true,
+    playWaitMs: DEFAULT_PLAY_WAIT_MS,
   }), DEFAULT_RTMP_LIMITS, opts.logger);
 
   const rtmpServer = opts.rtmpPort === undefined ? null : await listenRtmpTcp(rtmp, opts.host, opts.rtmpPort);

@@ -48,6 +48,11 @@ export class BroadcastMuxer {
     else if (packet.audio) this.pushAudio(packet);
   }
 
+  /** Later segments last at most `maxMs`, cut without a keyframe if need be (see Segmenter). */
+  capSegmentsAt(maxMs: number): void {
+    this.segmenter.setMaxMs(maxMs);
+  }
+
   /** Cuts the last segment (end of broadcast). */
   finish(): void {
     const durationMs = this.segmenter.finish();

@@ -1,3 +1,4 @@
+import { renderVodPlaylist } from '../../../../lambdas/recording/src/vod-playlist.js';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -6,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
 import { newBroadcastId } from './broadcast-id.js';
 import { BroadcastMuxer, type MuxedSegment, type SkipReason } from './broadcast-muxer.js';
-import { LiveWindow, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from './playlist.js';
+import { LiveWindow, maxSegmentMsFor, parseLivePlaylist, renderRecordingPlaylist, targetDurationFor, type PlaylistSegment } from './playlist.js';
 import type { SegmenterLimits } from './segmenter.js';
 import { OrderedWriteQueue } from './write-queue.js';
 
@@ -14,8 +15,11 @@ export interface HlsOptions {
   /** Target segment duration (segments follow the GOP when it is longer, up to maxSegmentSeconds). */
   segmentSeconds: number;
   /**
-   * No segment lasts longer: past it a segment is cut at any frame, keyframe
-   * or not (default 3 x segmentSeconds). EXT-X-TARGETDURATION is its ceiling.
+   * No first segment of a broadcast lasts longer: past it a segment is cut at
+   * any frame, keyframe or not (default 3 x segmentSeconds). The first
+   * segment fixes the broadcast's EXT-X-TARGETDURATION (its rounded
+   * duration, at least segmentSeconds); later segments are cut at what that
+   * target admits (target + 0.5 s).
    */
   maxSegmentSeconds?: number;
   /** Nor holds more bytes (default 32 MiB), which bounds the memory one stream can pin. */
@@ -31,6 +35,12 @@ export interface HlsOptions {
   flushTimeoutMs?: number;
   /** Only streams of this app are segmented (default 'live'). */
   app?: string;
+  /**
+   * Also write the recording's vod.m3u8 when a broadcast ends. In AWS the
+   * recording indexer Lambda writes it; on local disk nothing else would,
+   * and the keys API hands out its URL.
+   */
+  writeVodPlaylist?: boolean;
 }
 
 export interface HlsStats {
@@ -63,6 +73,9 @@ const META = {
   endMarker: { contentType: 'application/json', cacheControl: 'no-cache' },
 } satisfies Record<string, ObjectMeta>;
 
+/** The application whose streams are segmented unless HlsOptions.app says otherwise. */
+export const HLS_APP = 'live';
+
 /** Object keys of the HLS layout (see the shared contracts), relative to the prefix. */
 export const hlsKeys = {
   livePlaylist: (streamId: string) => `live/${streamId}/index.m3u8`,
@@ -70,6 +83,7 @@ export const hlsKeys = {
   segment: (streamId: string, broadcastId: string, seq: number) => `recordings/${streamId}/${broadcastId}/${seq}.ts`,
   recordingPlaylist: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/index.m3u8`,
   endMarker: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/end.json`,
+  vodPlaylist: (streamId: string, broadcastId: string) => `recordings/${streamId}/${broadcastId}/vod.m3u8`,
 };
 
 /**
@@ -83,7 +97,7 @@ export const hlsKeys = {
 export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOptions): HlsAttachment {
   const logger = options.logger.child({ component: 'hls' });
   const prefix = options.prefix ?? '';
-  const app = options.app ?? 'live';
+  const app = options.app ?? HLS_APP;
   const counters = { segmentsWritten: 0, bytesWritten: 0, segmentsDropped: 0, writeErrors: 0, segmentsCutAtCap: 0 };
   const limits: SegmenterLimits = {
     targetMs: options.segmentSeconds * 1000,
@@ -91,7 +105,6 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
     maxBytes: options.maxSegmentBytes ?? 32 * 1024 * 1024,
   };
   if (!(limits.maxMs >= limits.targetMs)) throw new Error('maxSegmentSeconds must not be below segmentSeconds');
-  const targetDuration = targetDurationFor(limits.maxMs / 1000);
   const broadcasts = new Map<LiveStream, BroadcastWriter>();
   /**
    * Per stream id: the live window and the write queue. Both outlive a
@@ -144,6 +157,10 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
     private liveGap = true;
     private recordingGap = false;
     private nextSeq = 0;
+    /** Fixed by the first segment (see targetDurationFor). */
+    private targetDuration = 0;
+    /** Wall-clock time of the next segment's first frame (EXT-X-PROGRAM-DATE-TIME), running on media time. */
+    private nextProgramDateTime = 0;
     private finished = false;
     private readonly skipsLogged = new Set<SkipReason>();
     private capCutsLogged = 0;
@@ -152,7 +169,7 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
       this.streamId = stream.name;
       let state = streamStates.get(this.streamId);
       if (!state) {
-        state = { live: new LiveWindow(options.windowSegments, targetDuration), queue: new OrderedWriteQueue(options.maxQueuedBytes ?? 64 * 1024 * 1024) };
+        state = { live: new LiveWindow(options.windowSegments), queue: new OrderedWriteQueue(options.maxQueuedBytes ?? 64 * 1024 * 1024) };
         streamStates.set(this.streamId, state);
         const live = state.live;
         state.queue.enqueue(0, () => resumeLiveWindow(this.streamId, live)); // before any segment of the stream
@@ -183,8 +200,18 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
         broadcasts.delete(this.stream);
         this.muxer.finish();
         this.queue.enqueue(0, async () => {
+          // Only a broadcast that stored segments owns the live playlist (and may end it).
+          if (this.recording.length > 0) {
+            this.live.end();
+            await put(hlsKeys.livePlaylist(this.streamId), Buffer.from(this.live.render()), META.livePlaylist);
+          }
           await this.writeRecordingPlaylist(true);
           const end = { streamId: this.streamId, broadcastId: this.broadcastId, segments: this.recording.length, endedAt: new Date().toISOString() };
+          if (options.writeVodPlaylist) {
+            const segments = this.recording.map((r) => ({ sequence: Number.parseInt(r.uri, 10), durationSeconds: r.durationSec }));
+            await put(hlsKeys.vodPlaylist(this.streamId, this.broadcastId), Buffer.from(renderVodPlaylist(segments)), META.endedRecording);
+          }
+          // Last: whoever sees end.json finds everything else in place.
           await put(hlsKeys.endMarker(this.streamId, this.broadcastId), Buffer.from(JSON.stringify(end)), META.endMarker);
           logger.info({ ...end, reason }, 'HLS broadcast ended');
         });
@@ -194,16 +221,21 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
 
     private store(segment: MuxedSegment): void {
       const seq = this.nextSeq++;
+      if (seq === 0) this.fixTargetDuration(segment.durationMs);
       if (segment.forcedCut) this.countCapCut(seq, segment);
       const key = hlsKeys.segment(this.streamId, this.broadcastId, seq);
       const durationSec = segment.durationMs / 1000;
+      const programDateTime = this.nextProgramDateTime;
+      this.nextProgramDateTime += segment.durationMs;
+      const targetDuration = this.targetDuration;
       const accepted = this.queue.enqueue(segment.body.length, async () => {
         const meta = { ...META.segment, metadata: { duration: durationSec.toFixed(3), sequence: String(seq) } };
+        if (seq === 0) this.live.startBroadcast(targetDuration); // in queue order: after the previous broadcast's last writes
         if (!(await put(key, segment.body, meta))) return this.markGap();
         counters.segmentsWritten++;
-        this.recording.push({ uri: `${seq}.ts`, durationSec, discontinuity: this.recordingGap || segment.discontinuity });
-        const afterGap = this.liveGap && this.live.segments.length > 0;
-        this.live.add({ uri: `../../${key}`, durationSec, discontinuity: afterGap || segment.discontinuity });
+        this.recording.push({ uri: `${seq}.ts`, durationSec, discontinuity: this.recordingGap || segment.discontinuity, programDateTime });
+        const afterGap = this.liveGap && this.live.continuesEarlierMedia;
+        this.live.add({ uri: `../../${key}`, durationSec, discontinuity: afterGap || segment.discontinuity, programDateTime });
         this.recordingGap = false;
         this.liveGap = false;
         await this.writeRecordingPlaylist(false);
@@ -218,11 +250,26 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
       }
     }
 
+    /**
+     * The first segment shows the publisher's GOP: the broadcast's target
+     * duration follows it, and later segments are capped to what it admits.
+     * A GOP that grows later (an encoder setting changed mid-stream) is then
+     * cut without a keyframe, counted and logged, rather than every
+     * stream's target duration being set for the worst case. Its start on
+     * the wall clock is now minus its duration: the frame that ended it
+     * (the next segment's first) is arriving now.
+     */
+    private fixTargetDuration(firstSegmentMs: number): void {
+      this.targetDuration = targetDurationFor(options.segmentSeconds, firstSegmentMs / 1000);
+      this.muxer.capSegmentsAt(maxSegmentMsFor(this.targetDuration));
+      this.nextProgramDateTime = Date.now() - firstSegmentMs;
+    }
+
     private countCapCut(seq: number, segment: MuxedSegment): void {
       counters.segmentsCutAtCap++;
       if (this.capCutsLogged++ > 0) return; // once per broadcast: a publisher that stopped sending keyframes does so for every segment
       logger.warn({ streamId: this.streamId, broadcastId: this.broadcastId, seq, cap: segment.forcedCut, durationMs: segment.durationMs, bytes: segment.body.length },
-        'HLS segment cut at the cap without a keyframe: the publisher sends none (or only audio)');
+        'HLS segment cut at the cap without a keyframe: the publisher sends none (or only audio), or its keyframe interval grew past the target duration');
     }
 
     private markGap(): void {
@@ -231,7 +278,7 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
     }
 
     private async writeRecordingPlaylist(ended: boolean): Promise<void> {
-      const body = Buffer.from(renderRecordingPlaylist(this.recording, ended, targetDuration));
+      const body = Buffer.from(renderRecordingPlaylist(this.recording, ended, this.targetDuration));
       await put(hlsKeys.recordingPlaylist(this.streamId, this.broadcastId), body, ended ? META.endedRecording : META.growingRecording);
     }
 

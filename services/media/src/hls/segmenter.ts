@@ -10,7 +10,9 @@
  * segment decodes from the references of the previous one, so a recording
  * stays seamless; only a player that joins at such a segment shows
  * artefacts until the next keyframe. The cap also bounds every duration,
- * which is what lets the playlists fix EXT-X-TARGETDURATION up front.
+ * which is what lets the playlists fix EXT-X-TARGETDURATION: once the first
+ * segment has shown the publisher's GOP, the writer lowers the cap to what
+ * that target duration admits (setMaxMs).
  */
 
 export interface SegmenterFrame {
@@ -49,8 +51,16 @@ export class Segmenter {
   private lastClockDts: number | null = null;
   private lastClockStep = 0;
   private cutRequested = false;
+  private maxMs: number;
 
-  constructor(readonly limits: SegmenterLimits) {}
+  constructor(readonly limits: SegmenterLimits) {
+    this.maxMs = limits.maxMs;
+  }
+
+  /** Segments from now on last at most `maxMs` (the broadcast's target duration is fixed). */
+  setMaxMs(maxMs: number): void {
+    this.maxMs = maxMs;
+  }
 
   get isOpen(): boolean { return this.startDts !== null; }
 
@@ -74,7 +84,7 @@ export class Segmenter {
       this.open(frame.dtsMs);
       return { action: 'cut', durationMs: this.clamp(elapsed) };
     }
-    const forced = elapsed >= this.limits.maxMs ? 'duration' : (frame.segmentBytes ?? 0) >= this.limits.maxBytes ? 'bytes' : null;
+    const forced = elapsed >= this.maxMs ? 'duration' : (frame.segmentBytes ?? 0) >= this.limits.maxBytes ? 'bytes' : null;
     if (forced) {
       this.open(frame.dtsMs);
       return { action: 'cut', durationMs: this.clamp(elapsed), forced };
@@ -93,7 +103,7 @@ export class Segmenter {
   }
 
   private clamp(durationMs: number): number {
-    return Math.min(durationMs, this.limits.maxMs);
+    return Math.min(durationMs, this.maxMs);
   }
 
   private open(dtsMs: number): void {

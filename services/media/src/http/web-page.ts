@@ -14,17 +14,30 @@ const require = createRequire(import.meta.url);
 
 const asset = (file: string, contentType: string): Asset => ({ body: readFileSync(file), contentType });
 
+export interface WebPageOptions {
+  /** The RTMP port publishers use, shown in the index page's hint (the page knows the host it was loaded from). */
+  rtmpPort: number;
+  /** The first one is the app of the publish URL shown. */
+  apps: readonly string[];
+}
+
 /**
  * The local web page: `/` lists live streams, `/watch/<stream>` plays one
  * with hls.js or mpegts.js. Plain files, no build step; the players are
  * served from their npm packages. Everything is read once at start.
  */
-export function webPageRoute(): Route {
+export function webPageRoute(options: WebPageOptions): Route {
   const html = 'text/html; charset=utf-8';
   const js = 'text/javascript; charset=utf-8';
-  const index = asset(`${WEB_DIR}index.html`, html);
+  const indexPage = readFileSync(`${WEB_DIR}index.html`, 'utf8')
+    .replace('{{RTMP_PORT}}', String(options.rtmpPort))
+    .replace('{{APP}}', options.apps[0] ?? 'live');
+  const index: Asset = { body: Buffer.from(indexPage), contentType: html };
+  const favicon = asset(`${WEB_DIR}favicon.svg`, 'image/svg+xml');
   const watch = asset(`${WEB_DIR}watch.html`, html);
   const assets = new Map<string, Asset>([
+    ['/favicon.ico', favicon],
+    ['/assets/favicon.svg', favicon],
     ['/assets/style.css', asset(`${WEB_DIR}style.css`, 'text/css; charset=utf-8')],
     ['/assets/streams.js', asset(`${WEB_DIR}streams.js`, js)],
     ['/assets/watch.js', asset(`${WEB_DIR}watch.js`, js)],

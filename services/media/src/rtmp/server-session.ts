@@ -39,6 +39,10 @@ export interface SessionContext {
   writeFlusher?: WriteFlusher;
   /** Counts a refused publish by its code (metrics). */
   onPublishRefused?(code: string): void;
+  /** Applications this server serves (`live`); connecting to another is refused, as nginx-rtmp does. */
+  servesApp(app: string): boolean;
+  /** How long a play of a stream that is not live waits for its publisher before NetStream.Play.StreamNotFound. */
+  playWaitMs: number;
 }
 
 const PUBLISH_REFUSAL_CODES: Record<string, string> = {
@@ -58,6 +62,8 @@ export class RtmpServerSession {
   private nextStreamId = 1;
   private publishing: { stream: LiveStream; streamId: number } | null = null;
   private playing: { viewer: RtmpViewer; app: string; name: string; streamId: number } | null = null;
+  /** Bounds the wait of a play for a stream that is not live yet. */
+  private playWaitTimer: NodeJS.Timeout | null = null;
   private publishPending = false;
   readonly log: Logger;
 
@@ -102,6 +108,14 @@ export class RtmpServerSession {
       this.connection.sendCommand(0, '_error', c.transactionId, null,
         statusInfo('error', 'NetConnection.Connect.Rejected', `invalid application name`));
       this.connection.close(`connect to invalid app`);
+      return;
+    }
+    if (!this.ctx.servesApp(app)) {
+      // ffmpeg prints the description ("Server error: ..."); OBS shows that it could not connect.
+      this.connection.sendCommand(0, '_error', c.transactionId, null,
+        statusInfo('error', 'NetConnection.Connect.InvalidApp', `application "${app}" not found on this server; use rtmp://<host>/live/<stream key>`));
+      this.log.warn({ app }, 'connect refused: unknown application');
+      setTimeout(() => this.connection.close(`connect to unknown app`), 200).unref();
       return;
     }
     this.app = app;
@@ -207,7 +221,35 @@ export class RtmpServerSession {
       (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress, this.ctx.writeFlusher);
     this.playing = { viewer, app, name, streamId };
     this.ctx.hub.subscribe(app, name, viewer, true);
+    if (!this.ctx.hub.get(app, name)) this.awaitPublisher(viewer);
     this.log.info({ stream: `${app}/${name}` }, 'play started');
+  }
+
+  /**
+   * A play of a stream that is not live waits for its publisher (a viewer
+   * may arrive first; relay edges pull on demand), but not forever: after
+   * playWaitMs the client hears NetStream.Play.StreamNotFound and the
+   * connection closes, so ffprobe, rtmpdump and players report it instead of
+   * hanging.
+   */
+  private awaitPublisher(viewer: RtmpViewer): void {
+    this.clearPlayWait();
+    this.playWaitTimer = setTimeout(() => {
+      this.playWaitTimer = null;
+      const playing = this.playing;
+      if (playing?.viewer !== viewer || this.ctx.hub.get(playing.app, playing.name)) return;
+      this.stopPlaying();
+      this.sendStatus(playing.streamId, 'error', 'NetStream.Play.StreamNotFound',
+        `${playing.app}/${playing.name} is not live (waited ${Math.round(this.ctx.playWaitMs / 1000)} s for its publisher)`);
+      this.log.info({ stream: `${playing.app}/${playing.name}`, waitedMs: this.ctx.playWaitMs }, 'play ended: stream not found');
+      setTimeout(() => this.connection.close('play of a stream that is not live'), 200).unref();
+    }, this.ctx.playWaitMs);
+    this.playWaitTimer.unref();
+  }
+
+  private clearPlayWait(): void {
+    if (this.playWaitTimer) clearTimeout(this.playWaitTimer);
+    this.playWaitTimer = null;
   }
 
   /** play2 switches the stream being played (used by Flash's dynamic streaming). */
@@ -270,6 +312,7 @@ export class RtmpServerSession {
   }
 
   private stopPlaying(): void {
+    this.clearPlayWait();
     if (!this.playing) return;
     const { viewer, app, name } = this.playing;
     this.playing = null;

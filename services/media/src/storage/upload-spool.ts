@@ -172,8 +172,17 @@ export class UploadSpool {
     return outcome;
   }
 
+  /**
+   * Removes the matching entries, found by identity each time: while one
+   * removal awaits the disk, the uploader may finish (done) or set aside
+   * (moveAside) another entry, so indexes taken before the await go stale
+   * (they used to, and a playlist put failed with a TypeError).
+   */
   private async removeWhere(predicate: (e: SpoolEntry) => boolean): Promise<void> {
-    for (let i = this.entries.length - 1; i >= 0; i--) if (predicate(this.entries[i]!)) await this.remove(i);
+    for (const entry of this.entries.filter(predicate)) {
+      const index = this.entries.indexOf(entry);
+      if (index >= 0) await this.remove(index);
+    }
   }
 
   private async remove(index: number): Promise<void> {
