@@ -1,6 +1,6 @@
 import type { LiveStream } from '../hub/live-stream.js';
 
-/** A live stream as operators see it (the keys API's list, /api/live from loopback or with API_TOKEN). */
+/** A live stream as operators see it (the keys API's list, /api/live: loopback or API_TOKEN callers only). */
 export function describeLiveStream(s: LiveStream, now = Date.now()) {
   const video = s.videoSequenceHeader?.video;
   const audio = s.audioSequenceHeader?.audio;
@@ -24,8 +24,3 @@ export function describeLiveStream(s: LiveStream, now = Date.now()) {
 }
 
 export type LiveStreamDescription = ReturnType<typeof describeLiveStream>;
-
-/** What /api/live shows everyone else: the publisher's address is personal data and a target, so it is left out. */
-export function publicLiveStream({ publisher, ...rest }: LiveStreamDescription) {
-  return { ...rest, publisher: { protocol: publisher.protocol } };
-}
