@@ -3,7 +3,7 @@ import { StreamHub } from '../hub/stream-hub.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Backoff } from '../relay/backoff.js';
 import type { LinkReporter } from '../relay/link-state.js';
-import { RelayPullManager } from '../relay/pull.js';
+import { fixedOrigin, RelayPullManager } from '../relay/pull.js';
 import { RelayPushManager } from '../relay/push.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
 
@@ -82,7 +82,7 @@ export async function startPullBridge(opts: BridgeOptions & { httpPort: number; 
   const hub = new StreamHub();
   const pulls = new RelayPullManager({
     hub,
-    origin: opts.server,
+    origin: fixedOrigin(opts.server),
     playName: (_app, name) => name,
     idleMs: opts.idleMs ?? 5000,
     giveUpMs: opts.giveUpMs ?? 10 * 60_000,

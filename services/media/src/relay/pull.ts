@@ -9,8 +9,14 @@ import { connectRtmp, isPlayNotification } from './transport.js';
 
 export interface PullOptions {
   hub: StreamHub;
-  /** Where to pull from: kcp://host:port or rtmp://host:port. */
-  origin: URL;
+  /**
+   * Where to pull app/name from: kcp://host:port or rtmp://host:port. Asked
+   * on every (re)connect, so a cluster pull follows the stream to its new
+   * owner task; undefined: not live anywhere (yet), ask again later.
+   */
+  origin(app: string, name: string): Promise<URL | undefined>;
+  /** Pulls from the stream's owner in the cluster (see PublisherInfo.clusterPull). */
+  clusterPull?: boolean;
   /** The name to play at the origin for app/name (signed relay name, or the plain name). */
   playName(app: string, name: string): string;
   /** Grace after the last viewer leaves before the pull stops. */
@@ -23,6 +29,11 @@ export interface PullOptions {
   kcpTuning?: KcpTuning;
 }
 
+
+/** An origin that does not move (RELAY_ORIGIN, a bridge's server). */
+export function fixedOrigin(origin: URL): () => Promise<URL> {
+  return async () => origin;
+}
 
 /** A timeline jump back by more than this means the origin's publisher restarted. */
 const TIMELINE_RESTART_MS = 5000;
@@ -52,6 +63,8 @@ export class RelayPull {
   private downSince: number | null = null;
   private readonly backoff: Backoff;
   private readonly path: string;
+  /** The origin of the current or last connection. */
+  private peer = '(not resolved yet)';
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
@@ -94,7 +107,11 @@ export class RelayPull {
     this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
-      client = await connectRtmp(this.opts.origin, this.app, undefined, this.opts.kcpTuning);
+      const origin = await this.opts.origin(this.app, this.name);
+      if (this.stopped) return;
+      if (!origin) return this.retry('not live anywhere yet');
+      this.peer = origin.href;
+      client = await connectRtmp(origin, this.app, undefined, this.opts.kcpTuning);
       if (this.stopped) return client.close('pull stopped');
       const current = client;
       this.client = current;
@@ -161,8 +178,9 @@ export class RelayPull {
       }
       const result = this.opts.hub.startPublish(this.app, this.name, {
         protocol: 'relay',
-        remoteAddress: this.opts.origin.host,
+        remoteAddress: new URL(this.peer).host,
         disconnect: (reason) => this.stop(reason),
+        ...(this.opts.clusterPull ? { clusterPull: true } : {}),
       });
       if (!result.ok) return this.stop('the stream is already published here');
       this.local = result.stream;
@@ -202,7 +220,7 @@ export class RelayPull {
   }
 
   private report(state: LinkState, detail: string): void {
-    this.opts.report({ direction: 'pull', stream: this.path, peer: this.opts.origin.href, state, detail });
+    this.opts.report({ direction: 'pull', stream: this.path, peer: this.peer, state, detail });
   }
 }
 
