@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decideClaim, isSameLease, leaseExpiry, LIVE_LEASE_FACTOR, LIVE_LEASE_RENEW_MS, type LiveLease } from '@bridgecast/media/cluster/lease.js';
+import { claimRetryAt, decideClaim, isSameLease, leaseExpiry, LIVE_LEASE_FACTOR, LIVE_LEASE_RENEW_MS, type LiveLease } from '@bridgecast/media/cluster/lease.js';
 import { DynamoLeaseStore, MemoryLeaseStore, type LeaseStore } from '@bridgecast/media/cluster/lease-store.js';
 import { LiveRegistry } from '@bridgecast/media/cluster/live-registry.js';
 import { startLocalDynamo, type LocalDynamo } from '@bridgecast/media/auth/local-dynamo.js';
@@ -32,6 +32,11 @@ describe('lease decisions', () => {
   it('a publisher silent for the takeover time is replaced from another task, as on one task', () => {
     assert.deepEqual(decideClaim(lease({ lastMediaAt: T0 - TAKEOVER }), 'task-b', T0, TAKEOVER), { take: true, replaces: 'silent' });
     assert.equal(decideClaim(lease({ lastMediaAt: T0 - TAKEOVER + 1 }), 'task-b', T0, TAKEOVER).take, false);
+  });
+  it('a claim refused by a holder that stopped reporting media waits for the takeover instead of refusing', () => {
+    assert.equal(claimRetryAt(lease({ lastMediaAt: T0 - 1500 }), T0, TAKEOVER), undefined, 'media 1.5 s old: a live holder, refuse');
+    assert.equal(claimRetryAt(lease({ lastMediaAt: T0 - 3500 }), T0, TAKEOVER), T0 + 1500, 'silent 3.5 s: takeable at 5 s');
+    assert.equal(claimRetryAt(lease({ lastMediaAt: T0 - 3500, expiresAt: T0 + 500 }), T0, TAKEOVER), T0 + 500, 'or when it expires, if sooner');
   });
   it('the owner task may claim again (its hub applies the local rule)', () => {
     assert.deepEqual(decideClaim(lease(), 'task-a', T0, TAKEOVER), { take: true, replaces: 'own' });

@@ -53,6 +53,19 @@ export function decideClaim(existing: LiveLease | undefined, claimant: string, n
   return { take: false, reason: `${existing.app}/${existing.name} is already being published (on task ${existing.owner})` };
 }
 
+/**
+ * A refused claim worth waiting for: the holder has not reported media for
+ * longer than a renewal period plus a second (a live holder reports media at
+ * most one period old), so it is silent or dead, and the lease becomes
+ * takeable within the takeover time. Returns when to ask again (epoch ms),
+ * or undefined to refuse now. This lets an encoder that reconnects right
+ * after its task died be accepted on its first attempt instead of refused.
+ */
+export function claimRetryAt(existing: LiveLease, now: number, takeoverMs: number, renewMs = LIVE_LEASE_RENEW_MS): number | undefined {
+  if (now - existing.lastMediaAt <= renewMs + 1000) return undefined;
+  return Math.min(existing.lastMediaAt + takeoverMs, existing.expiresAt);
+}
+
 /** A renewal or release applies only to the exact lease it names: same owner, same broadcast. */
 export function isSameLease(existing: LiveLease | undefined, owner: string, broadcastId: string): existing is LiveLease {
   return existing !== undefined && existing.owner === owner && existing.broadcastId === broadcastId;

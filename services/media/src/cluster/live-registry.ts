@@ -2,7 +2,7 @@ import { newBroadcastId } from '@bridgecast/contracts';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
-import { decideClaim, isLive, leaseExpiry, LIVE_LEASE_FACTOR, LIVE_LEASE_RENEW_MS, type LiveLease, type TaskAddress } from './lease.js';
+import { claimRetryAt, decideClaim, isLive, leaseExpiry, LIVE_LEASE_FACTOR, LIVE_LEASE_RENEW_MS, type LiveLease, type TaskAddress } from './lease.js';
 import type { LeaseStore } from './lease-store.js';
 
 export type ClaimResult = { ok: true; lease: LiveLease } | { ok: false; reason: string };
@@ -62,12 +62,17 @@ export class LiveRegistry {
 
   /** Takes the stream's lease for a publish being authorized here, or says who holds it. */
   async claim(app: string, name: string): Promise<ClaimResult> {
-    // Two rounds: a lost race re-reads once (the winner is then usually live and the answer is no).
-    for (let round = 0; round < 2; round++) {
+    // Three rounds: a wait for a dying holder, and a lost race re-read once (the winner is then usually live and the answer is no).
+    for (let round = 0; round < 3; round++) {
       const existing = await this.opts.store.get(app, name);
       const now = this.now();
       const decision = decideClaim(existing, this.taskId, now, this.opts.takeoverMs);
-      if (!decision.take) return { ok: false, reason: decision.reason };
+      if (!decision.take) {
+        const retryAt = round === 0 ? claimRetryAt(existing!, now, this.opts.takeoverMs, this.renewMs) : undefined;
+        if (retryAt === undefined) return { ok: false, reason: decision.reason };
+        await sleep(retryAt - now + 50);
+        continue;
+      }
       const lease: LiveLease = {
         ...this.opts.self(), app, name, broadcastId: newBroadcastId(new Date(now)),
         expiresAt: leaseExpiry(now, this.renewMs), lastMediaAt: now, version: (existing?.version ?? 0) + 1,
@@ -145,4 +150,8 @@ export class LiveRegistry {
     this.opts.hub.off('unpublish', this.onUnpublish);
     await Promise.all([...this.held].map(([path, held]) => this.release(path, held)));
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
