@@ -66,7 +66,7 @@ try {
   for (const c of onOther.clients) c.close('window over');
   const perViewerMs = (load: number, base: number) => ((load - base) / VIEWERS * 1000).toFixed(2);
   const table = [
-    `${VIEWERS} RTMP viewers of one ~${ownerMbit.toFixed(1)} Mbit/s stream, ${WINDOW_S} s windows. ${machineLine()}.`,
+    `${VIEWERS} RTMP viewers of one 1280x720 stream (${ownerMbit.toFixed(1)} Mbit/s delivered per viewer, the join burst of the GOP cache included), ${WINDOW_S} s windows. ${machineLine()}.`,
     '',
     '| viewers on | task CPU per viewer (ms of CPU per second) | owner task\'s extra CPU for them |',
     '| --- | --- | --- |',

@@ -139,3 +139,16 @@ describe('hub: a cluster pull steps aside for the local publisher that took the 
     assert.equal(own.stream.viewerCount, 1);
   });
 });
+
+describe('task address', () => {
+  it('CLUSTER_ADDRESS wins; else the container metadata\'s Networks[0].IPv4Addresses[0]; else a clear error', async () => {
+    const { resolveTaskAddress } = await import('@bridgecast/media/cluster/task-address.js');
+    const metadata = (body: unknown, status = 200) => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch;
+    assert.equal(await resolveTaskAddress('10.9.9.9', 'http://md', metadata({})), '10.9.9.9');
+    // The shape of the Fargate v4 container response (docs: task-metadata-endpoint-v4-fargate-response).
+    assert.equal(await resolveTaskAddress(undefined, 'http://md', metadata({ Networks: [{ NetworkMode: 'awsvpc', IPv4Addresses: ['10.0.2.106'] }] })), '10.0.2.106');
+    await assert.rejects(resolveTaskAddress(undefined, 'http://md', metadata({ Networks: [] })), /names no IPv4 address/);
+    await assert.rejects(resolveTaskAddress(undefined, 'http://md', metadata({}, 500)), /HTTP 500/);
+    await assert.rejects(resolveTaskAddress(undefined, undefined), /CLUSTER_ADDRESS or the ECS metadata endpoint/);
+  });
+});
