@@ -152,3 +152,13 @@ describe('task address', () => {
     await assert.rejects(resolveTaskAddress(undefined, undefined), /CLUSTER_ADDRESS or the ECS metadata endpoint/);
   });
 });
+
+describe('hub: pulls from other tasks are not publishers here', () => {
+  it('publishedHere leaves cluster pulls out (publisher limit, drain, live list)', () => {
+    const hub = new StreamHub();
+    hub.startPublish('live', 'pulled', { protocol: 'relay', remoteAddress: 'a', disconnect() {}, clusterPull: true });
+    hub.startPublish('live', 'own', { protocol: 'rtmp', remoteAddress: 'enc', disconnect() {} });
+    assert.deepEqual(hub.publishedHere().map((s) => s.name), ['own']);
+    assert.equal(hub.list().length, 2);
+  });
+});

@@ -110,7 +110,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const authorizePublish = async (app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision> => {
     const relayDecision = relays.authorizer.authorizePublish(app, key, query);
     if (relayDecision) return relayDecision.ok ? claimLease(app, relayDecision.streamId, relayDecision) : relayDecision;
-    if (hub.list().length >= config.limits.maxPublishers) {
+    if (hub.publishedHere().length >= config.limits.maxPublishers) {
       logger.warn({ remoteAddress, maxPublishers: config.limits.maxPublishers }, 'publish refused: publisher limit reached');
       return { ok: false, code: 'RateLimited', reason: 'this server is full; reconnect to another instance' };
     }
@@ -185,7 +185,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   let httpPort = config.httpPort;
   const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher };
-  const liveStreams = () => hub.list().filter((s) => !s.publisher.clusterPull).map((s) => describeLiveStream(s));
+  const liveStreams = () => hub.publishedHere().map((s) => describeLiveStream(s));
   // In a cluster, the live list is the registry's: every task answers the same.
   const clusterLiveStreams = async () => (await cluster.registry.list()).map((lease) => describeClusterStream(lease, hub.get(lease.app, lease.name)));
   const routes: Route[] = [
@@ -247,8 +247,9 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       // load balancer and land on another task.
       accepting = false;
       const deadline = Date.now() + config.drainSeconds * 1000;
-      while (hub.list().length > 0 && Date.now() < deadline) await sleep(500);
-      if (hub.list().length > 0) logger.warn({ streams: hub.list().length }, 'drain deadline reached; disconnecting publishers');
+      // Pulls from other tasks do not hold the drain: their viewers reconnect to another task like any viewer.
+      while (hub.publishedHere().length > 0 && Date.now() < deadline) await sleep(500);
+      if (hub.publishedHere().length > 0) logger.warn({ streams: hub.publishedHere().length }, 'drain deadline reached; disconnecting publishers');
       revocationWatch.stop();
       await cloudReporting.stop();
       relays.close(reason);

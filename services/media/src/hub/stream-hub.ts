@@ -58,6 +58,11 @@ export class StreamHub extends EventEmitter<HubEvents> {
     return [...this.streams.values()];
   }
 
+  /** The streams published on this server: every stream but the pulls from their owner task in a cluster. */
+  publishedHere(): LiveStream[] {
+    return this.list().filter((s) => !s.publisher.clusterPull);
+  }
+
   startPublish(app: string, name: string, publisher: PublisherInfo): PublishResult {
     const key = StreamHub.key(app, name);
     const current = this.streams.get(key);
