@@ -4,7 +4,8 @@ import { FlowLogDestination, FlowLogTrafficType, GatewayVpcEndpointAwsService, S
 import type { Construct } from 'constructs';
 import { HlsDelivery } from './hls-delivery.js';
 import { applyNagSuppressions } from './nag-suppressions.js';
-import { HTTP_PORT, KCP_PORT, MediaService, RTMP_PORT } from './media-service.js';
+import { KCP_PORT, MediaService, RTMP_PORT, RTMPS_PORT } from './media-service.js';
+import { PlaybackSigning } from './playback-signing.js';
 import { Operations } from './operations.js';
 import { StreamKeysApi } from './stream-keys-api.js';
 import { streamsTable } from './streams-table.js';
@@ -38,6 +39,47 @@ export interface BridgecastParameters {
   /** Optional CDN domain; needs hlsCertificateArn (an ACM certificate in us-east-1). */
   hlsDomainName?: string;
   hlsCertificateArn?: string;
+  /** Signed cookies on every CloudFront behaviour; needs hlsDomainName, playbackPublicKeys and appOrigins. */
+  privatePlayback?: boolean;
+  /** PEM files of the playback public keys (comma-separated in context; two during a rotation). */
+  playbackPublicKeys?: string[];
+  /** Origins of the app's pages (credentialed CORS), e.g. https://news.example.com. */
+  appOrigins?: string[];
+  /** TLS listeners on the NLB: an ACM certificate in the stack's region for mediaDomainName. */
+  tlsCertificateArn?: string;
+  /** The DNS name (the operator's CNAME/alias to the NLB) the certificate is for. */
+  mediaDomainName?: string;
+  /** A CLOUDFRONT-scope AWS WAF web ACL (us-east-1) for the distribution, e.g. with a rate-based rule. */
+  webAclArn?: string;
+}
+
+/**
+ * Checks combinations the stack cannot build or that would not work once
+ * deployed, with the fix in the message. Pure: tested without synth.
+ */
+export function validateParameters(p: BridgecastParameters, region: string): void {
+  if (p.privatePlayback) {
+    // Cookies are set by the app for its own domain; CloudFront's *.cloudfront.net name is not one an app can set cookies for.
+    if (!p.hlsDomainName) throw new Error('privatePlayback needs hlsDomainName (the app sets signed cookies for its own domain)');
+    if (!p.playbackPublicKeys?.length) throw new Error('privatePlayback needs playbackPublicKeys=<public.pem>[,<next.pem>] (see docs/deploy.md)');
+    if (p.playbackPublicKeys.length > 2) throw new Error('playbackPublicKeys: at most two keys (the current one and, during a rotation, the next)');
+    if (!p.appOrigins?.length) throw new Error('privatePlayback needs appOrigins=https://<your app> (credentialed CORS cannot use *)');
+    for (const origin of p.appOrigins) {
+      if (!/^https:\/\/[a-z0-9.-]+(:\d{1,5})?$/i.test(origin)) throw new Error(`appOrigins: "${origin}" is not an https origin like https://news.example.com`);
+    }
+  }
+  if (p.tlsCertificateArn !== undefined) {
+    if (!p.mediaDomainName) throw new Error('tlsCertificateArn needs mediaDomainName (the name the certificate is for, pointed at the NLB)');
+    // An NLB listener takes a certificate from ACM in its own region (unlike CloudFront, which needs us-east-1).
+    if (!new RegExp(`^arn:aws[a-z-]*:acm:${region}:\\d{12}:certificate/[0-9a-f-]+$`).test(p.tlsCertificateArn)) {
+      throw new Error(`tlsCertificateArn must be an ACM certificate in ${region}, the stack's region`);
+    }
+  }
+  // A web ACL for CloudFront must be created in us-east-1 with scope CLOUDFRONT; its ARN says so ("global").
+  // https://docs.aws.amazon.com/waf/latest/developerguide/how-aws-waf-works-resources.html
+  if (p.webAclArn !== undefined && !/^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[\w-]+\/[0-9a-f-]+$/.test(p.webAclArn)) {
+    throw new Error('webAclArn must be a CLOUDFRONT-scope web ACL, created in us-east-1 (arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>)');
+  }
 }
 
 export const DEFAULT_PARAMETERS: BridgecastParameters = {
@@ -79,6 +121,7 @@ export class BridgecastStack extends Stack {
   constructor(scope: Construct, id: string, props: BridgecastStackProps) {
     super(scope, id, props);
     const p = props.parameters;
+    validateParameters(p, this.region);
 
     // [] (context availabilityZones="") asks for the lookup; unset takes the region's defaults.
     this.explicitZones = p.availabilityZones === undefined ? DEFAULT_AVAILABILITY_ZONES[this.region] : p.availabilityZones.length > 0 ? p.availabilityZones : undefined;
@@ -99,26 +142,35 @@ export class BridgecastStack extends Stack {
       flowLogs: { rejected: { destination: FlowLogDestination.toCloudWatchLogs(), trafficType: FlowLogTrafficType.REJECT } },
     });
     const table = streamsTable(this);
+    const playbackSigning = p.privatePlayback ? new PlaybackSigning(this, 'PlaybackSigning', { publicKeyFiles: p.playbackPublicKeys! }) : undefined;
     const hls = new HlsDelivery(this, 'HlsDelivery', {
       recordingRetentionDays: p.recordingRetentionDays,
       recordingArchiveDays: p.recordingArchiveDays,
       domainName: p.hlsDomainName,
       certificate: p.hlsCertificateArn ? Certificate.fromCertificateArn(this, 'HlsCertificate', p.hlsCertificateArn) : undefined,
+      privatePlayback: playbackSigning && { keyGroup: playbackSigning.keyGroup, appOrigins: p.appOrigins! },
+      webAclArn: p.webAclArn,
     });
     const hlsBaseUrl = `https://${p.hlsDomainName ?? hls.distribution.distributionDomainName}`;
 
     // One name for the ECS service and the ServiceName dimension its tasks report (the autoscaler queries both).
     const serviceName = `${this.stackName}-media`;
+    const tls = p.tlsCertificateArn
+      ? { certificate: Certificate.fromCertificateArn(this, 'MediaCertificate', p.tlsCertificateArn), domainName: p.mediaDomainName!, accessLogs: hls.logBucket }
+      : undefined;
     const media = new MediaService(this, 'Media', {
       vpc, table, bucket: hls.bucket, hlsBaseUrl, serviceName, cpu: p.cpu, memoryMiB: p.memoryMiB,
+      tls, playbackPublicKeysJson: playbackSigning?.publicKeysJson,
     });
     const streamKeys = new StreamKeysApi(this, 'StreamKeys', {
       table,
-      ingestHost: media.loadBalancer.loadBalancerDnsName,
+      ingestHost: tls?.domainName ?? media.loadBalancer.loadBalancerDnsName,
       hlsBaseUrl,
-      flvBaseUrl: `http://${media.loadBalancer.loadBalancerDnsName}:${HTTP_PORT}`,
+      flvBaseUrl: media.flvBaseUrl,
       rtmpPort: RTMP_PORT,
       kcpPort: KCP_PORT,
+      ...(tls ? { rtmpsPort: RTMPS_PORT } : {}),
+      playbackSigning,
     });
     const operations = new Operations(this, 'Operations', {
       service: media.service, metricsServiceName: serviceName, table, bucket: hls.bucket, hlsBaseUrl, minTasks: p.minTasks, maxTasks: p.maxTasks,
@@ -126,6 +178,7 @@ export class BridgecastStack extends Stack {
 
     applyNagSuppressions(this, {
       hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations, streamKeys: streamKeys.handler,
+      playbackSigningKey: playbackSigning?.signingKey, webAclAttached: p.webAclArn !== undefined, tlsListeners: tls !== undefined,
     });
 
     new CfnOutput(this, 'HlsBaseUrl', { value: `${hlsBaseUrl}/live`, description: 'HLS: <this>/<streamId>/index.m3u8' });

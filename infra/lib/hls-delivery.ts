@@ -6,6 +6,7 @@ import {
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership, StorageClass, HttpMethods, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import type { IKeyGroup } from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
 import { HLS_LIVE_PREFIX, HLS_RECORDINGS_PREFIX } from '@bridgecast/contracts';
 
@@ -17,6 +18,15 @@ export interface HlsDeliveryProps {
   /** Optional custom domain for the CDN (certificate in us-east-1). */
   domainName?: string;
   certificate?: ICertificate;
+  /**
+   * Private playback: every behaviour trusts this key group, so CloudFront
+   * serves only requests carrying signed cookies (or a signed URL) of one of
+   * its keys; and the app's origins get credentialed CORS (the wildcard
+   * origin cannot carry cookies).
+   */
+  privatePlayback?: { keyGroup: IKeyGroup; appOrigins: string[] };
+  /** A CLOUDFRONT-scope AWS WAF web ACL (created in us-east-1) to attach. */
+  webAclArn?: string;
 }
 
 /**
@@ -100,13 +110,15 @@ export class HlsDelivery extends Construct {
     }
 
     const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
+    const privatePlayback = props.privatePlayback;
     const cors = new ResponseHeadersPolicy(this, 'PlayerCors', {
-      comment: 'CORS for browser HLS players',
+      comment: privatePlayback ? 'CORS with credentials for the app\'s players' : 'CORS for browser HLS players',
       corsBehavior: {
-        accessControlAllowOrigins: ['*'],
+        accessControlAllowOrigins: privatePlayback?.appOrigins ?? ['*'],
         accessControlAllowMethods: ['GET', 'HEAD', 'OPTIONS'],
-        accessControlAllowHeaders: ['*'],
-        accessControlAllowCredentials: false,
+        // With credentials a '*' is no wildcard to browsers: name what players send.
+        accessControlAllowHeaders: privatePlayback ? ['Range'] : ['*'],
+        accessControlAllowCredentials: privatePlayback !== undefined,
         accessControlMaxAge: Duration.days(1),
         originOverride: true,
       },
@@ -148,6 +160,7 @@ export class HlsDelivery extends Construct {
       viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
       compress: true,
+      ...(privatePlayback ? { trustedKeyGroups: [privatePlayback.keyGroup] } : {}),
     });
     this.distribution = new Distribution(this, 'Cdn', {
       comment: 'Bridgecast HLS',
@@ -168,6 +181,7 @@ export class HlsDelivery extends Construct {
       enableLogging: true,
       logBucket: this.logBucket,
       logFilePrefix: 'cloudfront/',
+      ...(props.webAclArn ? { webAclId: props.webAclArn } : {}),
       ...(props.domainName && props.certificate
         ? { domainNames: [props.domainName], certificate: props.certificate, minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021 }
         : {}),

@@ -6,7 +6,8 @@ import {
   Cluster, ContainerImage, ContainerInsights, CpuArchitecture, FargatePlatformVersion, FargateService, FargateTaskDefinition,
   LogDriver, OperatingSystemFamily, Protocol as EcsProtocol, Secret as EcsSecret,
 } from 'aws-cdk-lib/aws-ecs';
-import { NetworkLoadBalancer, Protocol, type NetworkTargetGroup } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { ListenerCertificate, NetworkLoadBalancer, Protocol, SslPolicy, type NetworkTargetGroup } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -54,7 +55,22 @@ export interface MediaServiceProps {
   serviceName: string;
   cpu: number;
   memoryMiB: number;
+  /**
+   * TLS on the load balancer: RTMPS and HTTPS (HTTP-FLV) listeners with this
+   * ACM certificate (in the stack's region), for `domainName`, a DNS name
+   * of the operator's pointing at the NLB. Ingest and playback URLs then use
+   * that name. The NLB's access logs (written for TLS listeners only) go to
+   * `accessLogs` under nlb/.
+   */
+  tls?: { certificate: ICertificate; domainName: string; accessLogs: Bucket };
+  /** Public keys that check private streams' play tokens (PlaybackSigning.publicKeysJson). */
+  playbackPublicKeysJson?: string;
 }
+
+/** RTMPS on 443, the port OBS and the platforms use for rtmps://. */
+export const RTMPS_PORT = 443;
+/** HTTPS for HTTP-FLV: 443 is taken by RTMPS on the same load balancer. */
+export const HTTPS_FLV_PORT = 8443;
 
 /**
  * The media service on Fargate behind an internet-facing Network Load
@@ -72,16 +88,31 @@ export class MediaService extends Construct {
   readonly ingress: SecurityGroup;
   /** Signs relay pulls between the tasks; reaches the container through ECS `secrets`. */
   readonly relaySecret: SecretsManagerSecret;
+  readonly loadBalancerSecurityGroup: SecurityGroup;
+  /** Base of HTTP-FLV playback URLs: https:// on the TLS listener when there is one. */
+  readonly flvBaseUrl: string;
 
   constructor(scope: Construct, id: string, props: MediaServiceProps) {
     super(scope, id);
     this.cluster = new Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ContainerInsights.ENABLED });
+    // The NLB's own security group. It can only be given at creation (an NLB
+    // created without one can never get one), so it is there in every
+    // deployment, opening exactly the listener ports.
+    // https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html
+    this.loadBalancerSecurityGroup = new SecurityGroup(this, 'NlbSecurityGroup', {
+      vpc: props.vpc,
+      description: `Bridgecast NLB listeners: RTMP tcp/${RTMP_PORT}, KCP udp/${KCP_PORT}, HTTP-FLV tcp/${HTTP_PORT} (+ RTMPS tcp/${RTMPS_PORT}, HTTPS tcp/${HTTPS_FLV_PORT} with TLS)`,
+      allowAllOutbound: true,
+    });
+    for (const [port, description] of listenerPorts(props.tls !== undefined)) this.loadBalancerSecurityGroup.addIngressRule(Peer.anyIpv4(), port, description);
     this.loadBalancer = new NetworkLoadBalancer(this, 'Nlb', {
       vpc: props.vpc,
       internetFacing: true,
       crossZoneEnabled: true,
+      securityGroups: [this.loadBalancerSecurityGroup],
     });
-    const publicHost = this.loadBalancer.loadBalancerDnsName;
+    const publicHost = props.tls?.domainName ?? this.loadBalancer.loadBalancerDnsName;
+    this.flvBaseUrl = props.tls ? `https://${publicHost}:${HTTPS_FLV_PORT}` : `http://${publicHost}:${HTTP_PORT}`;
 
     const task = this.taskDefinition = new FargateTaskDefinition(this, 'Task', {
       cpu: props.cpu,
@@ -114,7 +145,8 @@ export class MediaService extends Construct {
         KCP_PORT: String(KCP_PORT),
         HTTP_PORT: String(HTTP_PORT),
         HLS_BASE_URL: props.hlsBaseUrl,
-        FLV_BASE_URL: `http://${publicHost}:${HTTP_PORT}`,
+        FLV_BASE_URL: this.flvBaseUrl,
+        ...(props.playbackPublicKeysJson ? { PLAYBACK_PUBLIC_KEYS: props.playbackPublicKeysJson } : {}),
         METRICS_NAMESPACE: 'Bridgecast',
         // The ServiceName dimension the autoscaler queries (same value in its env).
         METRICS_SERVICE_NAME: props.serviceName,
@@ -228,11 +260,43 @@ export class MediaService extends Construct {
         ...targetDefaults(),
       });
     for (const group of [rtmpTargets, kcpTargets, flvTargets]) preserveClientIp(group);
+    if (props.tls) {
+      this.addTlsListeners(props.tls.certificate, rtmpTargets, flvTargets);
+      this.loadBalancer.logAccessLogs(props.tls.accessLogs, 'nlb');
+    }
 
     new CfnOutput(scope, 'RtmpEndpoint', { value: `rtmp://${publicHost}:${RTMP_PORT}/live`, description: 'OBS server URL; the stream key goes in the key field' });
     new CfnOutput(scope, 'KcpEndpoint', { value: `kcp://${publicHost}:${KCP_PORT}/live`, description: 'RTMP over KCP (bridgecast kcp-push --server)' });
-    new CfnOutput(scope, 'FlvBaseUrl', { value: `http://${publicHost}:${HTTP_PORT}/live`, description: 'Low-delay HTTP-FLV: <this>/<streamId>.flv' });
+    new CfnOutput(scope, 'FlvBaseUrl', { value: `${this.flvBaseUrl}/live`, description: 'Low-delay HTTP-FLV: <this>/<streamId>.flv' });
+    if (props.tls) {
+      new CfnOutput(scope, 'RtmpsEndpoint', { value: `rtmps://${publicHost}:${RTMPS_PORT}/live`, description: 'OBS server URL over TLS' });
+    }
   }
+
+  /**
+   * TLS terminated at the NLB (the tasks keep speaking plain RTMP and HTTP
+   * behind it): RTMPS on 443 to the RTMP target group, HTTPS on 8443 to the
+   * HTTP-FLV one (a TLS listener forwards to TCP groups; the groups are
+   * shared, so the service keeps its three). TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
+   * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html
+   */
+  private addTlsListeners(certificate: ICertificate, rtmpTargets: NetworkTargetGroup, flvTargets: NetworkTargetGroup): void {
+    const tlsListener = (id: string, port: number) => this.loadBalancer.addListener(id, {
+      port, protocol: Protocol.TLS, certificates: [ListenerCertificate.fromCertificateManager(certificate)], sslPolicy: SslPolicy.RECOMMENDED_TLS,
+    });
+    tlsListener('Rtmps', RTMPS_PORT).addTargetGroups('RtmpsTargets', rtmpTargets);
+    tlsListener('HttpsFlv', HTTPS_FLV_PORT).addTargetGroups('HttpsFlvTargets', flvTargets);
+  }
+}
+
+/** The NLB's listener ports, for its security group. */
+function listenerPorts(withTls: boolean): [Port, string][] {
+  return [
+    [Port.tcp(RTMP_PORT), 'RTMP from broadcasters and viewers'],
+    [Port.udp(KCP_PORT), 'RTMP over KCP'],
+    [Port.tcp(HTTP_PORT), 'HTTP-FLV'],
+    ...(withTls ? [[Port.tcp(RTMPS_PORT), 'RTMPS'], [Port.tcp(HTTPS_FLV_PORT), 'HTTP-FLV over TLS']] as [Port, string][] : []),
+  ];
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Operations } from './operations.js';
  */
 export function applyNagSuppressions(stack: Stack, parts: {
   hlsUsesDefaultCertificate: boolean; media: MediaService; cdn: Construct; hls: Bucket; operations: Operations; streamKeys: Construct;
+  playbackSigningKey?: Construct; webAclAttached: boolean; tlsListeners: boolean;
 }): void {
   const acknowledge = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
   // cdk-nag names a resource by its ARN as written in the template: with an
@@ -45,8 +46,10 @@ export function applyNagSuppressions(stack: Stack, parts: {
     'The indexer writes only vod.m3u8 objects, one per broadcast directory.');
   acknowledge(media.taskDefinition.obtainExecutionRole(), 'AwsSolutions-IAM5[Resource::*]',
     'The execution role\'s ecr:GetAuthorizationToken (pulling the image) supports no resource-level permissions.');
-  acknowledge(media.loadBalancer, 'AwsSolutions-ELB2',
-    'A Network Load Balancer writes access logs only for TLS listeners; these listeners are TCP/UDP (NLB docs, load-balancer-access-logs).');
+  if (!parts.tlsListeners) {
+    acknowledge(media.loadBalancer, 'AwsSolutions-ELB2',
+      'A Network Load Balancer writes access logs only for TLS listeners; these listeners are TCP/UDP (NLB docs, load-balancer-access-logs). With tlsCertificateArn they are on.');
+  }
   acknowledge(media.taskDefinition, 'AwsSolutions-ECS2',
     'The environment holds only names, URLs and ports (table, bucket, hosts); the one secret (RELAY_SECRET) comes through ECS secrets from Secrets Manager, and stream keys are hashed in DynamoDB.');
   acknowledge(media.relaySecret, 'AwsSolutions-SMG4',
@@ -54,7 +57,16 @@ export function applyNagSuppressions(stack: Stack, parts: {
   acknowledge(media.ingress, 'AwsSolutions-EC23',
     'Public ingest and playback: broadcasters and viewers connect from anywhere on exactly tcp/1935, udp/1936 and tcp/8080.');
   acknowledge(parts.cdn, 'AwsSolutions-CFR1', 'Public news broadcasts: no geo restriction by design; add one per deployment if rights require.');
-  acknowledge(parts.cdn, 'AwsSolutions-CFR2', 'Static HLS objects behind OAC, no application logic to protect; attach a WAF web ACL per deployment if needed.');
+  acknowledge(media.loadBalancerSecurityGroup, 'AwsSolutions-EC23',
+    'The NLB is the public entry: broadcasters and viewers connect from anywhere, on exactly the listener ports.');
+  if (!parts.webAclAttached) {
+    acknowledge(parts.cdn, 'AwsSolutions-CFR2',
+      'Static HLS objects behind OAC; a web ACL (CLOUDFRONT scope, us-east-1) is attached with -c webAclArn=..., see docs/deploy.md.');
+  }
+  if (parts.playbackSigningKey) {
+    acknowledge(parts.playbackSigningKey, 'AwsSolutions-SMG4',
+      'The playback key is rotated by a documented procedure (docs/deploy.md): its public half must enter the CloudFront key group before the private half replaces the old one, which a Secrets Manager rotation Lambda cannot order.');
+  }
   if (parts.hlsUsesDefaultCertificate) {
     acknowledge(parts.cdn, 'AwsSolutions-CFR4',
       'Without hlsDomainName the *.cloudfront.net certificate is used, whose TLS policy CloudFront fixes; with a domain, TLSv1.2_2021 is set.');

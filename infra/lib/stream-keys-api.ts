@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { STREAM_PK_PREFIX, STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -17,6 +18,10 @@ export interface StreamKeysApiProps {
   flvBaseUrl: string;
   rtmpPort: number;
   kcpPort: number;
+  /** RTMPS on the ingest host, when the NLB offers it. */
+  rtmpsPort?: number;
+  /** Private playback: the secret holding the signing key and the key group's public keys. */
+  playbackSigning?: { signingKey: ISecret; publicKeysJson: string };
 }
 
 /**
@@ -40,8 +45,15 @@ export class StreamKeysApi extends Construct {
         FLV_BASE_URL: props.flvBaseUrl,
         RTMP_PORT: String(props.rtmpPort),
         KCP_PORT: String(props.kcpPort),
+        ...(props.rtmpsPort ? { RTMPS_PORT: String(props.rtmpsPort) } : {}),
+        // The secret's ARN, never its value: the Lambda reads the key at run time.
+        ...(props.playbackSigning ? {
+          PLAYBACK_SIGNING_SECRET_ARN: props.playbackSigning.signingKey.secretArn,
+          PLAYBACK_PUBLIC_KEYS: props.playbackSigning.publicKeysJson,
+        } : {}),
       },
     });
+    props.playbackSigning?.signingKey.grantRead(handler);
     // What StreamKeyStore does: GetItem, Query (recordings; the keyHash index
     // for resolveKey), Scan (listStreams), PutItem (create), UpdateItem
     // (rotate, revoke); writes only in stream partitions. No DeleteItem, no batch writes.

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { playAuthorizer, signPlayToken, verifyPlayToken } from '@bridgecast/media/auth/play-token.js';
+import { PlaybackAccess } from '@bridgecast/media/auth/playback-access.js';
+import { signPlayToken, verifyPlayToken } from '@bridgecast/media/auth/play-token.js';
+import { silentLogger } from '@bridgecast/media/logger.js';
 
 const SECRET = 'test-secret';
 
@@ -19,10 +21,11 @@ test('malformed tokens are refused', () => {
   }
 });
 
-test('without a secret playback is public; with one the token is required', () => {
-  assert.equal(playAuthorizer(undefined)('live', 's', new URLSearchParams()), true);
-  const check = playAuthorizer(SECRET);
-  assert.equal(check('live', 's', new URLSearchParams()), false);
+test('without a secret playback of public streams is open; with one the token is required', async () => {
+  const access = (playTokenSecret: string | undefined) => new PlaybackAccess({ store: undefined, verifier: new Map(), playTokenSecret, logger: silentLogger });
+  assert.equal(await access(undefined).authorizeStreamPlay('live', 's', new URLSearchParams(), '127.0.0.1'), true);
+  const check = (query: URLSearchParams) => access(SECRET).authorizeStreamPlay('live', 's', query, '127.0.0.1');
+  assert.equal(await check(new URLSearchParams()), false);
   const token = signPlayToken(SECRET, 'live', 's', Math.floor(Date.now() / 1000) + 60);
-  assert.equal(check('live', 's', new URLSearchParams({ token })), true);
+  assert.equal(await check(new URLSearchParams({ token })), true);
 });

@@ -19,9 +19,9 @@ function countingStore(store: StreamKeyStore) {
   return {
     counts,
     store: {
-      resolveKey: (key: string) => {
+      resolveKeyHash: (keyHash: string) => {
         counts.resolveKey++;
-        return store.resolveKey(key);
+        return store.resolveKeyHash(keyHash);
       },
       isStreamActive: (id: string) => store.isStreamActive(id),
     },
@@ -99,8 +99,8 @@ test('a lookup in flight while a key is rotated does not cache the old answer', 
   const gate = new Promise<void>((resolve) => (release = resolve));
   const store = {
     // An answer read before the rotation, delivered after it: a table read racing the rotate.
-    resolveKey: async (key: string) => {
-      const answer = await table.store.resolveKey(key);
+    resolveKeyHash: async (keyHash: string) => {
+      const answer = await table.store.resolveKeyHash(keyHash);
       readDone();
       await gate;
       return answer;

@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import { killAllChildren, probeMedia, startPublisher } from '../helpers/ffmpeg.js';
 import { DEFAULT_KEY_CACHE_POLICY } from '@bridgecast/media/auth/publish-authorizer.js';
 import { startPushBridge } from '@bridgecast/media/client/bridges.js';
+import { printLinkStates } from '@bridgecast/media/client/cli-support.js';
 import { startTestServer, waitFor, waitForKeyframe } from '../helpers/media-server.js';
 
 after(killAllChildren);
@@ -67,12 +68,17 @@ test('a key from the API publishes over RTMP and KCP, viewers play by stream id,
   assert.equal(server.hub.get('live', stream.streamId), undefined);
   // A precondition, not the behaviour under test: had the entry expired, the refusal would prove nothing.
   assert.ok(Date.now() - keyCachedAt < DEFAULT_KEY_CACHE_POLICY.positiveTtlMs, 'the old key was still in the authorizer\'s cache');
-  const bridge = await startPushBridge({ server: new URL(`kcp://127.0.0.1:${server.kcpPort}`), host: '127.0.0.1', rtmpPort: 0, report: () => {} });
+  // What `bridgecast kcp-push` prints: one line per link state change.
+  const printed: string[] = [];
+  const bridge = await startPushBridge({ server: new URL(`kcp://127.0.0.1:${server.kcpPort}`), host: '127.0.0.1', rtmpPort: 0, report: printLinkStates((line) => printed.push(line)) });
   t.after(() => bridge.close());
   assert.ok(ingest.kcp.endsWith(`/live/${newKey}`));
   const kcpPublisher = startPublisher(`rtmp://127.0.0.1:${bridge.local.rtmpPort}/live/${newKey}`, { seconds: 30 });
   const live = await waitForKeyframe(server.hub, stream.streamId, 15_000);
   assert.equal(live.publisher.protocol, 'kcp');
+  await waitFor(() => printed.some((line) => line.includes(': live')), 5000, 'kcp-push to print the live state');
+  assert.ok(printed.every((line) => !line.includes(newKey) && !line.includes(newKey.slice(3, 15))), printed.join(''));
+  assert.match(printed.join(''), /live\/sk_…[0-9a-f]{8} → kcp:/, 'streams named by a key fingerprint instead');
 
   // Revoking the stream disconnects the live publisher within seconds.
   const revokedAt = Date.now();

@@ -156,11 +156,19 @@ describe('media service behind the NLB', () => {
     assert.ok(endpoints.every((e) => e.VpcEndpointType === 'Gateway' && e.RouteTableIds.length >= 2), 'on the route tables of both private subnets');
   });
 
-  it('the security group opens exactly tcp/1935, udp/1936 and tcp/8080', () => {
-    const ingress = resourcesOf('AWS::EC2::SecurityGroup')
-      .flatMap((g) => (g.Properties.SecurityGroupIngress as { IpProtocol: string; FromPort: number; ToPort: number }[] | undefined) ?? [])
-      .map((r) => `${r.IpProtocol}/${r.FromPort}-${r.ToPort}`);
-    assert.deepEqual(ingress.sort(), ['tcp/1935-1935', 'tcp/8080-8080', 'udp/1936-1936']);
+  it('the tasks\' and the NLB\'s security groups each open exactly tcp/1935, udp/1936 and tcp/8080; the NLB has its group from creation', () => {
+    const groups = template.findResources('AWS::EC2::SecurityGroup');
+    const ingressOf = (id: string) => (((groups[id] as Resource).Properties.SecurityGroupIngress as { IpProtocol: string; FromPort: number; ToPort: number }[] | undefined) ?? [])
+      .map((r) => `${r.IpProtocol}/${r.FromPort}-${r.ToPort}`).sort();
+    const ids = Object.keys(groups).filter((id) => ingressOf(id).length > 0).sort();
+    assert.deepEqual(ids.map((id) => id.replace(/[0-9A-F]{8}$/, '')), ['MediaIngress', 'MediaNlbSecurityGroup']);
+    for (const id of ids) assert.deepEqual(ingressOf(id), ['tcp/1935-1935', 'tcp/8080-8080', 'udp/1936-1936'], id);
+    // An NLB created without a security group can never get one: it must be in the template from the start.
+    // https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetSecurityGroups.html
+    const nlbGroup = ids.find((id) => id.startsWith('MediaNlbSecurityGroup'))!;
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Type: 'network', SecurityGroups: [{ 'Fn::GetAtt': [nlbGroup, 'GroupId'] }],
+    });
   });
 
   it('the task role may write only live/* and recordings/* of the bucket, read and delete only live/*, list (for 404s), and read the table', () => {

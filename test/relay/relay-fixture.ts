@@ -55,7 +55,7 @@ export async function startRelayNode(opts: RelayNodeOptions): Promise<RelayNode>
     hub: server.hub, logger: silentLogger, host: '127.0.0.1', rtmpPort: 0, httpPort: 0,
     authorizePublish: async (app, key, _remote, query) =>
       relays.authorizer.authorizePublish(app, key, query) ?? { ok: false, code: 'Unauthorized', reason: 'stream key required' },
-    authorizePlay: (app, name, query) => relays.authorizer.authorizePlay(app, name, query) ?? (opts.publicPlay ?? true),
+    authorizePlay: async (app, name, query) => relays.authorizer.authorizePlay(app, name, query) ?? (opts.publicPlay ?? true),
   });
   const kcp = new KcpServerEndpoint({ host: '127.0.0.1', port: 0 });
   kcp.on('session', (stream, info) => {

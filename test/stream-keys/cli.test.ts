@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -12,10 +13,13 @@ import { startTestTable, TEST_URLS, type TestTable } from './fixtures.js';
 let table: TestTable;
 let server: http.Server;
 let api: string;
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
 before(async () => {
   table = await startTestTable();
-  const handle = createLocalApiHandler({ store: table.store, urls: TEST_URLS, logger: silentLogger, apiToken: 'cli-token' });
+  const handle = createLocalApiHandler({
+    store: table.store, urls: TEST_URLS, logger: silentLogger, apiToken: 'cli-token', playbackSigner: { keyPairId: 'KTEST', privateKey },
+  });
   server = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
@@ -61,6 +65,28 @@ test('create, list, show, rotate and revoke through the local API', async () => 
   const again = await keys('revoke', streamId);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /error 409 \(stream_revoked\)/);
+});
+
+test('create --private makes a private stream; playback issues a viewer credential and never prints the key', async () => {
+  const created = await keys('create', 'Members desk', '--private');
+  assert.equal(created.code, 0, created.stderr);
+  const streamId = /Stream (st_\w+) "Members desk" \(active, private/.exec(created.stdout)?.[1];
+  assert.ok(streamId, created.stdout);
+  const streamKey = /Stream key: +(sk_[\w-]+)/.exec(created.stdout)![1]!;
+  assert.equal((await table.store.getStream(streamId))?.private, true);
+
+  const issued = await keys('playback', streamId, '--expires', '120', '--viewer-ip', '203.0.113.7');
+  assert.equal(issued.code, 0, issued.stderr);
+  assert.match(issued.stdout, new RegExp(`Set-Cookie: CloudFront-Key-Pair-Id=KTEST; Path=/live/${streamId}/`));
+  assert.match(issued.stdout, new RegExp(`Set-Cookie: CloudFront-Policy=[\\w~-]+; Path=/recordings/${streamId}/`));
+  assert.match(issued.stdout, /FLV: .*\.flv\?token=/);
+  const until = Date.parse(/valid until (\S+)/.exec(issued.stdout)![1]!);
+  assert.ok(Math.abs(until - (Date.now() + 120_000)) < 10_000, 'expires in about 120 s');
+  assert.ok(!issued.stdout.includes(streamKey) && !(await keys('show', streamId)).stdout.includes(streamKey), 'the key is printed only by create');
+
+  const bad = await keys('playback', streamId, '--viewer-ip', 'not-an-ip');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /invalid_viewer_ip/);
 });
 
 test('usage errors exit 2; API errors exit 1 with the API message', async () => {

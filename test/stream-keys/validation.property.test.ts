@@ -61,7 +61,7 @@ test('names built from the allowed alphabet are accepted unchanged', () => {
     .filter((name) => !name.includes('..') && !name.endsWith(' '));
   fc.assert(
     fc.property(names, (name) => {
-      assert.deepEqual(validate(JSON.stringify({ name })), { name });
+      assert.deepEqual(validate(JSON.stringify({ name })), { name, private: false });
     }),
     RUNS,
   );

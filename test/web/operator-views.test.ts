@@ -1,7 +1,7 @@
 /**
- * What the HTTP port shows the public versus operators: /api/live lists
- * publishers' addresses only to loopback (or API_TOKEN) callers, and
- * /metrics answers loopback and private-network addresses only.
+ * What the HTTP port shows the public versus operators: /api/live (stream
+ * ids, publishers' addresses) answers only loopback (or API_TOKEN)
+ * callers, and /metrics answers loopback and private-network addresses only.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -37,28 +37,34 @@ interface LiveList {
   streams: { name: string; publisher: { protocol: string; address?: string } }[];
 }
 
-test('/api/live shows publisher addresses to operators only', async (t) => {
+test('/api/live: stream ids and publisher addresses for operators only; anonymous callers get no ids', async (t) => {
   const server = await startTestServer({ apiToken: 'ops-token' });
   t.after(() => server.close());
   startPublisher(server.rtmpUrl('addr-cam'), { seconds: 20 });
   await waitForKeyframe(server.hub, 'addr-cam', 15_000);
   const url = `${server.httpBase}/api/live`;
-  const publishers = async (res: Response) => ((await res.json()) as LiveList).streams.map((s) => s.publisher);
+  /** An anonymous caller: refused, and the body names no stream. */
+  const refused = async (res: Response, status: number, label: string) => {
+    assert.equal(res.status, status, label);
+    assert.doesNotMatch(await res.text(), /addr-cam/, label);
+  };
 
-  assert.deepEqual(await asIfFrom('203.0.113.7', async () => publishers(await get(url))), [{ protocol: 'rtmp' }], 'the public');
-  assert.deepEqual(await publishers(await get(url)), [{ protocol: 'rtmp' }], 'loopback without the token, once API_TOKEN is set');
-  assert.deepEqual(await publishers(await get(url, { origin: 'http://attacker.example', authorization: 'Bearer wrong' })), [{ protocol: 'rtmp' }]);
-  const operator = await asIfFrom('203.0.113.7', async () => publishers(await get(url, { authorization: 'Bearer ops-token' })));
-  assert.equal(operator[0]?.address, '127.0.0.1', 'the real peer address is the publisher\'s (ffmpeg on loopback)');
+  await refused(await asIfFrom('203.0.113.7', () => get(url)), 401, 'the public');
+  await refused(await get(url), 401, 'loopback without the token, once API_TOKEN is set');
+  await refused(await get(url, { origin: 'http://attacker.example', authorization: 'Bearer wrong' }), 401, 'a wrong token');
+  const operator = (await (await asIfFrom('203.0.113.7', () => get(url, { authorization: 'Bearer ops-token' }))).json()) as LiveList;
+  assert.equal(operator.streams[0]?.name, 'addr-cam');
+  assert.equal(operator.streams[0]?.publisher.address, '127.0.0.1', 'the real peer address is the publisher\'s (ffmpeg on loopback)');
 
   const open = await startTestServer();
   t.after(() => open.close());
   startPublisher(open.rtmpUrl('addr-cam'), { seconds: 20 });
   await waitForKeyframe(open.hub, 'addr-cam', 15_000);
   const openUrl = `${open.httpBase}/api/live`;
-  assert.equal((await publishers(await get(openUrl)))[0]?.address, '127.0.0.1', 'loopback operator without API_TOKEN');
-  assert.deepEqual(await publishers(await get(openUrl, { origin: 'http://attacker.example' })), [{ protocol: 'rtmp' }], 'not to other sites\' pages');
-  assert.deepEqual(await asIfFrom('198.51.100.20', async () => publishers(await get(openUrl))), [{ protocol: 'rtmp' }]);
+  const local = (await (await get(openUrl)).json()) as LiveList;
+  assert.equal(local.streams[0]?.publisher.address, '127.0.0.1', 'loopback operator without API_TOKEN');
+  await refused(await get(openUrl, { origin: 'http://attacker.example' }), 403, 'not to other sites\' pages');
+  await refused(await asIfFrom('198.51.100.20', () => get(openUrl)), 403, 'not to the internet');
 });
 
 test('/metrics answers loopback and private networks, not the internet', async (t) => {

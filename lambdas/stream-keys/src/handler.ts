@@ -12,8 +12,9 @@ import {
   type StreamKeyStore,
   type StreamRecord,
 } from './store.js';
-import { ingestUrls, playbackUrls, recordingUrl, type StreamUrlConfig } from './urls.js';
-import { decodeBody, parseCreateStreamBody, parsePageQuery, parseRotateBody } from './validation.js';
+import { issuePlaybackCredential, type PlaybackSigner } from './playback-credentials.js';
+import { credentialedPlayUrls, ingestUrls, playbackUrls, recordingUrl, type StreamUrlConfig } from './urls.js';
+import { decodeBody, parseCreateStreamBody, parsePageQuery, parsePlaybackBody, parseRotateBody } from './validation.js';
 
 export interface StreamKeysHandlerOptions {
   store: StreamKeyStore;
@@ -27,6 +28,14 @@ export interface StreamKeysHandlerOptions {
    * shares no process with any authorizer and leaves it unset.
    */
   onStreamKeyChanged?: (streamId: string) => void;
+  /**
+   * The key that signs playback credentials (CloudFront's format), or
+   * undefined where private playback is not set up: then private streams
+   * cannot be created. Async: the Lambda reads it from Secrets Manager.
+   */
+  playbackSigner?: () => Promise<PlaybackSigner | undefined>;
+  /** Clock in unix seconds, replaceable in tests. */
+  nowSeconds?: () => number;
 }
 
 export type StreamKeysHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -47,6 +56,7 @@ function describeStream(urls: StreamUrlConfig, stream: StreamRecord) {
     updatedAt: stream.updatedAt,
     ...(stream.rotatedAt ? { rotatedAt: stream.rotatedAt } : {}),
     ...(stream.revokedAt ? { revokedAt: stream.revokedAt } : {}),
+    private: stream.private,
     playback: playbackUrls(urls, stream.streamId),
   };
 }
@@ -94,16 +104,23 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 /** Builds the API Gateway (HTTP API, payload v2) handler over a store. */
-export function createStreamKeysHandler({ store, urls, logger, basePath = '', onStreamKeyChanged }: StreamKeysHandlerOptions): StreamKeysHandler {
+const notConfigured = () => new ApiError(409, 'private_playback_not_configured',
+  'private playback is not set up on this deployment (locally it always is; in AWS deploy with -c privatePlayback=true)');
+
+export function createStreamKeysHandler({
+  store, urls, logger, basePath = '', onStreamKeyChanged, playbackSigner = async () => undefined, nowSeconds = () => Math.floor(Date.now() / 1000),
+}: StreamKeysHandlerOptions): StreamKeysHandler {
   async function perform(route: RouteMatch, event: APIGatewayProxyEventV2): Promise<Reply> {
     const query = event.queryStringParameters ?? {};
     const streamId = route.streamId ?? '';
     switch (route.operation) {
       case 'createStream': {
         const text = decodeBody(event.body, event.isBase64Encoded);
-        const { name } = parseCreateStreamBody(text, header(event, 'content-type'));
-        const issued = await store.createStream(name);
-        logger.info({ streamId: issued.stream.streamId }, 'stream created');
+        const body = parseCreateStreamBody(text, header(event, 'content-type'));
+        // A private stream nobody can be given a credential for could never be watched: refuse it up front.
+        if (body.private && !(await playbackSigner())) throw notConfigured();
+        const issued = await store.createStream(body.name, { private: body.private });
+        logger.info({ streamId: issued.stream.streamId, private: body.private }, 'stream created');
         return { status: 201, body: describeIssuedKey(urls, issued) };
       }
       case 'listStreams': {
@@ -127,6 +144,29 @@ export function createStreamKeysHandler({ store, urls, logger, basePath = '', on
         logger.info({ streamId }, 'stream revoked');
         onStreamKeyChanged?.(streamId);
         return { status: 200, body: describeStream(urls, stream) };
+      }
+      case 'issuePlayback': {
+        const { expiresInSeconds, viewerIp } = parsePlaybackBody(decodeBody(event.body, event.isBase64Encoded), header(event, 'content-type'));
+        const stream = await store.getStream(streamId);
+        if (!stream) throw new StreamNotFoundError(streamId);
+        if (stream.status !== 'active') throw new StreamRevokedError(streamId);
+        const signer = await playbackSigner();
+        if (!signer) throw notConfigured();
+        const expiresAt = nowSeconds() + expiresInSeconds;
+        const credential = issuePlaybackCredential(signer, urls.hlsBaseUrl, 'live', streamId, { expiresAt, viewerIp });
+        logger.info({ streamId, expiresAt, boundToAddress: viewerIp !== undefined }, 'playback credential issued');
+        return {
+          status: 200,
+          body: {
+            streamId,
+            private: stream.private,
+            expiresAt: new Date(expiresAt * 1000).toISOString(),
+            // Set these on the viewer's browser for the HLS domain (Secure; HttpOnly; SameSite as fits the app); see docs/deploy.md.
+            cookies: credential.cookies,
+            token: credential.token,
+            playback: credentialedPlayUrls(urls, streamId, credential.token),
+          },
+        };
       }
       case 'listRecordings': {
         const paging = parsePageQuery(query);

@@ -4,3 +4,5 @@ export * from './keys.js';
 export * from './store.js';
 export * from './urls.js';
 export * from './validation.js';
+export * from './playback-credentials.js';
+export * from './publish-proof.js';

@@ -5,7 +5,7 @@ import { validateStreamId } from './validation.js';
  * Maps a method and path to one of the API's operations. Pure, so the
  * routing table is tested without DynamoDB.
  */
-export type Operation = 'listStreams' | 'createStream' | 'getStream' | 'revokeStream' | 'rotateKey' | 'listRecordings';
+export type Operation = 'listStreams' | 'createStream' | 'getStream' | 'revokeStream' | 'rotateKey' | 'listRecordings' | 'issuePlayback';
 
 export interface RouteMatch {
   operation: Operation;
@@ -18,6 +18,7 @@ const ROUTES: { shape: string[]; methods: Partial<Record<string, Operation>> }[]
   { shape: ['{id}'], methods: { GET: 'getStream', DELETE: 'revokeStream' } },
   { shape: ['{id}', 'rotate'], methods: { POST: 'rotateKey' } },
   { shape: ['{id}', 'recordings'], methods: { GET: 'listRecordings' } },
+  { shape: ['{id}', 'playback'], methods: { POST: 'issuePlayback' } },
 ];
 
 const notFound = () => new ApiError(404, 'not_found', 'no such route');

@@ -2,6 +2,7 @@ import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type 
 import { RECORDING_SK_PREFIX, STREAM_META_SK, STREAMS_TABLE_SCHEMA, streamPk } from '@bridgecast/contracts';
 import type { TableKey } from './cursor.js';
 import { generateStreamId, generateStreamKey, hashStreamKey } from './keys.js';
+import { publishVerifierForKey } from './publish-proof.js';
 
 /**
  * Stream records in the shared single-table design (see the contracts):
@@ -23,6 +24,14 @@ export interface StreamRecord {
   updatedAt: string;
   rotatedAt?: string;
   revokedAt?: string;
+  /** Private streams are played only with a playback credential (absent on older records: public). */
+  private: boolean;
+}
+
+/** What a publish check needs besides the stream: the Ed25519 public key that KCP publish proofs are checked with. */
+export interface PublishingStream extends StreamRecord {
+  /** Absent on streams whose key was issued before publish proofs existed (rotate to get one). */
+  publishVerifier?: string;
 }
 
 export interface RecordingRecord {
@@ -85,6 +94,7 @@ function toStreamRecord(item: Record<string, unknown>): StreamRecord {
     updatedAt: String(item.updatedAt),
     ...(typeof item.rotatedAt === 'string' ? { rotatedAt: item.rotatedAt } : {}),
     ...(typeof item.revokedAt === 'string' ? { revokedAt: item.revokedAt } : {}),
+    private: item.private === true,
   };
 }
 
@@ -113,14 +123,16 @@ export class StreamKeyStore {
   ) {}
 
   /** Creates an active stream; the returned key is never retrievable again. */
-  async createStream(name: string): Promise<{ stream: StreamRecord; streamKey: string }> {
+  async createStream(name: string, options: { private?: boolean } = {}): Promise<{ stream: StreamRecord; streamKey: string }> {
     const streamKey = generateStreamKey();
     const at = this.now().toISOString();
-    const stream: StreamRecord = { streamId: generateStreamId(), name, status: 'active', keyVersion: 1, createdAt: at, updatedAt: at };
+    const stream: StreamRecord = {
+      streamId: generateStreamId(), name, status: 'active', keyVersion: 1, createdAt: at, updatedAt: at, private: options.private === true,
+    };
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: streamPk(stream.streamId), sk: META, ...stream, keyHash: hashStreamKey(streamKey) },
+        Item: { pk: streamPk(stream.streamId), sk: META, ...stream, keyHash: hashStreamKey(streamKey), publishVerifier: publishVerifierForKey(streamKey) },
         // 80 random bits make a collision absurd, but an overwrite would hijack a stream, so make it impossible.
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
@@ -174,8 +186,8 @@ export class StreamKeyStore {
     const streamKey = generateStreamKey();
     const at = this.now().toISOString();
     const attributes = await this.conditionalUpdate(current, {
-      UpdateExpression: 'SET keyHash = :hash, keyVersion = :next, rotatedAt = :at, updatedAt = :at',
-      ExpressionAttributeValues: { ':hash': hashStreamKey(streamKey), ':at': at },
+      UpdateExpression: 'SET keyHash = :hash, publishVerifier = :verifier, keyVersion = :next, rotatedAt = :at, updatedAt = :at',
+      ExpressionAttributeValues: { ':hash': hashStreamKey(streamKey), ':verifier': publishVerifierForKey(streamKey), ':at': at },
     });
     return { stream: toStreamRecord(attributes), streamKey };
   }
@@ -188,7 +200,7 @@ export class StreamKeyStore {
     const current = await this.requireActive(streamId);
     const at = this.now().toISOString();
     const attributes = await this.conditionalUpdate(current, {
-      UpdateExpression: 'SET #status = :revoked, keyVersion = :next, revokedAt = :at, updatedAt = :at REMOVE keyHash',
+      UpdateExpression: 'SET #status = :revoked, keyVersion = :next, revokedAt = :at, updatedAt = :at REMOVE keyHash, publishVerifier',
       ExpressionAttributeValues: { ':revoked': 'revoked', ':at': at },
     });
     return toStreamRecord(attributes);
@@ -196,7 +208,14 @@ export class StreamKeyStore {
 
   /** The active stream a key belongs to, or undefined for unknown and revoked keys. */
   async resolveKey(streamKey: string): Promise<StreamRecord | undefined> {
-    const keyHash = hashStreamKey(streamKey);
+    return this.resolveKeyHash(hashStreamKey(streamKey));
+  }
+
+  /**
+   * The active stream whose key has this SHA-256, with what checks its
+   * publish proofs (a KCP publisher names its key by hash, see publish-proof.ts).
+   */
+  async resolveKeyHash(keyHash: string): Promise<PublishingStream | undefined> {
     const { Items } = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -213,7 +232,8 @@ export class StreamKeyStore {
       new GetCommand({ TableName: this.tableName, Key: { pk: Items[0].pk, sk: META }, ConsistentRead: true }),
     );
     if (!Item || Item.keyHash !== keyHash || Item.status !== 'active') return undefined;
-    return toStreamRecord(Item);
+    const stream = toStreamRecord(Item);
+    return typeof Item.publishVerifier === 'string' ? { ...stream, publishVerifier: Item.publishVerifier } : stream;
   }
 
   /** Recordings of a stream, newest first (broadcast ids sort by start time). */

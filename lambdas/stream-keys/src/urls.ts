@@ -12,17 +12,29 @@ export interface StreamUrlConfig {
   kcpPort: number;
   /** Base of HLS URLs, e.g. https://cdn.example.com (HLS_BASE_URL). */
   hlsBaseUrl: string;
-  /** Base of HTTP-FLV URLs (FLV_BASE_URL). */
+  /** Base of HTTP-FLV URLs (FLV_BASE_URL; https:// when the load balancer terminates TLS). */
   flvBaseUrl: string;
+  /** RTMPS port on ingestHost (RTMPS_PORT), when TLS is offered. */
+  rtmpsPort?: number;
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
-export function ingestUrls(config: StreamUrlConfig, streamKey: string): { rtmp: string; kcp: string } {
+export function ingestUrls(config: StreamUrlConfig, streamKey: string): { rtmp: string; rtmps?: string; kcp: string } {
   return {
     rtmp: `rtmp://${config.ingestHost}:${config.rtmpPort}/live/${streamKey}`,
+    ...(config.rtmpsPort ? { rtmps: `rtmps://${config.ingestHost}:${config.rtmpsPort}/live/${streamKey}` } : {}),
+    // The key in a KCP URL is for the bridges and the client API, which send a publish proof instead of it.
     kcp: `kcp://${config.ingestHost}:${config.kcpPort}/live/${streamKey}`,
   };
+}
+
+/** Where a holder of a play token watches: each URL carries the token (the HLS URL relies on the cookies instead). */
+export function credentialedPlayUrls(config: StreamUrlConfig, streamId: string, token: string): { hls: string; flv: string; rtmp: string; kcp: string } {
+  const query = `?token=${encodeURIComponent(token)}`;
+  const { hls, flv } = playbackUrls(config, streamId);
+  const rtmp = config.rtmpsPort ? `rtmps://${config.ingestHost}:${config.rtmpsPort}` : `rtmp://${config.ingestHost}:${config.rtmpPort}`;
+  return { hls, flv: `${flv}${query}`, rtmp: `${rtmp}/live/${streamId}${query}`, kcp: `kcp://${config.ingestHost}:${config.kcpPort}/live/${streamId}${query}` };
 }
 
 export function playbackUrls(config: StreamUrlConfig, streamId: string): { hls: string; flv: string } {

@@ -2,6 +2,7 @@ import { ApiError, badRequest } from '@bridgecast/contracts';
 import type { TableKey } from './cursor.js';
 import { decodeCursor } from './cursor.js';
 import { isWellFormedStreamId } from './keys.js';
+import { normalizeViewerIp } from './playback-credentials.js';
 
 /**
  * Validation of everything a client sends: body, stream names, ids and
@@ -81,12 +82,41 @@ function parseJsonObject(text: string | undefined, example: string): Record<stri
   return parsed as Record<string, unknown>;
 }
 
-/** `POST /streams`: exactly `{ "name": <valid name> }`, as application/json. */
-export function parseCreateStreamBody(text: string | undefined, contentType: string | undefined): { name: string } {
+/** `POST /streams`: `{ "name": <valid name>, "private"?: boolean }`, as application/json. */
+export function parseCreateStreamBody(text: string | undefined, contentType: string | undefined): { name: string; private: boolean } {
   requireJsonType(contentType);
-  const parsed = parseJsonObject(text, '{"name": "..."}');
-  if (Object.keys(parsed).some((k) => k !== 'name')) throw badRequest('invalid_body', 'the only field allowed is "name"');
-  return { name: validateStreamName(parsed.name) };
+  const parsed = parseJsonObject(text, '{"name": "...", "private": false}');
+  if (Object.keys(parsed).some((k) => k !== 'name' && k !== 'private')) throw badRequest('invalid_body', 'the fields allowed are "name" and "private"');
+  if (parsed.private !== undefined && typeof parsed.private !== 'boolean') throw badRequest('invalid_private', '"private" must be true or false');
+  return { name: validateStreamName(parsed.name), private: parsed.private === true };
+}
+
+export const DEFAULT_PLAYBACK_SECONDS = 3600;
+export const MAX_PLAYBACK_SECONDS = 86_400;
+const MIN_PLAYBACK_SECONDS = 60;
+
+/**
+ * `POST /streams/{id}/playback`: `{ "expiresInSeconds"?: 60..86400,
+ * "viewerIp"?: "<address or CIDR>" }` (an empty body takes the defaults).
+ */
+export function parsePlaybackBody(text: string | undefined, contentType: string | undefined): { expiresInSeconds: number; viewerIp?: string } {
+  if (text === undefined) return { expiresInSeconds: DEFAULT_PLAYBACK_SECONDS };
+  requireJsonType(contentType);
+  const parsed = parseJsonObject(text, '{"expiresInSeconds": 3600, "viewerIp": "203.0.113.7"}');
+  if (Object.keys(parsed).some((k) => k !== 'expiresInSeconds' && k !== 'viewerIp')) {
+    throw badRequest('invalid_body', 'the fields allowed are "expiresInSeconds" and "viewerIp"');
+  }
+  const seconds = parsed.expiresInSeconds ?? DEFAULT_PLAYBACK_SECONDS;
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < MIN_PLAYBACK_SECONDS || seconds > MAX_PLAYBACK_SECONDS) {
+    throw badRequest('invalid_expiry', `expiresInSeconds must be an integer from ${MIN_PLAYBACK_SECONDS} to ${MAX_PLAYBACK_SECONDS}`);
+  }
+  if (parsed.viewerIp === undefined) return { expiresInSeconds: seconds };
+  if (typeof parsed.viewerIp !== 'string') throw badRequest('invalid_viewer_ip', 'viewerIp must be an IP address or CIDR');
+  try {
+    return { expiresInSeconds: seconds, viewerIp: normalizeViewerIp(parsed.viewerIp) };
+  } catch {
+    throw badRequest('invalid_viewer_ip', 'viewerIp must be an IPv4 or IPv6 address or CIDR');
+  }
 }
 
 /**

@@ -36,6 +36,19 @@ export interface MediaConfig {
   hlsEnabled: boolean;
   hlsSegmentSeconds: number;
   hlsWindow: number;
+  /**
+   * Public keys that sign private streams' playback credentials, JSON
+   * `{"<Key-Pair-Id>": "<PEM>"}` (PLAYBACK_PUBLIC_KEYS; the CloudFront key
+   * group's keys in AWS). Locally the server adds its own generated key.
+   */
+  playbackPublicKeys: string | undefined;
+  /** Origins of the app's pages allowed credentialed CORS on HLS and HTTP-FLV (PLAYBACK_ORIGINS, comma-separated). */
+  playbackOrigins: string[];
+  /** TLS certificate and key (PEM paths): enable RTMPS on rtmpsPort and HTTPS on httpsPort. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  rtmpsPort: number;
+  httpsPort: number;
   /** Local recordings (DATA_DIR/hls/recordings) are pruned, oldest ended broadcast first, above this many bytes (0: no bound). */
   recordingsMaxBytes: number;
   /** ... and once ended more than this many days ago (0: no age limit). */
@@ -135,6 +148,27 @@ function appList(env: NodeJS.ProcessEnv): string[] {
 /** 10 GiB: about nine hours of a 2.5 Mbit/s stream. */
 export const DEFAULT_RECORDINGS_MAX_BYTES = 10 * 1024 ** 3;
 
+/** An origin as browsers send it (`https://app.example.com[:port]`); anything else is a configuration error. */
+function origin(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.origin === 'null' || url.origin !== raw.replace(/\/$/, '')) throw new ConfigError('PLAYBACK_ORIGINS', raw, 'origins like https://app.example.com, comma-separated');
+  return url.origin;
+}
+
+function tlsFiles(env: NodeJS.ProcessEnv): { tlsCertFile: string | undefined; tlsKeyFile: string | undefined } {
+  const tlsCertFile = env.TLS_CERT_FILE || undefined;
+  const tlsKeyFile = env.TLS_KEY_FILE || undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError(tlsCertFile === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', tlsCertFile ?? tlsKeyFile ?? '', 'set together with the other of TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+  return { tlsCertFile, tlsKeyFile };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
   return {
     host: env.HOST || '0.0.0.0',
@@ -159,6 +193,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     recordingsMaxBytes: int(env, 'RECORDINGS_MAX_BYTES', DEFAULT_RECORDINGS_MAX_BYTES),
     recordingsMaxDays: int(env, 'RECORDINGS_MAX_DAYS', 0),
     playTokenSecret: env.PLAY_TOKEN_SECRET || undefined,
+    playbackPublicKeys: env.PLAYBACK_PUBLIC_KEYS || undefined,
+    playbackOrigins: (env.PLAYBACK_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean).map(origin),
+    ...tlsFiles(env),
+    rtmpsPort: port(env, 'RTMPS_PORT', 1936),
+    httpsPort: port(env, 'HTTPS_PORT', 8443),
     apiToken: env.API_TOKEN || undefined,
     viewerBacklogBytes: int(env, 'VIEWER_BACKLOG_BYTES', 4 * 1024 * 1024),
     writeMergeMs: int(env, 'WRITE_MERGE_MS', 20),

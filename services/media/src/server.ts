@@ -1,9 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
+import type https from 'node:https';
 import type net from 'node:net';
 import { hlsKeys } from '@bridgecast/contracts';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { createLocalApiHandler } from './auth/api-adapter.js';
-import { playAuthorizer } from './auth/play-token.js';
+import { loadPlaybackKeys, PlaybackAccess } from './auth/playback-access.js';
+import { isPrivateAddress } from './auth/private-address.js';
 import { KeyAuthorizedStreams } from './auth/key-authorized-streams.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
@@ -13,7 +16,7 @@ import { EgressMeters } from './hub/egress-meter.js';
 import { StreamHub } from './hub/stream-hub.js';
 import { WriteFlusher } from './hub/write-batch.js';
 import { handleFlvRequest } from './http/flv-route.js';
-import { createHttpServer, listenHttp, type Route } from './http/http-server.js';
+import { createHttpServer, createHttpsServer, listenHttp, type Route } from './http/http-server.js';
 import { hlsRoute } from './http/hls-route.js';
 import { healthRoute } from './http/routes/health.js';
 import { keysApiRoute } from './http/routes/keys-api.js';
@@ -51,6 +54,9 @@ export interface MediaServer {
   readonly rtmp: RtmpSessionManager;
   readonly rtmpPort: number;
   readonly httpPort: number;
+  /** RTMPS and HTTPS ports; undefined without TLS_CERT_FILE / TLS_KEY_FILE. */
+  readonly rtmpsPort: number | undefined;
+  readonly httpsPort: number | undefined;
   /** The bound UDP port of RTMP over KCP; undefined when KCP is off. */
   readonly kcpPort: number | undefined;
   readonly kcp: KcpServerEndpoint | undefined;
@@ -103,18 +109,24 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       clusterPull: true,
     })
     : null;
-  const playTokens = playAuthorizer(config.playTokenSecret);
+  const playbackKeys = await loadPlaybackKeys({ publicKeysJson: config.playbackPublicKeys, dataDir: config.dataDir, localSigner: publishAuth.embedded });
+  const playback = new PlaybackAccess({ store: publishAuth.store, verifier: playbackKeys.verifier, playTokenSecret: config.playTokenSecret, logger });
+  const tlsFiles = config.tlsCertFile && config.tlsKeyFile
+    ? { cert: await readFile(config.tlsCertFile), key: await readFile(config.tlsKeyFile) }
+    : undefined;
   // Relay requests (signed by the shared secret) are decided by the relay
   // authorizer; everything else by stream keys and play tokens.
   const keyAuthorized = new KeyAuthorizedStreams();
-  const authorizePublish = async (app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision> => {
+  const authorizePublish = async (
+    app: string, key: string, remoteAddress: string, query: URLSearchParams, serverNonce: Buffer | undefined, requireProof: boolean,
+  ): Promise<PublishDecision> => {
     const relayDecision = relays.authorizer.authorizePublish(app, key, query);
     if (relayDecision) return relayDecision.ok ? claimLease(app, relayDecision.streamId, relayDecision) : relayDecision;
     if (hub.publishedHere().length >= config.limits.maxPublishers) {
       logger.warn({ remoteAddress, maxPublishers: config.limits.maxPublishers }, 'publish refused: publisher limit reached');
       return { ok: false, code: 'RateLimited', reason: 'this server is full; reconnect to another instance' };
     }
-    const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress });
+    const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress, serverNonce, requireProof });
     if (!decision.ok) return decision;
     const claimed = await claimLease(app, decision.streamId, decision);
     if (claimed.ok) keyAuthorized.add(decision.streamId);
@@ -125,8 +137,8 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     const claim = await cluster.registry.claim(app, streamId);
     return claim.ok ? decision : { ok: false, code: 'BadName', reason: claim.reason };
   };
-  const authorizePlay = (app: string, name: string, query: URLSearchParams): boolean =>
-    relays.authorizer.authorizePlay(app, name, query) ?? playTokens(app, name, query);
+  const authorizePlay = async (app: string, name: string, query: URLSearchParams, remoteAddress: string): Promise<boolean> =>
+    relays.authorizer.authorizePlay(app, name, query) ?? playback.authorizeStreamPlay(app, name, query, remoteAddress);
 
   const writeFlusher = new WriteFlusher(config.writeMergeMs);
   let metrics: MediaMetrics | undefined;
@@ -135,7 +147,8 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     logger,
     protocol,
     remoteAddress,
-    authorizePublish,
+    // KCP travels over UDP, readable and replayable on the path: there a publish must prove the key, not send it.
+    authorizePublish: (app, key, address, query, serverNonce) => authorizePublish(app, key, address, query, serverNonce, protocol === 'kcp'),
     authorizePlay,
     maxViewerBacklogBytes: config.viewerBacklogBytes,
     acceptingPublishers: () => accepting,
@@ -159,7 +172,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   });
   const retention = localHlsRoot === undefined ? undefined
     : startRecordingRetention(localHlsRoot, { maxBytes: config.recordingsMaxBytes, maxDays: config.recordingsMaxDays }, logger);
-  metrics = new MediaMetrics({ hub, egress, rtmp }, [
+  metrics = new MediaMetrics({ hub, egress, rtmp, playbackRefusals: playback.refusals }, [
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
   ]);
@@ -179,12 +192,18 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   const rtmpServer = await listenOrExplain('RTMP (TCP)', 'RTMP_PORT', config.rtmpPort, () => listenRtmpTcp(rtmp, config.host, config.rtmpPort));
   const rtmpPort = (rtmpServer.address() as net.AddressInfo).port;
+  const rtmpsServer = tlsFiles
+    ? await listenOrExplain('RTMPS (TCP)', 'RTMPS_PORT', config.rtmpsPort, () => listenRtmpTcp(rtmp, config.host, config.rtmpsPort, tlsFiles))
+    : undefined;
+  const rtmpsPort = rtmpsServer ? (rtmpsServer.address() as net.AddressInfo).port : undefined;
   const kcpPort = kcp?.address().port;
   bound.rtmpPort = rtmpPort;
   bound.kcpPort = kcpPort;
 
   let httpPort = config.httpPort;
-  const flvOptions = { hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher };
+  const flvOptions = {
+    hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher, appOrigins: config.playbackOrigins,
+  };
   const liveStreams = () => hub.publishedHere().map((s) => describeLiveStream(s));
   // In a cluster, the live list is the registry's: every task answers the same.
   const clusterLiveStreams = async () => (await cluster.registry.list()).map((lease) => describeClusterStream(lease, hub.get(lease.app, lease.name)));
@@ -216,7 +235,9 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
         // Read per request: the HTTP port is known once it listens (it may be 0 = any).
         get hlsBaseUrl() { return config.hlsBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
         get flvBaseUrl() { return config.flvBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
+        ...(rtmpsPort !== undefined ? { rtmpsPort } : {}),
       },
+      playbackSigner: playbackKeys.signer,
       apiToken: config.apiToken,
       publicHost: config.publicHost,
       logger,
@@ -227,16 +248,22 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     routes.push(keysApiRoute(api));
   }
   // Local HLS serving (in AWS, CloudFront serves the bucket) and the web page.
-  if (localHlsRoot !== undefined) routes.push(hlsRoute(localHlsRoot, authorizePlay));
+  if (localHlsRoot !== undefined) {
+    routes.push(hlsRoute(localHlsRoot, (req, streamId, url, query) => playback.authorizeHls(req, streamId, url, query), config.playbackOrigins));
+  }
   routes.push(webPageRoute({ rtmpPort, apps: config.apps }));
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
   routes.push(relays.pulls || clusterPulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
-  const httpServer = createHttpServer(routes, logger);
+  const httpServer = createHttpServer(routes, logger, config.playbackOrigins);
   httpPort = await listenOrExplain('HTTP', 'HTTP_PORT', config.httpPort, () => listenHttp(httpServer, config.host, config.httpPort));
   bound.httpPort = httpPort;
+  const httpsServer = tlsFiles ? createHttpsServer(tlsFiles, routes, logger, config.playbackOrigins) : undefined;
+  const httpsPort = httpsServer
+    ? await listenOrExplain('HTTPS', 'HTTPS_PORT', config.httpsPort, () => listenHttp(httpsServer, config.host, config.httpsPort))
+    : undefined;
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'server shutting down'): Promise<void> => {
@@ -255,6 +282,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       relays.close(reason);
       clusterPulls?.close(reason);
       rtmpServer.close();
+      rtmpsServer?.close();
       hub.closeAll(reason);
       await cluster.close();
       rtmp.closeAll(reason);
@@ -264,15 +292,16 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       await hlsStore?.close();
       await kcp?.close();
       await closeHttp(httpServer);
+      if (httpsServer) await closeHttp(httpsServer);
       await publishAuth.close();
       await dataDirLock.release();
     })();
     return closing;
   };
 
-  logger.info({ rtmpPort: rtmpPort, kcpPort, httpPort, auth: config.auth }, 'media service listening');
+  logger.info({ rtmpPort: rtmpPort, rtmpsPort, kcpPort, httpPort, httpsPort, auth: config.auth }, 'media service listening');
   return {
-    config, logger, hub, metrics, rtmp, rtmpPort: rtmpPort, httpPort, kcpPort, kcp,
+    config, logger, hub, metrics, rtmp, rtmpPort: rtmpPort, rtmpsPort, httpPort, httpsPort, kcpPort, kcp,
     streamKeys: publishAuth.store, close,
   };
 }
@@ -281,7 +310,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function closeHttp(server: http.Server): Promise<void> {
+function closeHttp(server: http.Server | https.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

@@ -3,8 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError, apiErrorBody } from '@bridgecast/contracts';
 import { createStreamKeysHandler } from '@bridgecast/stream-keys';
-import type { RecordingRecord, StreamKeyStore } from '@bridgecast/stream-keys';
-import type { StreamUrlConfig } from '@bridgecast/stream-keys';
+import type { PlaybackSigner, RecordingRecord, StreamKeyStore, StreamUrlConfig } from '@bridgecast/stream-keys';
 import { MAX_BODY_BYTES, payloadTooLargeError } from '@bridgecast/stream-keys';
 import type { LiveStreamDescription } from '../http/stream-list.js';
 import type { Logger } from '../logger.js';
@@ -36,6 +35,8 @@ export interface LocalApiOptions {
    * entry (null when off air), and `streams`, the live list.
    */
   liveStreams?: () => LiveStreamDescription[];
+  /** This server's playback signing key (see playback-access.ts): private streams and their credentials. */
+  playbackSigner?: PlaybackSigner;
   /**
    * The recordings of a stream, newest first, when they are not indexed in
    * the table: locally nothing runs the recording indexer, so they come
@@ -142,9 +143,13 @@ function withRecordingsFrom(store: StreamKeyStore, list: (streamId: string) => P
   return overlay;
 }
 
-export function createLocalApiHandler({ store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged, listRecordings }: LocalApiOptions): LocalApiHandler {
+export function createLocalApiHandler({
+  store, urls, apiToken, publicHost, logger, liveStreams, onStreamKeyChanged, listRecordings, playbackSigner,
+}: LocalApiOptions): LocalApiHandler {
   const apiStore = listRecordings ? withRecordingsFrom(store, listRecordings) : store;
-  const handler = createStreamKeysHandler({ store: apiStore, urls, logger, basePath: BASE_PATH, onStreamKeyChanged });
+  const handler = createStreamKeysHandler({
+    store: apiStore, urls, logger, basePath: BASE_PATH, onStreamKeyChanged, playbackSigner: async () => playbackSigner,
+  });
   return async (req, res) => {
     const refusal = operatorRefusal(req, { apiToken, publicHost });
     if (refusal) {

@@ -25,9 +25,3 @@ export function verifyPlayToken(secret: string, app: string, stream: string, tok
   const given = Buffer.from(token.slice(dot + 1));
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
-
-/** The play check the sessions and HTTP routes use: public without a secret. */
-export function playAuthorizer(secret: string | undefined) {
-  return (app: string, stream: string, query: URLSearchParams): boolean =>
-    secret === undefined || verifyPlayToken(secret, app, stream, query.get('token'));
-}

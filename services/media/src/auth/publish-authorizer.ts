@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { PublishDecision } from '../rtmp/server-session.js';
 import { isValidAppName, isValidStreamName } from '../rtmp/names.js';
-import { hashStreamKey, isWellFormedStreamKey } from '@bridgecast/stream-keys';
+import { hashStreamKey, isPublishProof, isWellFormedStreamKey, parsePublishProof, verifyPublishProof } from '@bridgecast/stream-keys';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { throttleKeyForAddress } from './address-key.js';
 import { DEFAULT_THROTTLE_POLICY, FailureThrottle, type ThrottlePolicy } from './failure-throttle.js';
@@ -12,8 +12,13 @@ export type { PublishDecision };
 /** A publish attempt: `rtmp://host/<app>/<key>` (the query string already split off) and who sent it. */
 export interface PublishRequest {
   app: string;
+  /** The plain stream key, or (required over KCP) a publish proof bound to `serverNonce` (see publish-proof.ts). */
   key: string;
   remoteAddress: string;
+  /** This session's server nonce (digest of its RTMP S1): what a publish proof must be bound to. */
+  serverNonce?: Buffer;
+  /** True on transports whose bytes a bystander can read and replay (KCP): the plain key is refused. */
+  requireProof?: boolean;
 }
 
 /** Decides who may publish; RTMP and KCP ingest both ask it. */
@@ -26,6 +31,7 @@ export interface PublishAuthorizer {
 }
 
 const badName = (reason: string): PublishDecision => ({ ok: false, code: 'BadName', reason });
+const unauthorized = (reason: string): PublishDecision => ({ ok: false, code: 'Unauthorized', reason });
 
 /** AUTH=none: the stream name is the stream id; anyone may publish a safe name. */
 export class OpenAuthorizer implements PublishAuthorizer {
@@ -56,7 +62,7 @@ export interface KeyCachePolicy {
 export const DEFAULT_KEY_CACHE_POLICY: KeyCachePolicy = { maxEntries: 1000, positiveTtlMs: 5_000, negativeTtlMs: 1_000 };
 
 export interface StreamKeyAuthorizerOptions {
-  store: Pick<StreamKeyStore, 'resolveKey' | 'isStreamActive'>;
+  store: Pick<StreamKeyStore, 'resolveKeyHash' | 'isStreamActive'>;
   logger: Logger;
   cache?: KeyCachePolicy;
   throttle?: ThrottlePolicy;
@@ -65,7 +71,10 @@ export interface StreamKeyAuthorizerOptions {
 }
 
 /** The first characters of the key's hash: enough to correlate log lines, useless to an attacker. */
-const keyFingerprint = (key: string) => hashStreamKey(key).slice(0, 8);
+const keyFingerprint = (key: string) => (isPublishProof(key) ? key.slice(4, 12) : hashStreamKey(key).slice(0, 8));
+
+/** A key hash resolved through the table: the stream and what checks its publish proofs; null for unknown keys. */
+type ResolvedKey = { streamId: string; publishVerifier?: string } | null;
 
 /**
  * AUTH=keys: the stream name is a stream key, resolved to its stream id
@@ -75,7 +84,7 @@ const keyFingerprint = (key: string) => hashStreamKey(key).slice(0, 8);
 export class StreamKeyAuthorizer implements PublishAuthorizer {
   private readonly cachePolicy: KeyCachePolicy;
   /** Keyed by key hash, so the cache holds no usable secrets; null marks a known-bad key. */
-  private readonly lookups: TtlCache<string, string | null>;
+  private readonly lookups: TtlCache<string, ResolvedKey>;
   private readonly failures: FailureThrottle;
   private readonly now: () => number;
   /** Bumped by forgetStream: a lookup that started before must not cache its (possibly stale) answer. */
@@ -88,7 +97,7 @@ export class StreamKeyAuthorizer implements PublishAuthorizer {
     this.now = options.now ?? Date.now;
   }
 
-  async authorizePublish({ app, key, remoteAddress }: PublishRequest): Promise<PublishDecision> {
+  async authorizePublish({ app, key, remoteAddress, serverNonce, requireProof }: PublishRequest): Promise<PublishDecision> {
     const source = throttleKeyForAddress(remoteAddress);
     const verdict = this.failures.check(source, this.now());
     if (!verdict.allowed) {
@@ -97,10 +106,29 @@ export class StreamKeyAuthorizer implements PublishAuthorizer {
       return { ok: false, code: 'RateLimited', reason: `too many failed attempts; retry in ${seconds} s` };
     }
     if (!isValidAppName(app)) return this.refuse(source, remoteAddress, key, badName('invalid app name'));
-    if (!isWellFormedStreamKey(key)) return this.refuse(source, remoteAddress, key, badName('malformed stream key'));
-
-    const streamId = await this.resolve(key);
-    if (!streamId) return this.refuse(source, remoteAddress, key, { ok: false, code: 'Unauthorized', reason: 'unknown or revoked stream key' });
+    let streamId: string;
+    if (isPublishProof(key)) {
+      const proof = parsePublishProof(key);
+      if (!proof || !serverNonce) return this.refuse(source, remoteAddress, key, badName('malformed publish proof'));
+      const resolved = await this.resolve(proof.keyHash);
+      if (!resolved) return this.refuse(source, remoteAddress, key, unauthorized('unknown or revoked stream key'));
+      if (!resolved.publishVerifier) {
+        return this.refuse(source, remoteAddress, key, unauthorized('this stream key predates publish proofs; rotate it to publish over KCP'));
+      }
+      if (!verifyPublishProof(resolved.publishVerifier, app, proof.keyHash, proof.signature, serverNonce)) {
+        return this.refuse(source, remoteAddress, key, unauthorized('publish proof does not match this session (replayed or wrong key)'));
+      }
+      streamId = resolved.streamId;
+    } else {
+      if (!isWellFormedStreamKey(key)) return this.refuse(source, remoteAddress, key, badName('malformed stream key'));
+      if (requireProof) {
+        // The key itself was just sent in clear over UDP: refuse it, and say how to publish.
+        return this.refuse(source, remoteAddress, key, unauthorized('over KCP send a publish proof, not the stream key (bridgecast kcp-push and publishOverKcp make one)'));
+      }
+      const resolved = await this.resolve(hashStreamKey(key));
+      if (!resolved) return this.refuse(source, remoteAddress, key, unauthorized('unknown or revoked stream key'));
+      streamId = resolved.streamId;
+    }
     this.failures.recordSuccess(source);
     this.options.logger.info({ streamId, remoteAddress, key: keyFingerprint(key) }, 'publish authorized');
     return { ok: true, streamId };
@@ -112,20 +140,20 @@ export class StreamKeyAuthorizer implements PublishAuthorizer {
 
   forgetStream(streamId: string): void {
     this.forgets++;
-    this.lookups.deleteValue(streamId);
+    this.lookups.deleteWhere((resolved) => resolved?.streamId === streamId);
   }
 
-  private async resolve(key: string): Promise<string | null> {
-    const hash = hashStreamKey(key);
+  private async resolve(hash: string): Promise<ResolvedKey> {
     const cached = this.lookups.get(hash, this.now());
     if (cached !== undefined) return cached;
     const forgetsBefore = this.forgets;
-    const streamId = (await this.options.store.resolveKey(key))?.streamId ?? null;
+    const stream = await this.options.store.resolveKeyHash(hash);
+    const resolved: ResolvedKey = stream ? { streamId: stream.streamId, publishVerifier: stream.publishVerifier } : null;
     // The answer may predate a rotation that finished while we waited: use it once, do not keep it.
-    if (this.forgets !== forgetsBefore) return streamId;
-    const ttl = streamId ? this.cachePolicy.positiveTtlMs : this.cachePolicy.negativeTtlMs;
-    this.lookups.set(hash, streamId, ttl, this.now());
-    return streamId;
+    if (this.forgets !== forgetsBefore) return resolved;
+    const ttl = resolved ? this.cachePolicy.positiveTtlMs : this.cachePolicy.negativeTtlMs;
+    this.lookups.set(hash, resolved, ttl, this.now());
+    return resolved;
   }
 
   private refuse(source: string, remoteAddress: string, key: string, decision: PublishDecision): PublishDecision {

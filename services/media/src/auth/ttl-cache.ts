@@ -33,8 +33,8 @@ export class TtlCache<K, V> {
     this.entries.delete(key);
   }
 
-  /** Drops every entry holding `value` (a scan: the cache is small and this is rare). */
-  deleteValue(value: V): void {
-    for (const [key, entry] of this.entries) if (entry.value === value) this.entries.delete(key);
+  /** Drops every entry whose value passes `test` (a scan: the cache is small and this is rare). */
+  deleteWhere(test: (value: V) => boolean): void {
+    for (const [key, entry] of this.entries) if (test(entry.value)) this.entries.delete(key);
   }
 }

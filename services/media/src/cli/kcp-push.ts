@@ -5,7 +5,8 @@ import { loadKcpSettings } from '../kcp-config.js';
 const USAGE = `Usage: bridgecast kcp-push --listen 127.0.0.1:19350 --server kcp://HOST:1935
 
 Listens for RTMP locally and carries every stream published to it to the
-server over KCP (same app and stream key). Point OBS or ffmpeg at
+server over KCP (same app; instead of the stream key, a proof of it bound
+to the session, so the key never crosses the network). Point OBS or ffmpeg at
   rtmp://127.0.0.1:19350/live/<streamKey>
 Reconnects by itself after a network break.
 

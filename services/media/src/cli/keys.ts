@@ -15,6 +15,7 @@ Commands:
   rotate <streamId>    issue a new key; the old one stops working
   revoke <streamId>    revoke the stream; its key stops working
   recordings <streamId> list the stream's recordings
+  playback <streamId>  issue a viewer's playback credential (cookies for HLS, a token for FLV/RTMP/KCP)
 
 Options:
   --api URL       API base URL (default: the local server, found as \`serve\` listens:
@@ -23,6 +24,9 @@ Options:
   --region NAME   AWS region for SigV4 (default: $AWS_REGION)
   --sigv4         sign even when the URL is loopback (e.g. an SSH tunnel)
   --json          print the API's JSON response
+  --private       (create) a private stream: played only with a credential from "playback"
+  --expires SEC   (playback) lifetime of the credential in seconds (default 3600, at most 86400)
+  --viewer-ip IP  (playback) bind the credential to the viewer's address or CIDR
 `;
 
 export interface CommandOutput {
@@ -43,6 +47,7 @@ interface StreamView {
   createdAt: string;
   rotatedAt?: string;
   revokedAt?: string;
+  private?: boolean;
   playback: { hls: string; flv: string };
   streamKey?: string;
   ingest?: { rtmp: string; kcp: string };
@@ -58,7 +63,7 @@ interface RecordingView {
 
 function formatStream(stream: StreamView): string {
   const lines = [
-    `Stream ${stream.streamId} "${stream.name}" (${stream.status}, key version ${stream.keyVersion})`,
+    `Stream ${stream.streamId} "${stream.name}" (${stream.status}${stream.private ? ', private' : ''}, key version ${stream.keyVersion})`,
     `  Created:      ${stream.createdAt}`,
     ...(stream.rotatedAt ? [`  Rotated:      ${stream.rotatedAt}`] : []),
     ...(stream.revokedAt ? [`  Revoked:      ${stream.revokedAt}`] : []),
@@ -91,17 +96,46 @@ function formatRecordings({ items }: { items: RecordingView[] }): string {
     .join('\n')}\n`;
 }
 
+interface CredentialView {
+  streamId: string;
+  expiresAt: string;
+  cookies: { name: string; value: string; path: string }[];
+  playback: { hls: string; flv: string; rtmp: string; kcp: string };
+}
+
+function formatCredential(c: CredentialView): string {
+  return [
+    `Playback credential for ${c.streamId}, valid until ${c.expiresAt}`,
+    `  HLS:  ${c.playback.hls}`,
+    `        with these cookies, set by the app for the HLS domain (add Domain, Secure, HttpOnly, SameSite as fits):`,
+    ...c.cookies.map((k) => `        Set-Cookie: ${k.name}=${k.value}; Path=${k.path}`),
+    `  FLV:  ${c.playback.flv}`,
+    `  RTMP: ${c.playback.rtmp}`,
+    `  KCP:  ${c.playback.kcp}`,
+    '',
+  ].join('\n');
+}
+
+interface CommandOptions {
+  private: boolean;
+  expires?: string;
+  'viewer-ip'?: string;
+}
+
 interface Action {
   /** The positional argument the command takes, if any. */
   needsArg: 'name' | 'streamId' | false;
   method: string;
   path: (arg: string) => string;
-  body?: (arg: string) => unknown;
+  body?: (arg: string, options: CommandOptions) => unknown;
   format: (body: never) => string;
 }
 
 const ACTIONS: Record<string, Action> = {
-  create: { needsArg: 'name', method: 'POST', path: () => '/streams', body: (name) => ({ name }), format: formatStream },
+  create: {
+    needsArg: 'name', method: 'POST', path: () => '/streams',
+    body: (name, options) => ({ name, ...(options.private ? { private: true } : {}) }), format: formatStream,
+  },
   list: { needsArg: false, method: 'GET', path: () => '/streams?limit=100', format: formatStreamList },
   show: { needsArg: 'streamId', method: 'GET', path: (id) => `/streams/${encodeURIComponent(id)}`, format: formatStream },
   rotate: { needsArg: 'streamId', method: 'POST', path: (id) => `/streams/${encodeURIComponent(id)}/rotate`, format: formatStream },
@@ -111,6 +145,16 @@ const ACTIONS: Record<string, Action> = {
     method: 'GET',
     path: (id) => `/streams/${encodeURIComponent(id)}/recordings?limit=100`,
     format: formatRecordings,
+  },
+  playback: {
+    needsArg: 'streamId',
+    method: 'POST',
+    path: (id) => `/streams/${encodeURIComponent(id)}/playback`,
+    body: (_id, options) => ({
+      ...(options.expires !== undefined ? { expiresInSeconds: Number(options.expires) } : {}),
+      ...(options['viewer-ip'] !== undefined ? { viewerIp: options['viewer-ip'] } : {}),
+    }),
+    format: formatCredential,
   },
 };
 
@@ -143,6 +187,9 @@ export async function runKeysCommand(argv: string[], output: CommandOutput = pro
         region: { type: 'string' },
         sigv4: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        private: { type: 'boolean', default: false },
+        expires: { type: 'string' },
+        'viewer-ip': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -176,7 +223,7 @@ export async function runKeysCommand(argv: string[], output: CommandOutput = pro
   }
   let response: ApiResponse;
   try {
-    response = await send(action.method, action.path(arg ?? ''), action.body?.(arg ?? ''));
+    response = await send(action.method, action.path(arg ?? ''), action.body?.(arg ?? '', values));
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause; // fetch hides the reason (ECONNREFUSED...) here
     output.stderr(`cannot reach the stream-keys API at ${values.api}: ${cause?.message ?? (err as Error).message}` +

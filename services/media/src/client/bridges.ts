@@ -1,4 +1,5 @@
 import type { KcpTuning } from 'kcp-ts';
+import { isWellFormedStreamKey, publishProof } from '@bridgecast/stream-keys';
 import { StreamHub } from '../hub/stream-hub.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Backoff } from '../relay/backoff.js';
@@ -43,11 +44,23 @@ export interface PushBridge extends Bridge {
 }
 
 /**
+ * What a publisher sends as its stream name to `server`: over KCP (UDP, on
+ * a path anyone may read) a stream key is replaced by a proof of it bound to
+ * this session (see publish-proof.ts), so a captured publish cannot be
+ * replayed; over TCP the name goes as is.
+ */
+export function publishNameFor(server: URL, app: string, name: string, serverNonce: Buffer | undefined): string {
+  if (server.protocol !== 'kcp:' || !isWellFormedStreamKey(name)) return name;
+  if (!serverNonce) throw new Error('no session nonce: the RTMP handshake did not complete');
+  return publishProof(name, app, serverNonce);
+}
+
+/**
  * kcp-push: a local RTMP server; each stream published to it
  * (rtmp://127.0.0.1:<port>/<app>/<streamKey>) is published to the server
- * over KCP with the same app and name, so the server checks the stream key
- * as usual. If the server refuses the key, the local publisher is
- * disconnected so the encoder shows the failure.
+ * over KCP with the same app and a proof of the key (never the key itself),
+ * so the server checks the stream key as usual. If the server refuses it,
+ * the local publisher is disconnected so the encoder shows the failure.
  */
 export async function startPushBridge(opts: BridgeOptions & { rtmpPort: number; maxBacklogBytes?: number }): Promise<PushBridge> {
   const hub = new StreamHub();
@@ -59,7 +72,7 @@ export async function startPushBridge(opts: BridgeOptions & { rtmpPort: number; 
     hub.get(app, name)?.publisher.disconnect(`server refused the stream: ${change.detail}`);
   };
   const pushes = new RelayPushManager(hub, [{ url: opts.server, streams: ['*/*'] }], {
-    publishName: (_app, name) => name,
+    publishName: (app, name, serverNonce) => publishNameFor(opts.server, app, name, serverNonce),
     maxBacklogBytes: opts.maxBacklogBytes ?? 8 * 1024 * 1024,
     report,
     backoff: opts.backoff,

@@ -21,6 +21,8 @@ import type { RtmpClient } from '../rtmp/client.js';
 import type { KcpTuning } from 'kcp-ts';
 import { connectRtmp, isPlayNotification } from '../relay/transport.js';
 
+import { publishNameFor } from './bridges.js';
+
 export { startPullBridge, startPushBridge } from './bridges.js';
 export type { MediaPacket };
 
@@ -43,7 +45,11 @@ export interface PlayOptions {
   kcpTuning?: KcpTuning;
 }
 
-/** Publishes `packets` as stream `name` (a stream key) until the source ends; resolves when all were handed over. */
+/**
+ * Publishes `packets` as stream `name` (a stream key) until the source ends;
+ * resolves when all were handed over. Over kcp:// the key never leaves this
+ * process: the server gets a proof of it bound to the session.
+ */
 export async function publishOverKcp(url: string | URL, name: string, packets: AsyncIterable<MediaPacket> | Iterable<MediaPacket>, options: PublishOptions = {}): Promise<void> {
   const { server, app } = target(url);
   const client = await connectRtmp(server, app, undefined, options.kcpTuning);
@@ -51,7 +57,7 @@ export async function publishOverKcp(url: string | URL, name: string, packets: A
   let closedReason: string | null = null;
   client.once('close', (reason) => (closedReason = reason));
   try {
-    await client.publish(name);
+    await client.publish(publishNameFor(server, app, name, client.connection.serverNonce));
     for await (const packet of packets) {
       if (closedReason !== null) throw new Error(`connection closed: ${closedReason}`);
       client.sendPacket(packet);

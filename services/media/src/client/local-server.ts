@@ -44,7 +44,7 @@ const acceptValidName: SessionContext['authorizePublish'] = async (_app, key) =>
  */
 export async function startLocalServer(opts: LocalServerOptions): Promise<LocalServer> {
   const maxBacklogBytes = opts.maxBacklogBytes ?? 4 * 1024 * 1024;
-  const authorizePlay = opts.authorizePlay ?? (() => true);
+  const authorizePlay = opts.authorizePlay ?? (async () => true);
   const egress = new EgressMeter();
   const rtmp = new RtmpSessionManager((protocol, remoteAddress) => ({
     hub: opts.hub,

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Logger } from '../logger.js';
-import { CORS_HEADERS, requestPath, sendError } from './responses.js';
+import { playbackCors, requestPath, sendError } from './responses.js';
 
 /**
  * A route: returns true if it handled the request. Routes are tried in
@@ -9,8 +10,17 @@ import { CORS_HEADERS, requestPath, sendError } from './responses.js';
 export type Route = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => boolean | Promise<boolean>;
 
 /** The single HTTP port: health, metrics, API, HTTP-FLV, HLS and the web page. */
-export function createHttpServer(routes: Route[], logger: Logger): http.Server {
-  const server = http.createServer(async (req, res) => {
+export function createHttpServer(routes: Route[], logger: Logger, appOrigins: readonly string[] = []): http.Server {
+  return configure(http.createServer(requestHandler(routes, logger, appOrigins)));
+}
+
+/** The same routes over TLS (HTTPS for HTTP-FLV and HLS, TLS_CERT_FILE / TLS_KEY_FILE). */
+export function createHttpsServer(tls: { cert: Buffer; key: Buffer }, routes: Route[], logger: Logger, appOrigins: readonly string[] = []): https.Server {
+  return configure(https.createServer({ ...tls, minVersion: 'TLSv1.2' }, requestHandler(routes, logger, appOrigins)));
+}
+
+function requestHandler(routes: Route[], logger: Logger, appOrigins: readonly string[]) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
     res.on('error', () => {});
     const parsed = requestPath(req);
     if (!parsed) {
@@ -18,7 +28,7 @@ export function createHttpServer(routes: Route[], logger: Logger): http.Server {
       return;
     }
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...CORS_HEADERS, 'Access-Control-Max-Age': '86400' });
+      res.writeHead(204, { ...playbackCors(req, appOrigins), 'Access-Control-Max-Age': '86400' });
       res.end();
       return;
     }
@@ -32,7 +42,10 @@ export function createHttpServer(routes: Route[], logger: Logger): http.Server {
       if (!res.headersSent) sendError(res, 500, 'internal_error', 'internal error');
       else res.destroy();
     }
-  });
+  };
+}
+
+function configure<S extends http.Server | https.Server>(server: S): S {
   // Bound slow or idle clients; live FLV responses keep writing, so only idle sockets time out.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -41,7 +54,7 @@ export function createHttpServer(routes: Route[], logger: Logger): http.Server {
   return server;
 }
 
-export function listenHttp(server: http.Server, host: string, port: number): Promise<number> {
+export function listenHttp(server: http.Server | https.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

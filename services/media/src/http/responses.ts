@@ -9,14 +9,26 @@ export const CORS_HEADERS = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
 } as const;
 
+/**
+ * CORS for a playback request. Requests from one of the app's origins
+ * (PLAYBACK_ORIGINS) get that origin back with Allow-Credentials, so a page
+ * of the app can send the signed cookies of a private stream (the wildcard
+ * origin forbids credentials); every other origin gets the public wildcard.
+ */
+export function playbackCors(req: IncomingMessage, appOrigins: readonly string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (origin === undefined || !appOrigins.includes(origin)) return { ...CORS_HEADERS, Vary: 'Origin' };
+  return { ...CORS_HEADERS, 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...CORS_HEADERS, ...headers });
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, apiErrorBody(code, message));
+export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, apiErrorBody(code, message), headers);
 }
 
 /** The request's path without query, or null when it cannot be decoded. */

@@ -1,7 +1,7 @@
 import type { LiveLease } from '../cluster/lease.js';
 import type { LiveStream } from '../hub/live-stream.js';
 
-/** A live stream as operators see it (the keys API's list, /api/live from loopback or with API_TOKEN). */
+/** A live stream as operators see it (the keys API's list, /api/live: loopback or API_TOKEN callers only). */
 export function describeLiveStream(s: LiveStream, now = Date.now()) {
   const video = s.videoSequenceHeader?.video;
   const audio = s.audioSequenceHeader?.audio;
@@ -41,9 +41,3 @@ export function describeClusterStream(lease: LiveLease, local: LiveStream | unde
 
 export type LiveStreamDescription = ReturnType<typeof describeLiveStream> | ReturnType<typeof describeClusterStream>;
 
-/** What /api/live shows everyone else: the publisher's and the task's addresses are left out (personal data, and targets). */
-export function publicLiveStream(description: LiveStreamDescription) {
-  const { publisher, ...rest } = description;
-  const task = 'task' in description ? { task: { id: description.task.id } } : {};
-  return { ...rest, ...task, publisher: { protocol: publisher.protocol } };
-}

@@ -8,6 +8,8 @@ export interface MetricSources {
   hub: StreamHub;
   egress: EgressMeters;
   rtmp: RtmpSessionManager;
+  /** Refused private-playback requests by reason (PlaybackAccess.refusals). */
+  playbackRefusals?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -20,7 +22,7 @@ export class MediaMetrics {
   readonly registry = new Registry();
   readonly publishRefused: Counter<'code'>;
 
-  constructor({ hub, egress, rtmp }: MetricSources, extraCollectors: Array<(registry: Registry) => void> = []) {
+  constructor({ hub, egress, rtmp, playbackRefusals }: MetricSources, extraCollectors: Array<(registry: Registry) => void> = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridgecast_process_' });
     const registers = [this.registry];
     this.publishRefused = new Counter({ name: 'bridgecast_publish_refused_total', help: 'Publish attempts refused, by reason code', labelNames: ['code'], registers });
@@ -31,6 +33,13 @@ export class MediaMetrics {
     new Counter({
       name: 'bridgecast_protocol_errors_total', help: 'RTMP/KCP sessions closed for a protocol violation', registers,
       collect() { this.reset(); this.inc(rtmp.counters.protocolErrors); },
+    });
+    new Counter({
+      name: 'bridgecast_playback_refused_total', help: 'Private-stream plays refused (missing, expired, wrong stream or address, bad signature...)', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of playbackRefusals ?? []) this.inc({ reason }, n);
+      },
     });
     new Counter({
       name: 'bridgecast_egress_bytes_total', help: 'Media bytes written to viewers', labelNames: ['protocol'], registers,

@@ -49,7 +49,7 @@ export function onDemandFlvRoute(opts: FlvRouteOptions & { waitMs: number }): Ro
     if (!match) return false;
     const [, app, name] = match as unknown as [string, string, string];
     const canWait = (req.method === 'GET' || req.method === 'HEAD') && isValidAppName(app) && isValidStreamName(name)
-      && !opts.hub.get(app, name) && opts.authorizePlay(app, name, query);
+      && !opts.hub.get(app, name) && await opts.authorizePlay(app, name, query, req.socket.remoteAddress ?? '');
     if (canWait) {
       const aborted = new AbortController();
       res.once('close', () => aborted.abort());

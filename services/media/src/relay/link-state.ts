@@ -1,3 +1,4 @@
+import { hashStreamKey } from '@bridgecast/stream-keys';
 import type { Logger } from '../logger.js';
 
 /**
@@ -33,18 +34,31 @@ export interface LinkStateChange {
 
 export type LinkReporter = (change: LinkStateChange) => void;
 
+const STREAM_KEY_ANYWHERE = /sk_[A-Za-z0-9_-]{43}/g;
+
+/**
+ * Text with every stream key replaced by `sk_…<8 hex of its hash>`: a push
+ * bridge's stream is named by the key OBS published with, and neither its
+ * console nor a log may show it (only the command that creates a key does,
+ * once). The hash prefix still tells two streams apart.
+ */
+export function redactStreamKeys(text: string): string {
+  return text.replace(STREAM_KEY_ANYWHERE, (key) => `sk_…${hashStreamKey(key).slice(0, 8)}`);
+}
+
 /** The default reporter: one log line per change. */
 export function logLinkState(logger: Logger): LinkReporter {
   return (c) => {
     const level = c.state === 'refused' || c.state === 'failed' || c.state === 'retrying' ? 'warn' : 'info';
-    logger[level]({ relay: c.direction, stream: c.stream, peer: c.peer, state: c.state }, `relay ${c.direction} ${c.state}: ${c.detail}`);
+    logger[level]({ relay: c.direction, stream: redactStreamKeys(c.stream), peer: c.peer, state: c.state },
+      redactStreamKeys(`relay ${c.direction} ${c.state}: ${c.detail}`));
   };
 }
 
-/** `live/st_abc → kcp://origin:1935: live (first packets arrived)` */
+/** `live/st_abc → kcp://origin:1935: live (first packets arrived)`, keys redacted. */
 export function describeLinkState(c: LinkStateChange): string {
   const arrow = c.direction === 'pull' ? '←' : '→';
-  return `${c.stream} ${arrow} ${c.peer}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`;
+  return redactStreamKeys(`${c.stream} ${arrow} ${c.peer}: ${c.state}${c.detail ? ` (${c.detail})` : ''}`);
 }
 
 /** Refusals that retrying cannot fix (as opposed to a broken link or a stream that is briefly still taken). */

@@ -11,8 +11,11 @@ import { matchesStreamPattern, type PushTarget } from './relay-config.js';
 import { connectRtmp } from './transport.js';
 
 export interface PushOptions {
-  /** The name to publish at the target for app/name (signed relay name, or the name/stream key as is). */
-  publishName(app: string, name: string): string;
+  /**
+   * The name to publish at the target for app/name (signed relay name, the
+   * name as is, or a publish proof bound to the session's `serverNonce`).
+   */
+  publishName(app: string, name: string, serverNonce: Buffer | undefined): string;
   /** Bytes queued towards the target before it skips to the next keyframe. */
   maxBacklogBytes: number;
   report: LinkReporter;
@@ -82,7 +85,7 @@ export class RelayPush implements StreamSubscriber {
       if (this.stopped) return client.close('push stopped');
       const current = client;
       current.on('close', (reason) => this.onLinkLost(current, reason));
-      await current.publish(this.opts.publishName(this.stream.app, this.stream.name));
+      await current.publish(this.opts.publishName(this.stream.app, this.stream.name, current.connection.serverNonce));
       if (this.stopped || this.stream.isEnded) return current.close('stream ended');
       this.client = current;
       this.backoff.reset();

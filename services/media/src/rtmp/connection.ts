@@ -6,7 +6,7 @@ import { AmfError, type AmfValue } from '../amf/amf-value.js';
 import { ChunkReader, DEFAULT_CHUNK_LIMITS, type ChunkReaderLimits } from './chunk-reader.js';
 import { encodeChunks } from './chunk-writer.js';
 import {
-  c2AnswersS1, clientHandshakeStart, HANDSHAKE_SIZE, RTMP_VERSION, serverHandshakeResponse,
+  c2AnswersS1, clientHandshakeStart, HANDSHAKE_SIZE, RTMP_VERSION, serverHandshakeResponse, sessionNonce,
 } from './handshake.js';
 import { ChunkStreamId, MessageType, RtmpProtocolError, UserControlEvent, type RtmpMessage } from './messages.js';
 
@@ -56,6 +56,7 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
   private peerWindowAckSize = 0;
   private s1: Buffer | null = null;
   private c2Answered = false;
+  private nonce: Buffer | undefined;
   closeReason: string | null = null;
 
   constructor(readonly transport: Duplex, private readonly options: ConnectionOptions) {
@@ -84,6 +85,8 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
    * lifts its anti-amplification limit only when this is true.
    */
   get c2AnswersS1(): boolean { return this.c2Answered; }
+  /** Digest of this session's S1 (see sessionNonce), on both ends once the handshake is done. */
+  get serverNonce(): Buffer | undefined { return this.nonce; }
 
   private onData(data: Buffer): void {
     if (this.phase === 'closed') return;
@@ -121,6 +124,7 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
       if (buf.length < HANDSHAKE_SIZE) return Buffer.alloc(0);
       // Recorded, not enforced: the transport decides whether it needs the proof.
       this.c2Answered = c2AnswersS1(this.s1!, buf.subarray(0, HANDSHAKE_SIZE));
+      this.nonce = sessionNonce(this.s1!);
       this.s1 = null;
       return this.finishHandshake(buf.subarray(HANDSHAKE_SIZE));
     }
@@ -128,6 +132,7 @@ export class RtmpConnection extends EventEmitter<ConnectionEvents> {
     if (buf.length < 1 + 2 * HANDSHAKE_SIZE) return Buffer.alloc(0);
     if (buf[0] !== RTMP_VERSION) throw new RtmpProtocolError(`server answered RTMP version ${buf[0]}`);
     const s1 = buf.subarray(1, 1 + HANDSHAKE_SIZE);
+    this.nonce = sessionNonce(s1);
     this.transport.write(Buffer.from(s1)); // C2 echoes S1
     return this.finishHandshake(buf.subarray(1 + 2 * HANDSHAKE_SIZE));
   }

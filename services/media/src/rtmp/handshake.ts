@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 
 /**
  * RTMP handshake. C0/S0 is the version byte (3); C1/S1/C2/S2 are 1536 bytes.
@@ -142,4 +142,13 @@ export function verifyServerS2(c1: Buffer, s2: Buffer): boolean {
   const key = hmac(SERVER_KEY, clientDigest);
   const signatureAt = HANDSHAKE_SIZE - DIGEST_LENGTH;
   return hmac(key, s2.subarray(0, signatureAt)).equals(s2.subarray(signatureAt));
+}
+
+/**
+ * The session nonce both ends derive from the server's S1 (1528 random
+ * bytes, fresh per session): what a KCP publish proof is bound to, so a
+ * proof captured in one session is worthless in any other.
+ */
+export function sessionNonce(s1: Buffer): Buffer {
+  return createHash('sha256').update(s1).digest();
 }

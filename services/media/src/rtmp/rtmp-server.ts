@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RtmpConnection } from './connection.js';
@@ -101,12 +102,24 @@ export class RtmpSessionManager {
   }
 }
 
-/** The RTMP TCP listener. */
-export function listenRtmpTcp(manager: RtmpSessionManager, host: string, port: number): Promise<net.Server> {
-  const server = net.createServer({ noDelay: true }, (socket) => {
+/**
+ * The RTMP TCP listener; with `tls` (certificate and key, PEM) it is RTMPS:
+ * the same sessions inside TLS, as OBS and ffmpeg speak it (rtmps://).
+ * RTMPS sessions count as "rtmp" in metrics and the stream list.
+ */
+export function listenRtmpTcp(manager: RtmpSessionManager, host: string, port: number, tlsOptions?: { cert: Buffer; key: Buffer }): Promise<net.Server> {
+  const onSocket = (socket: net.Socket) => {
     socket.on('error', () => {}); // reported through the connection's close reason
     manager.accept(socket, 'rtmp', socket.remoteAddress ?? 'unknown');
-  });
+  };
+  const server = tlsOptions
+    ? tls.createServer({ ...tlsOptions, minVersion: 'TLSv1.2', handshakeTimeout: manager.limits.handshakeTimeoutMs }, (socket) => {
+      socket.setNoDelay(true);
+      onSocket(socket);
+    })
+    : net.createServer({ noDelay: true }, onSocket);
+  // A failed TLS handshake (a scanner, a client without the CA) is the client's problem, not the server's.
+  server.on('tlsClientError', () => {});
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -23,10 +23,13 @@ export interface SessionContext {
   /** "rtmp" or "kcp": the transport, for logs, metrics and the stream list. */
   protocol: string;
   remoteAddress: string;
-  /** Resolves the name in the publish URL (a stream key) to the stream id viewers use. */
-  authorizePublish(app: string, key: string, remoteAddress: string, query: URLSearchParams): Promise<PublishDecision>;
-  /** Checks a play request (play tokens); true when playback is public. */
-  authorizePlay(app: string, name: string, query: URLSearchParams): boolean;
+  /**
+   * Resolves the name in the publish URL (a stream key, or over KCP a
+   * publish proof bound to `serverNonce`) to the stream id viewers use.
+   */
+  authorizePublish(app: string, key: string, remoteAddress: string, query: URLSearchParams, serverNonce: Buffer | undefined): Promise<PublishDecision>;
+  /** Checks a play request (play tokens, private streams); true when playback is allowed. */
+  authorizePlay(app: string, name: string, query: URLSearchParams, remoteAddress: string): Promise<boolean>;
   maxViewerBacklogBytes: number;
   /** Egress meter for this transport's viewers. */
   egress: EgressMeter;
@@ -87,7 +90,7 @@ export class RtmpServerSession {
         if (c.transactionId) this.connection.sendCommand(0, '_result', c.transactionId, null, undefined);
         return;
       case 'publish': void this.onPublish(c); return;
-      case 'play': return this.onPlay(c, c.args[1]);
+      case 'play': void this.onPlay(c, c.args[1]); return;
       case 'play2': return this.onPlay2(c);
       case 'deleteStream':
       case 'closeStream':
@@ -142,7 +145,7 @@ export class RtmpServerSession {
     this.publishPending = true;
     let decision: PublishDecision;
     try {
-      decision = await this.ctx.authorizePublish(this.app, key, this.ctx.remoteAddress, query);
+      decision = await this.ctx.authorizePublish(this.app, key, this.ctx.remoteAddress, query, this.connection.serverNonce);
     } catch (err) {
       this.log.error({ err }, 'publish authorization failed');
       decision = { ok: false, code: 'Unauthorized', reason: 'authorization unavailable' };
@@ -176,7 +179,7 @@ export class RtmpServerSession {
     setTimeout(() => this.connection.close(`publish refused: ${reason}`), 200).unref();
   }
 
-  private onPlay(c: RtmpCommand, rawName: AmfValue): void {
+  private async onPlay(c: RtmpCommand, rawName: AmfValue): Promise<void> {
     if (!this.app || typeof rawName !== 'string' || this.publishing) {
       this.sendStatus(c.streamId, 'error', 'NetStream.Play.Failed', 'play without connect or name');
       return;
@@ -186,7 +189,15 @@ export class RtmpServerSession {
       this.sendStatus(c.streamId, 'error', 'NetStream.Play.StreamNotFound', 'invalid stream name');
       return;
     }
-    if (!this.ctx.authorizePlay(this.app, name, query)) {
+    let allowed: boolean;
+    try {
+      allowed = await this.ctx.authorizePlay(this.app, name, query, this.ctx.remoteAddress);
+    } catch (err) {
+      this.log.error({ err }, 'play authorization failed');
+      allowed = false; // unknown is not allowed: a private stream must not open on a table outage
+    }
+    if (this.connection.isClosed) return;
+    if (!allowed) {
       this.sendStatus(c.streamId, 'error', 'NetStream.Play.Failed', 'play token missing, invalid or expired');
       this.connection.close('play refused');
       return;
@@ -244,7 +255,7 @@ export class RtmpServerSession {
   /** play2 switches the stream being played (used by Flash's dynamic streaming). */
   private onPlay2(c: RtmpCommand): void {
     const params = (c.args[1] ?? {}) as AmfObject;
-    this.onPlay(c, params.streamName);
+    void this.onPlay(c, params.streamName);
   }
 
   private onViewedStreamEnded(viewer: RtmpViewer, reason: string): void {
