@@ -54,6 +54,12 @@ export class RelayPull {
   private startup: MediaPacket[] = [];
   /** After a reconnect: skipping the re-sent GOP until the stream moves past what viewers saw. */
   private resuming = false;
+  /**
+   * While resuming: the origin changed (a cluster pull following its stream
+   * to a new owner task), so the stream comes from another publish whose
+   * timestamps say nothing about what viewers saw: resume at its first keyframe.
+   */
+  private originMoved = false;
   private lastVideoTs = -1;
   private lastAudioTs = -1;
   private stopped = false;
@@ -110,6 +116,7 @@ export class RelayPull {
       const origin = await this.opts.origin(this.app, this.name);
       if (this.stopped) return;
       if (!origin) return this.retry('not live anywhere yet');
+      if (this.resuming && this.peer !== origin.href) this.originMoved = true;
       this.peer = origin.href;
       client = await connectRtmp(origin, this.app, undefined, this.opts.kcpTuning);
       if (this.stopped) return client.close('pull stopped');
@@ -156,6 +163,7 @@ export class RelayPull {
     if (this.local) this.opts.hub.endPublish(this.local, 'stream ended at the origin');
     this.local = null;
     this.resuming = false;
+    this.originMoved = false;
     this.lastVideoTs = this.lastAudioTs = -1;
     this.report('waiting', 'stream ended at the origin');
     this.client = null;
@@ -213,8 +221,10 @@ export class RelayPull {
     }
     const last = local.hasVideo ? this.lastVideoTs : this.lastAudioTs;
     const resumes = local.hasVideo ? packet.isKeyframe : packet.isAudio;
-    if (!resumes || (packet.timestamp <= last && packet.timestamp + TIMELINE_RESTART_MS > last)) return false;
+    if (!resumes) return false;
+    if (!this.originMoved && packet.timestamp <= last && packet.timestamp + TIMELINE_RESTART_MS > last) return false;
     this.resuming = false;
+    this.originMoved = false;
     this.report('live', 'resumed after reconnecting');
     return true;
   }
