@@ -6,7 +6,6 @@ import { hlsKeys } from '@bridgecast/contracts';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { createLocalApiHandler } from './auth/api-adapter.js';
 import { loadPlaybackKeys, PlaybackAccess } from './auth/playback-access.js';
-import { isPrivateAddress } from './auth/private-address.js';
 import { KeyAuthorizedStreams } from './auth/key-authorized-streams.js';
 import { startRevocationWatch } from './auth/revocation-watch.js';
 import { setUpPublishAuth } from './auth/stream-keys-setup.js';
