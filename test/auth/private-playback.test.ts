@@ -109,6 +109,10 @@ test('a private stream plays only with its own, unexpired credential: HLS (live 
   assert.equal(await status(server.flvUrl(a.streamId)), 403, 'HTTP-FLV');
   assert.equal(await rtmpPlays(server, a.streamId), false, 'RTMP');
   assert.equal(await kcpPlays(server, a.streamId), false, 'KCP');
+  // The watch page's state route says no more of a private stream than of one that does not exist.
+  const state = async (id: string) => ((await (await fetch(`${server.httpBase}/api/live/${id}`)).json()) as { state: string }).state;
+  assert.equal(await state(a.streamId), 'not_found', 'GET /api/live/<private id> does not tell that it is on air');
+  assert.equal(await state(pub.streamId), 'live');
   // The public stream is untouched.
   assert.equal(await status(live(pub.streamId)), 200);
   assert.equal(await rtmpPlays(server, pub.streamId), true);

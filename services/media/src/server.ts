@@ -219,6 +219,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     app: HLS_APP,
     ...(cluster.shared ? { liveElsewhere: async (id: string) => (await cluster.registry.ownerElsewhere(HLS_APP, id)) !== undefined } : {}),
     ...(keyStore && config.auth === 'keys' ? { isKnownStream: (id: string) => keyStore.isStreamActive(id) } : {}),
+    isPrivate: (id: string) => playback.isPrivate(id),
     ...(hlsStore ? { livePlaylist: async (id: string) => (await hlsStore.get(config.hlsPrefix + hlsKeys.livePlaylist(id)))?.toString('utf8') ?? null } : {}),
   }));
   // The stream-keys API is served here only when the table is embedded (a

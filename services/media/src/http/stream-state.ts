@@ -9,7 +9,9 @@ import { sendJson } from './responses.js';
  *   live       being published here now;
  *   ended      not live, and its last broadcast ended (the live playlist carries EXT-X-ENDLIST);
  *   offline    a stream of this server that is not live (no broadcast yet, or one cut off);
- *   not_found  the stream-keys table has no such stream, or it is revoked.
+ *   not_found  the stream-keys table has no such stream, or it is revoked; also
+ *              a private stream, which this public route must not reveal as
+ *              being on air (its viewers hold credentials; the app knows its state).
  */
 export type StreamState = 'live' | 'ended' | 'offline' | 'not_found';
 
@@ -31,6 +33,8 @@ export interface StreamStateSources {
   hub: StreamHub;
   /** Active in the stream-keys table; omit without one. */
   isKnownStream?: (streamId: string) => Promise<boolean>;
+  /** Created private (playback needs a credential); omit without a table. */
+  isPrivate?: (streamId: string) => Promise<boolean>;
   /** The live playlist's text, or null; omit without HLS. */
   livePlaylist?: (streamId: string) => Promise<string | null>;
   /** The HLS app ('live'). */
@@ -42,8 +46,9 @@ export interface StreamStateSources {
 /**
  * GET /api/live/<stream id>: { state, hlsReady }. `hlsReady`: live, and the
  * live playlist lists this broadcast (its first segment is out; before
- * that the playlist is missing or still the ended one). Public, like the live list: it says
- * no more than the playback URLs do. Lookups in the table and the store
+ * that the playlist is missing or still the ended one). Public, unlike the
+ * live list: it answers only for an id the caller already has, says no more
+ * than the playback URLs do, and nothing of private streams. Lookups in the table and the store
  * are cached for 2 s, so watch pages polling every few seconds cost the
  * table one read per stream, not per viewer.
  */
@@ -61,7 +66,7 @@ export function streamStateRoute(sources: StreamStateSources): Route {
   return async (req, res, path) => {
     if (!path.startsWith('/api/live/') || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     const streamId = path.slice('/api/live/'.length);
-    if (!isValidStreamName(streamId)) {
+    if (!isValidStreamName(streamId) || (await sources.isPrivate?.(streamId))) {
       sendJson(res, 200, { streamId, state: 'not_found' satisfies StreamState, hlsReady: false });
       return true;
     }
