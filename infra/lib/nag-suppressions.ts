@@ -51,7 +51,9 @@ export function applyNagSuppressions(stack: Stack, parts: {
       'A Network Load Balancer writes access logs only for TLS listeners; these listeners are TCP/UDP (NLB docs, load-balancer-access-logs). With tlsCertificateArn they are on.');
   }
   acknowledge(media.taskDefinition, 'AwsSolutions-ECS2',
-    'The environment holds only names, URLs and ports (table, bucket, hosts); no secrets (stream keys are hashed in DynamoDB).');
+    'The environment holds only names, URLs and ports (table, bucket, hosts); the one secret (RELAY_SECRET) comes through ECS secrets from Secrets Manager, and stream keys are hashed in DynamoDB.');
+  acknowledge(media.relaySecret, 'AwsSolutions-SMG4',
+    'The relay secret is an HMAC key the tasks share and read at start; tokens it signs live 60 s. Rotation = put a new value, then force a new deployment (no rotation Lambda: there is no service to re-key).');
   acknowledge(media.ingress, 'AwsSolutions-EC23',
     'Public ingest and playback: broadcasters and viewers connect from anywhere on exactly tcp/1935, udp/1936 and tcp/8080.');
   acknowledge(parts.cdn, 'AwsSolutions-CFR1', 'Public news broadcasts: no geo restriction by design; add one per deployment if rights require.');

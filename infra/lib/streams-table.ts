@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
+import { STREAMS_TABLE_SCHEMA, STREAMS_TABLE_TTL_ATTRIBUTE } from '@bridgecast/contracts';
 
 /**
  * The single streams table (see the README): stream records, recordings and
@@ -16,6 +16,8 @@ export function streamsTable(scope: Construct): Table {
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     encryption: TableEncryption.AWS_MANAGED,
     removalPolicy: RemovalPolicy.RETAIN,
+    // Garbage-collects the leases of dead tasks (expiry itself is decided by expiresAt).
+    timeToLiveAttribute: STREAMS_TABLE_TTL_ATTRIBUTE,
   });
   table.addGlobalSecondaryIndex({
     indexName: STREAMS_TABLE_SCHEMA.keyHashIndex.name,

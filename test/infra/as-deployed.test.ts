@@ -13,6 +13,7 @@
  * (stdout → CloudWatch Logs → metrics) takes minutes and is not modelled.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { REPO_ROOT } from '../helpers/as-deployed/synth.js';
 import { after, before, describe, it } from 'node:test';
@@ -134,6 +135,37 @@ describe('the stack as deployed', () => {
     assert.ok(firstOfB >= 0 && playlist.segments[firstOfB]?.discontinuity, 'the new task\'s first segment follows an EXT-X-DISCONTINUITY');
     assert.ok(taskB.output.some((l) => l.includes('HLS live playlist continued')), 'task B read the playlist task A wrote');
     t.diagnostic(`task A window: media sequence ${firstWindow.mediaSequence}, ${firstWindow.segments} segments; after task B: media sequence ${playlist.mediaSequenceBase ?? 0}, ${playlist.segments.length} segments`);
+    assertNothingRefused();
+  });
+
+  it('two tasks as a cluster: a viewer on the other task gets the stream through a pull from its owner, a second publisher is refused, and the lease is released at the end', async (t) => {
+    const liveOn = async (task: RunningTask) => ((await (await fetch(`http://127.0.0.1:${task.httpPort}/api/live`)).json()) as { streams: { name: string; task: { id: string; address: string } }[] }).streams;
+    const running = publish(taskB, created.streamKey, 12);
+    // Task A learns from the registry (Query on the table) that task B has the stream, at the address the metadata endpoint gave B.
+    const listed = await until('the stream in task A\'s /api/live', async () => (await liveOn(taskA)).find((s) => s.name === created.streamId));
+    assert.equal(listed.task.address, '127.0.0.1');
+    assert.deepEqual((await liveOn(taskB)).map((s) => s.task.id), [listed.task.id], 'both tasks answer from the same registry');
+    // An HTTP-FLV viewer on task A: A pulls from B (signed with the relay secret ECS gives both tasks).
+    const viewer = await new Promise<number>((resolve, reject) => {
+      const req = http.get(`http://127.0.0.1:${taskA.httpPort}/live/${created.streamId}.flv`, (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`FLV on task A: HTTP ${res.statusCode}`));
+        let bytes = 0;
+        res.on('data', (d: Buffer) => {
+          bytes += d.length;
+          if (bytes > 100_000) { req.destroy(); resolve(bytes); }
+        });
+      });
+      req.on('error', reject);
+      setTimeout(() => { req.destroy(); reject(new Error('no media through task A within 15 s')); }, 15_000);
+    });
+    // The same key on task A while B's publisher is live: refused.
+    const second = await publish(taskA, created.streamKey, 3);
+    assert.notEqual(second.code, 0, 'the second publisher is refused');
+    assert.ok(taskA.output.some((l) => l.includes('already being published')), 'task A refused it because of the lease');
+    const first = await running;
+    assert.equal(first.code, 0, first.stderr);
+    await until('the lease released', async () => ((await liveOn(taskA)).length === 0 ? true : undefined), 10_000);
+    t.diagnostic(`task A relayed ${viewer} bytes of task B's stream to its viewer`);
     assertNothingRefused();
   });
 

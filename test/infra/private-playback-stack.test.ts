@@ -99,8 +99,10 @@ describe('private playback on CloudFront', () => {
     assert.deepEqual(env.PLAYBACK_SIGNING_SECRET_ARN, { Ref: secretId }, 'the ARN, resolved at deploy time; not the value');
     assert.match(JSON.stringify(env.PLAYBACK_PUBLIC_KEYS), /BEGIN PUBLIC KEY/);
     assert.equal(env.RTMPS_PORT, '443');
+    // Readers of the signing key's secret (the task's execution role reads another one, the relay secret between tasks).
     const readers = resourcesOf('AWS::IAM::Policy')
-      .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'))
+      .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue')
+        && JSON.stringify(p.Properties.PolicyDocument).includes(JSON.stringify({ Ref: secretId })))
       .map(([, p]) => JSON.stringify(p.Properties.Roles));
     assert.equal(readers.length, 1);
     assert.match(readers[0]!, /StreamKeysHandler/);

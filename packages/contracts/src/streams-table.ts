@@ -25,3 +25,22 @@ export const streamPk = (streamId: string) => `${STREAM_PK_PREFIX}${streamId}`;
 export const recordingSk = (broadcastId: string) => `${RECORDING_SK_PREFIX}${broadcastId}`;
 export const segmentSkPrefix = (broadcastId: string) => `${SEGMENT_SK_PREFIX}${broadcastId}#`;
 export const autoscalerStateKey = (service: string) => ({ pk: 'AUTOSCALER', sk: `STATE#${service}` });
+
+/**
+ * The live-stream registry shares the streams table (one table to provision,
+ * back up and grant; the media tasks already read it for stream keys):
+ *
+ *   pk LIVE  sk <app>/<name>   the lease of a live stream (owner task, address, expiry)
+ *
+ * All leases sit in one partition so that one Query lists the cluster's live
+ * streams (/api/live). A partition takes 1,000 writes/s; at one renewal per
+ * stream every LIVE_LEASE_RENEW_MS that is about 2,000 live streams, far
+ * past a cluster's size. Expiry is decided by `expiresAt` in every
+ * conditional write; the table's TTL attribute (`ttl`, epoch seconds) only
+ * garbage-collects leases of dead tasks, because DynamoDB deletes expired
+ * items lazily (typically within days):
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html
+ */
+export const LIVE_LEASE_PK = 'LIVE';
+export const STREAMS_TABLE_TTL_ATTRIBUTE = 'ttl';
+export const liveLeaseKey = (app: string, name: string) => ({ pk: LIVE_LEASE_PK, sk: `${app}/${name}` });

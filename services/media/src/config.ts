@@ -82,6 +82,12 @@ export interface MediaConfig {
   kcp: KcpSettings;
   /** Relays: origin to pull from, push targets, shared secret (RELAY_*, SERVER_ID). */
   relay: RelayConfig;
+  /**
+   * The address other tasks reach this one at (CLUSTER_ADDRESS); unset in
+   * ECS, where the task metadata endpoint names it. Used only with a shared
+   * registry (STREAMS_TABLE), i.e. in a cluster.
+   */
+  clusterAddress: string | undefined;
   /** Connection, session, size and timeout limits (see limits.ts). */
   limits: ServiceLimits;
 }
@@ -209,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     // Parsed by their own modules (their messages name the variable and value); a refusal is a StartupError too.
     kcp: checkedSetting(() => loadKcpSettings(env)),
     relay: checkedSetting(() => loadRelayConfig(env)),
+    clusterAddress: env.CLUSTER_ADDRESS || undefined,
     limits: loadLimits(env),
   };
 }

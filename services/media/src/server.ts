@@ -22,7 +22,7 @@ import { keysApiRoute } from './http/routes/keys-api.js';
 import { liveListRoute } from './http/routes/live-list.js';
 import { metricsRoute } from './http/routes/metrics.js';
 import { webPageRoute } from './http/web-page.js';
-import { describeLiveStream } from './http/stream-list.js';
+import { describeClusterStream, describeLiveStream } from './http/stream-list.js';
 import { streamStateRoute } from './http/stream-state.js';
 import { attachHls, HLS_APP, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from 'kcp-ts/node';
@@ -38,6 +38,10 @@ import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
 import { onDemandFlvRoute } from './relay/demand.js';
 import { attachRelays } from './relay/index.js';
+import { Backoff } from './relay/backoff.js';
+import { logLinkState } from './relay/link-state.js';
+import { RelayPullManager } from './relay/pull.js';
+import { joinCluster } from './cluster/cluster-setup.js';
 import { listenRtmpTcp, RtmpSessionManager, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 import type { PublishDecision } from './rtmp/server-session.js';
 
@@ -81,6 +85,29 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   const publishAuth = await setUpPublishAuth(config, logger);
   const relays = attachRelays(hub, config.relay, logger, { maxBacklogBytes: config.viewerBacklogBytes, kcpTuning: config.kcp.tuning, liveDeadlineMs: config.kcp.liveDeadlineMs });
+  // Filled in once the listeners are bound: the other tasks reach this one there.
+  const bound = { rtmpPort: 0, kcpPort: undefined as number | undefined, httpPort: 0 };
+  const cluster = await joinCluster(config, hub, () => bound, logger);
+  // In a cluster, a viewer of a stream published on another task is served
+  // through a pull from that task (the registry names it), shared by this
+  // task's viewers and ended after the last one leaves. The pull re-asks the
+  // registry on every reconnect, so it follows the stream to a new owner.
+  // Backoff capped at 1 s: after an owner dies the stream is back as soon as
+  // the encoder has reconnected to another task.
+  const clusterPulls = cluster.shared && !relays.pulls
+    ? new RelayPullManager({
+      hub,
+      origin: async (app, name) => {
+        const lease = await cluster.registry.ownerElsewhere(app, name);
+        return lease && new URL(`rtmp://${lease.address.includes(':') ? `[${lease.address}]` : lease.address}:${lease.rtmpPort}`);
+      },
+      playName: (app, name) => relays.authorizer.outgoingName(app, name),
+      idleMs: config.relay.idleSeconds * 1000,
+      report: logLinkState(logger),
+      backoff: () => new Backoff(250, 1000),
+      clusterPull: true,
+    })
+    : null;
   const playbackKeys = await loadPlaybackKeys({ publicKeysJson: config.playbackPublicKeys, dataDir: config.dataDir, localSigner: publishAuth.embedded });
   const playback = new PlaybackAccess({ store: publishAuth.store, verifier: playbackKeys.verifier, playTokenSecret: config.playTokenSecret, logger });
   const tlsFiles = config.tlsCertFile && config.tlsKeyFile
@@ -93,14 +120,21 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     app: string, key: string, remoteAddress: string, query: URLSearchParams, serverNonce: Buffer | undefined, requireProof: boolean,
   ): Promise<PublishDecision> => {
     const relayDecision = relays.authorizer.authorizePublish(app, key, query);
-    if (relayDecision) return relayDecision;
-    if (hub.list().length >= config.limits.maxPublishers) {
+    if (relayDecision) return relayDecision.ok ? claimLease(app, relayDecision.streamId, relayDecision) : relayDecision;
+    if (hub.publishedHere().length >= config.limits.maxPublishers) {
       logger.warn({ remoteAddress, maxPublishers: config.limits.maxPublishers }, 'publish refused: publisher limit reached');
       return { ok: false, code: 'RateLimited', reason: 'this server is full; reconnect to another instance' };
     }
     const decision = await publishAuth.authorizer.authorizePublish({ app, key, remoteAddress, serverNonce, requireProof });
-    if (decision.ok) keyAuthorized.add(decision.streamId);
-    return decision;
+    if (!decision.ok) return decision;
+    const claimed = await claimLease(app, decision.streamId, decision);
+    if (claimed.ok) keyAuthorized.add(decision.streamId);
+    return claimed;
+  };
+  // One publisher per stream in the whole cluster: the registry's lease decides (see cluster/lease.ts).
+  const claimLease = async (app: string, streamId: string, decision: PublishDecision): Promise<PublishDecision> => {
+    const claim = await cluster.registry.claim(app, streamId);
+    return claim.ok ? decision : { ok: false, code: 'BadName', reason: claim.reason };
   };
   const authorizePlay = async (app: string, name: string, query: URLSearchParams, remoteAddress: string): Promise<boolean> =>
     relays.authorizer.authorizePlay(app, name, query) ?? playback.authorizeStreamPlay(app, name, query, remoteAddress);
@@ -163,23 +197,28 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     : undefined;
   const rtmpsPort = rtmpsServer ? (rtmpsServer.address() as net.AddressInfo).port : undefined;
   const kcpPort = kcp?.address().port;
+  bound.rtmpPort = rtmpPort;
+  bound.kcpPort = kcpPort;
 
   let httpPort = config.httpPort;
   const flvOptions = {
     hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher, appOrigins: config.playbackOrigins,
   };
-  const liveStreams = () => hub.list().map((s) => describeLiveStream(s));
+  const liveStreams = () => hub.publishedHere().map((s) => describeLiveStream(s));
+  // In a cluster, the live list is the registry's: every task answers the same.
+  const clusterLiveStreams = async () => (await cluster.registry.list()).map((lease) => describeClusterStream(lease, hub.get(lease.app, lease.name)));
   const routes: Route[] = [
     healthRoute({ accepting: () => accepting, streamCount: () => hub.list().length }),
     metricsRoute(() => metrics.registry),
     // The live list; also at GET /api/streams unless the local keys API owns that path (it then includes it).
-    liveListRoute(publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'], liveStreams, { apiToken: config.apiToken, publicHost: config.publicHost }),
+    liveListRoute(publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'], cluster.shared ? clusterLiveStreams : liveStreams, { apiToken: config.apiToken, publicHost: config.publicHost }),
   ];
   // Live / ended / offline / not found, for the watch page.
   const keyStore = publishAuth.store;
   routes.push(streamStateRoute({
     hub,
     app: HLS_APP,
+    ...(cluster.shared ? { liveElsewhere: async (id: string) => (await cluster.registry.ownerElsewhere(HLS_APP, id)) !== undefined } : {}),
     ...(keyStore && config.auth === 'keys' ? { isKnownStream: (id: string) => keyStore.isStreamActive(id) } : {}),
     isPrivate: (id: string) => playback.isPrivate(id),
     ...(hlsStore ? { livePlaylist: async (id: string) => (await hlsStore.get(config.hlsPrefix + hlsKeys.livePlaylist(id)))?.toString('utf8') ?? null } : {}),
@@ -215,12 +254,13 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   }
   routes.push(webPageRoute({ rtmpPort, apps: config.apps }));
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
-  routes.push(relays.pulls
+  routes.push(relays.pulls || clusterPulls
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
   const httpServer = createHttpServer(routes, logger, config.playbackOrigins);
   httpPort = await listenOrExplain('HTTP', 'HTTP_PORT', config.httpPort, () => listenHttp(httpServer, config.host, config.httpPort));
+  bound.httpPort = httpPort;
   const httpsServer = tlsFiles ? createHttpsServer(tlsFiles, routes, logger, config.playbackOrigins) : undefined;
   const httpsPort = httpsServer
     ? await listenOrExplain('HTTPS', 'HTTPS_PORT', config.httpsPort, () => listenHttp(httpsServer, config.host, config.httpsPort))
@@ -235,14 +275,17 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       // load balancer and land on another task.
       accepting = false;
       const deadline = Date.now() + config.drainSeconds * 1000;
-      while (hub.list().length > 0 && Date.now() < deadline) await sleep(500);
-      if (hub.list().length > 0) logger.warn({ streams: hub.list().length }, 'drain deadline reached; disconnecting publishers');
+      // Pulls from other tasks do not hold the drain: their viewers reconnect to another task like any viewer.
+      while (hub.publishedHere().length > 0 && Date.now() < deadline) await sleep(500);
+      if (hub.publishedHere().length > 0) logger.warn({ streams: hub.publishedHere().length }, 'drain deadline reached; disconnecting publishers');
       revocationWatch.stop();
       await cloudReporting.stop();
       relays.close(reason);
+      clusterPulls?.close(reason);
       rtmpServer.close();
       rtmpsServer?.close();
       hub.closeAll(reason);
+      await cluster.close();
       rtmp.closeAll(reason);
       // The last segment, final playlists and end.json of every broadcast, uploaded before exit.
       retention?.stop();

@@ -142,12 +142,14 @@ export class AsDeployedStack {
   }
 
   /** The media container of the task definition. */
-  mediaContainer(): { environment: Record<string, string>; command?: string[]; entryPoint?: string[]; taskRole: unknown; family: string } {
+  mediaContainer(): { environment: Record<string, string>; secrets: string[]; command?: string[]; entryPoint?: string[]; taskRole: unknown; family: string } {
     const id = this.t.findOne('AWS::ECS::TaskDefinition');
     const props = this.t.template.Resources[id]!.Properties!;
     const container = (props.ContainerDefinitions as Record<string, unknown>[]).find((c) => c.Name === 'media')!;
     const environment = Object.fromEntries((this.t.resolve(container.Environment) as { Name: string; Value: string }[]).map((e) => [e.Name, e.Value]));
-    return { environment, command: container.Command as string[] | undefined, entryPoint: container.EntryPoint as string[] | undefined, taskRole: props.TaskRoleArn, family: String(props.Family ?? id) };
+    // ECS `secrets`: names only; ECS fetches the values from Secrets Manager (see the stand-in values in startTask).
+    const secrets = ((container.Secrets ?? []) as { Name: string }[]).map((x) => x.Name);
+    return { environment, secrets, command: container.Command as string[] | undefined, entryPoint: container.EntryPoint as string[] | undefined, taskRole: props.TaskRoleArn, family: String(props.Family ?? id) };
   }
 
   /** Starts one task of the media service; resolves once /healthz answers 200 (rejects if the process exits first). */
@@ -172,6 +174,8 @@ export class AsDeployedStack {
       HOME: dataDir,
       ...image.env,
       ...container.environment,
+      // ECS resolves the container's secrets into its environment (all tasks get the same value: one secret).
+      ...Object.fromEntries(container.secrets.map((name) => [name, `stand-in-${name.toLowerCase()}-of-this-deployment`])),
       // What ECS injects into every container:
       AWS_DEFAULT_REGION: container.environment.AWS_REGION ?? TEST_REGION,
       AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',

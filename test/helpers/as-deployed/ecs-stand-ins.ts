@@ -105,6 +105,10 @@ export class TaskEndpointsStandIn {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (req.url === '/v4/container' && req.method === 'GET') {
+      // The container's own metadata: with awsvpc, the task ENI's private address (here loopback, where the harness runs tasks).
+      return reply(200, { Name: 'media', Networks: [{ NetworkMode: 'awsvpc', IPv4Addresses: ['127.0.0.1'] }] });
+    }
     if (req.url === '/v4/container/task' && req.method === 'GET') {
       // No ServiceName here on purpose: the agent reports it only on some platforms (METRICS_SERVICE_NAME is what counts).
       return reply(200, { Cluster: this.task.clusterArn, TaskARN: this.task.taskArn, Family: this.task.family, LaunchType: 'FARGATE', DesiredStatus: 'RUNNING', KnownStatus: 'RUNNING' });

@@ -1,8 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { PublishDecision } from '../rtmp/server-session.js';
 import { isValidAppName, isValidStreamName } from '../rtmp/names.js';
-import { hashStreamKey, isWellFormedStreamKey } from '@bridgecast/stream-keys';
-import { isPublishProof, parsePublishProof, verifyPublishProof } from '@bridgecast/stream-keys';
+import { hashStreamKey, isPublishProof, isWellFormedStreamKey, parsePublishProof, verifyPublishProof } from '@bridgecast/stream-keys';
 import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { throttleKeyForAddress } from './address-key.js';
 import { DEFAULT_THROTTLE_POLICY, FailureThrottle, type ThrottlePolicy } from './failure-throttle.js';

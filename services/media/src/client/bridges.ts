@@ -1,12 +1,11 @@
 import type { KcpTuning } from 'kcp-ts';
-import { isWellFormedStreamKey } from '@bridgecast/stream-keys';
-import { publishProof } from '@bridgecast/stream-keys';
+import { isWellFormedStreamKey, publishProof } from '@bridgecast/stream-keys';
 import { StreamHub } from '../hub/stream-hub.js';
 import { DEFAULT_LIVE_DEADLINE_MS } from '../kcp-config.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Backoff } from '../relay/backoff.js';
 import type { LinkReporter } from '../relay/link-state.js';
-import { RelayPullManager } from '../relay/pull.js';
+import { fixedOrigin, RelayPullManager } from '../relay/pull.js';
 import { RelayPushManager } from '../relay/push.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
 
@@ -100,7 +99,7 @@ export async function startPullBridge(opts: BridgeOptions & { httpPort: number; 
   const hub = new StreamHub();
   const pulls = new RelayPullManager({
     hub,
-    origin: opts.server,
+    origin: fixedOrigin(opts.server),
     playName: (_app, name) => name,
     idleMs: opts.idleMs ?? 5000,
     giveUpMs: opts.giveUpMs ?? 10 * 60_000,

@@ -273,7 +273,8 @@ export function attachHls(hub: StreamHub, store: ObjectStore, options: HlsOption
   }
 
   const onPublish = (stream: LiveStream): void => {
-    if (stream.app !== app || broadcasts.has(stream)) return;
+    // A pull from the owner task: the owner writes the stream's HLS; a second writer would fight over its playlist.
+    if (stream.app !== app || broadcasts.has(stream) || stream.publisher.clusterPull) return;
     const writer = new BroadcastWriter(stream);
     broadcasts.set(stream, writer);
     stream.addSubscriber(writer);

@@ -1,3 +1,4 @@
+import type { LiveLease } from '../cluster/lease.js';
 import type { LiveStream } from '../hub/live-stream.js';
 
 /** A live stream as operators see it (the keys API's list, /api/live: loopback or API_TOKEN callers only). */
@@ -23,4 +24,20 @@ export function describeLiveStream(s: LiveStream, now = Date.now()) {
   };
 }
 
-export type LiveStreamDescription = ReturnType<typeof describeLiveStream>;
+/**
+ * A live stream of the cluster, from its lease: the task that has it
+ * (its id and private address), and what this task knows of it. Its owner
+ * knows everything; a task pulling it knows the media and its own viewers;
+ * any other task only that it is live.
+ */
+export function describeClusterStream(lease: LiveLease, local: LiveStream | undefined, now = Date.now()) {
+  const task = { id: lease.owner, address: lease.address };
+  if (local) return { ...describeLiveStream(local, now), task };
+  return {
+    app: lease.app, name: lease.name, publisher: { protocol: null, address: null },
+    video: null, audio: null, bitrateKbps: null, viewers: null, uptimeSeconds: null, startedAt: null, task,
+  };
+}
+
+export type LiveStreamDescription = ReturnType<typeof describeLiveStream> | ReturnType<typeof describeClusterStream>;
+

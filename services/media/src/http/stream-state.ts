@@ -39,6 +39,8 @@ export interface StreamStateSources {
   livePlaylist?: (streamId: string) => Promise<string | null>;
   /** The HLS app ('live'). */
   app: string;
+  /** In a cluster: whether another task has the stream live (the registry). */
+  liveElsewhere?: (streamId: string) => Promise<boolean>;
 }
 
 /**
@@ -68,7 +70,7 @@ export function streamStateRoute(sources: StreamStateSources): Route {
       sendJson(res, 200, { streamId, state: 'not_found' satisfies StreamState, hlsReady: false });
       return true;
     }
-    const live = sources.hub.get(sources.app, streamId) !== undefined;
+    const live = sources.hub.get(sources.app, streamId) !== undefined || (await sources.liveElsewhere?.(streamId)) === true;
     const facts = await lookUp(streamId);
     sendJson(res, 200, { streamId, state: decideStreamState({ live, ...facts }), hlsReady: live && facts.playlistEnded === false });
     return true;

@@ -9,6 +9,12 @@ export interface PublisherInfo {
   remoteAddress: string;
   /** Called by the hub to cut the publisher off (revoked key, shutdown). */
   disconnect(reason: string): void;
+  /**
+   * A pull from the task that owns the stream in the cluster: it holds no
+   * lease and writes no HLS, and a local publisher that took the lease
+   * replaces it at once, keeping its viewers.
+   */
+  clusterPull?: boolean;
 }
 
 /** What onMetaData told us, for the stream list. */
@@ -117,6 +123,13 @@ export class LiveStream {
     if (this.audioSequenceHeader) packets.push(this.audioSequenceHeader);
     packets.push(...this.gop.contents);
     return packets;
+  }
+
+  /** Takes the viewers away without ending them (they move to the stream's next publisher). */
+  detachSubscribers(): StreamSubscriber[] {
+    const subscribers = [...this.subscribers];
+    this.subscribers.clear();
+    return subscribers;
   }
 
   /** Ends the stream for every viewer. Idempotent. */

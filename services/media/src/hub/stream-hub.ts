@@ -58,10 +58,21 @@ export class StreamHub extends EventEmitter<HubEvents> {
     return [...this.streams.values()];
   }
 
+  /** The streams published on this server: every stream but the pulls from their owner task in a cluster. */
+  publishedHere(): LiveStream[] {
+    return this.list().filter((s) => !s.publisher.clusterPull);
+  }
+
   startPublish(app: string, name: string, publisher: PublisherInfo): PublishResult {
     const key = StreamHub.key(app, name);
     const current = this.streams.get(key);
-    if (current) {
+    let handedOver: StreamSubscriber[] = [];
+    if (current?.publisher.clusterPull) {
+      // This task now owns the stream (it took the lease): the pull from the old owner steps aside, its viewers stay.
+      handedOver = current.detachSubscribers();
+      current.publisher.disconnect('the stream is published on this task now');
+      this.endPublish(current, 'the stream is published on this task now');
+    } else if (current) {
       const silentMs = current.silentForMs();
       if (silentMs < this.publisherTakeoverMs) return { ok: false, reason: `stream ${key} is already being published` };
       const reason = `replaced by a new publisher after ${(silentMs / 1000).toFixed(1)} s without media`;
@@ -71,13 +82,14 @@ export class StreamHub extends EventEmitter<HubEvents> {
     const stream = new LiveStream(app, name, publisher, (s) => this.emit('subscribers', s));
     this.streams.set(key, stream);
     this.emit('publish', stream);
+    for (const subscriber of handedOver) stream.addSubscriber(subscriber);
     const waiting = this.waiting.get(key);
     if (waiting) {
       this.waiting.delete(key);
       this.waitingCount -= waiting.size;
       for (const subscriber of waiting) stream.addSubscriber(subscriber);
     }
-    return current ? { ok: true, stream, replaced: current.publisher } : { ok: true, stream };
+    return current && !current.publisher.clusterPull ? { ok: true, stream, replaced: current.publisher } : { ok: true, stream };
   }
 
   endPublish(stream: LiveStream, reason = 'publisher left'): void {

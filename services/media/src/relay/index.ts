@@ -2,7 +2,7 @@ import type { KcpTuning } from 'kcp-ts';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
 import { logLinkState, type LinkReporter } from './link-state.js';
-import { RelayPullManager } from './pull.js';
+import { fixedOrigin, RelayPullManager } from './pull.js';
 import { RelayPushManager } from './push.js';
 import { RelayAuthorizer } from './relay-auth.js';
 import type { RelayConfig } from './relay-config.js';
@@ -41,7 +41,7 @@ export function attachRelays(hub: StreamHub, config: RelayConfig, logger: Logger
   const report = options.report ?? logLinkState(logger);
   const relayName = (app: string, name: string) => authorizer.outgoingName(app, name);
   const pulls = config.origin
-    ? new RelayPullManager({ hub, origin: config.origin, playName: relayName, idleMs: config.idleSeconds * 1000, report, kcpTuning: options.kcpTuning })
+    ? new RelayPullManager({ hub, origin: fixedOrigin(config.origin), playName: relayName, idleMs: config.idleSeconds * 1000, report, kcpTuning: options.kcpTuning })
     : null;
   const pushes = config.push.length > 0
     ? new RelayPushManager(hub, config.push, { publishName: relayName, maxBacklogBytes: options.maxBacklogBytes, report, kcpTuning: options.kcpTuning, liveDeadlineMs: options.liveDeadlineMs })

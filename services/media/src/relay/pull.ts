@@ -10,8 +10,14 @@ import { connectRtmp, isPlayNotification } from './transport.js';
 
 export interface PullOptions {
   hub: StreamHub;
-  /** Where to pull from: kcp://host:port or rtmp://host:port. */
-  origin: URL;
+  /**
+   * Where to pull app/name from: kcp://host:port or rtmp://host:port. Asked
+   * on every (re)connect, so a cluster pull follows the stream to its new
+   * owner task; undefined: not live anywhere (yet), ask again later.
+   */
+  origin(app: string, name: string): Promise<URL | undefined>;
+  /** Pulls from the stream's owner in the cluster (see PublisherInfo.clusterPull). */
+  clusterPull?: boolean;
   /** The name to play at the origin for app/name (signed relay name, or the plain name). */
   playName(app: string, name: string): string;
   /** Grace after the last viewer leaves before the pull stops. */
@@ -24,6 +30,11 @@ export interface PullOptions {
   kcpTuning?: KcpTuning;
 }
 
+
+/** An origin that does not move (RELAY_ORIGIN, a bridge's server). */
+export function fixedOrigin(origin: URL): () => Promise<URL> {
+  return async () => origin;
+}
 
 /** A timeline jump back by more than this means the origin's publisher restarted. */
 const TIMELINE_RESTART_MS = 5000;
@@ -44,6 +55,12 @@ export class RelayPull {
   private startup: MediaPacket[] = [];
   /** After a reconnect: skipping the re-sent GOP until the stream moves past what viewers saw. */
   private resuming = false;
+  /**
+   * While resuming: the origin changed (a cluster pull following its stream
+   * to a new owner task), so the stream comes from another publish whose
+   * timestamps say nothing about what viewers saw: resume at its first keyframe.
+   */
+  private originMoved = false;
   private lastVideoTs = -1;
   private lastAudioTs = -1;
   private stopped = false;
@@ -53,6 +70,8 @@ export class RelayPull {
   private downSince: number | null = null;
   private readonly backoff: Backoff;
   private readonly path: string;
+  /** The origin of the current or last connection. */
+  private peer = '(not resolved yet)';
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
@@ -95,7 +114,12 @@ export class RelayPull {
     this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
-      client = await connectRtmp(this.opts.origin, this.app, undefined, this.opts.kcpTuning);
+      const origin = await this.opts.origin(this.app, this.name);
+      if (this.stopped) return;
+      if (!origin) return this.retry('not live anywhere yet');
+      if (this.resuming && this.peer !== origin.href) this.originMoved = true;
+      this.peer = origin.href;
+      client = await connectRtmp(origin, this.app, undefined, this.opts.kcpTuning);
       if (this.stopped) return client.close('pull stopped');
       const current = client;
       this.client = current;
@@ -140,6 +164,7 @@ export class RelayPull {
     if (this.local) this.opts.hub.endPublish(this.local, 'stream ended at the origin');
     this.local = null;
     this.resuming = false;
+    this.originMoved = false;
     this.lastVideoTs = this.lastAudioTs = -1;
     this.report('waiting', 'stream ended at the origin');
     this.client = null;
@@ -162,8 +187,9 @@ export class RelayPull {
       }
       const result = this.opts.hub.startPublish(this.app, this.name, {
         protocol: 'relay',
-        remoteAddress: this.opts.origin.host,
+        remoteAddress: new URL(this.peer).host,
         disconnect: (reason) => this.stop(reason),
+        ...(this.opts.clusterPull ? { clusterPull: true } : {}),
       });
       if (!result.ok) return this.stop('the stream is already published here');
       this.local = result.stream;
@@ -196,14 +222,16 @@ export class RelayPull {
     }
     const last = local.hasVideo ? this.lastVideoTs : this.lastAudioTs;
     const resumes = local.hasVideo ? packet.isKeyframe : packet.isAudio;
-    if (!resumes || (packet.timestamp <= last && packet.timestamp + TIMELINE_RESTART_MS > last)) return false;
+    if (!resumes) return false;
+    if (!this.originMoved && packet.timestamp <= last && packet.timestamp + TIMELINE_RESTART_MS > last) return false;
     this.resuming = false;
+    this.originMoved = false;
     this.report('live', 'resumed after reconnecting');
     return true;
   }
 
   private report(state: LinkState, detail: string): void {
-    this.opts.report({ direction: 'pull', stream: this.path, peer: this.opts.origin.href, state, detail, kcp: this.kcpStats() });
+    this.opts.report({ direction: 'pull', stream: this.path, peer: this.peer, state, detail, kcp: this.kcpStats() });
   }
 
   /** The KCP link's estimates now; the media's sender (its queue, pacing, deadline) is the origin's viewer session. */
