@@ -118,9 +118,14 @@ test('stalled RTMP and HTTP-FLV viewers stay within their backlog bound while a 
   assert.ok(bytesSent > 20 * 1024 * 1024, `the stream should push well past the socket buffers (sent ~${(bytesSent / 2 ** 20).toFixed(1)} MiB)`);
 
   assert.ok(maxQueued <= BACKLOG + LARGEST_PACKET, `a viewer queued ${maxQueued} bytes (bound ${BACKLOG} + one packet)`);
+  // The hub keeps subscribers in the order they joined: the stalled RTMP viewer, the stalled FLV viewer, the reader.
+  // (On a busy machine the reader, which shares this process's CPU with the server and the publisher, may fall
+  // behind and skip too: counting every viewer that dropped made this test fail under load.)
   const viewers = serverViewers();
-  const stalled = viewers.filter(({ viewer }) => viewer.backpressure.droppedPackets > 0);
-  assert.equal(stalled.length, 2, 'both stalled viewers dropped packets');
+  assert.equal(viewers.length, 3, 'no viewer was disconnected');
+  const stalled = viewers.slice(0, 2);
+  assert.deepEqual(stalled.map(({ viewer }) => viewer.protocol).sort(), ['flv', 'rtmp']);
+  for (const { viewer } of stalled) assert.ok(viewer.backpressure.droppedPackets > 0, `the stalled ${viewer.protocol} viewer dropped packets`);
   for (const { viewer } of stalled) {
     assert.ok(viewer.backpressure.skips >= 1);
     assert.ok(viewer.backpressure.droppedBytes > 10 * 1024 * 1024, `${viewer.protocol} dropped ${viewer.backpressure.droppedBytes} bytes`);
