@@ -9,12 +9,15 @@ import { test } from 'node:test';
 import { DEFAULT_KCP_TUNING, LiveRateController } from 'kcp-ts';
 import { drainMessages, seededRandom, VirtualLink, type Impairment } from './virtual-link.js';
 
+/** The live-video tuning with the controller on (it is opt-in: DEFAULT_KCP_TUNING has it off). */
+const LIVE_TUNING = { ...DEFAULT_KCP_TUNING, congestionControl: 'live' as const };
+
 /** Wire bytes per datagram beyond KCP's own: IPv4 20 + UDP 8. */
 const IP_UDP = 28;
 
 function makeLink(loss: number, kbit: number, seed = 7): { link: VirtualLink; controller: LiveRateController } {
   const path: Impairment = { loss, duplicate: 0, reorder: 0, delayMs: 25, jitterMs: 0 };
-  const link = new VirtualLink(path, seededRandom(seed), { both: { ...DEFAULT_KCP_TUNING } });
+  const link = new VirtualLink(path, seededRandom(seed), { both: { ...LIVE_TUNING } });
   link.bottleneck = { kbit, queuePackets: 100 };
   const controller = link.a.sendHooks;
   assert.ok(controller instanceof LiveRateController, 'the live-video preset installs the controller');
@@ -73,7 +76,7 @@ test('random loss without queueing keeps the rate: 5% loss both ways on the same
 
   // ikcp's own congestion window (nc off) halves on every loss: what the controller replaces.
   const reno = new VirtualLink({ loss: 0.05, duplicate: 0, reorder: 0, delayMs: 25, jitterMs: 0 }, seededRandom(7),
-    { both: { ...DEFAULT_KCP_TUNING, nc: false, congestionControl: 'none' } });
+    { both: { ...LIVE_TUNING, nc: false, congestionControl: 'none' } });
   reno.bottleneck = { kbit: 3000, queuePackets: 100 };
   run(reno, 10_000);
   const renoWindow = run(reno, 10_000);
@@ -119,10 +122,10 @@ function liveFrameDelays(link: VirtualLink, ms: number): number[] {
 
 test('a live stream with keyframe bursts on a 3 Mbit/s link: p99 frame delay under 300 ms, where ikcp without congestion control queues seconds', () => {
   const p99 = (delays: number[]) => delays[Math.floor(delays.length * 0.99)]!;
-  const paced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...DEFAULT_KCP_TUNING } });
+  const paced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
   paced.bottleneck = { kbit: 3000, queuePackets: 100 };
   const withController = liveFrameDelays(paced, 20_000);
-  const unpaced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...DEFAULT_KCP_TUNING, congestionControl: 'none' } });
+  const unpaced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING, congestionControl: 'none' } });
   unpaced.bottleneck = { kbit: 3000, queuePackets: 100 };
   const without = liveFrameDelays(unpaced, 20_000);
   console.log(`live 2.5 Mbit/s over 3 Mbit/s: p99 ${p99(withController)} ms with the controller (${paced.queueDrops} queue drops), ${p99(without)} ms without (${unpaced.queueDrops} queue drops, ${without.length} of ${withController.length} frames)`);
@@ -132,7 +135,7 @@ test('a live stream with keyframe bursts on a 3 Mbit/s link: p99 frame delay und
 });
 
 test('a live stream over 20% random loss on a wide link: the controller leaves headroom for repairs (p99 under 400 ms)', () => {
-  const link = new VirtualLink({ loss: 0.2, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...DEFAULT_KCP_TUNING } });
+  const link = new VirtualLink({ loss: 0.2, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
   link.bottleneck = { kbit: 20_000, queuePackets: 100 };
   const delays = liveFrameDelays(link, 20_000);
   const p99 = delays[Math.floor(delays.length * 0.99)]!;

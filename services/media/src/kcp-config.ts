@@ -10,14 +10,15 @@ export interface KcpSettings {
   /** Reed-Solomon FEC on every KCP link (KCP_FEC="10,3"); null: off. Clients must use the same. */
   fec: FecSetting | null;
   /**
-   * Live deadline (KCP_LIVE_DEADLINE_MS, default 400; 0 off): media that has
+   * Live deadline (KCP_LIVE_DEADLINE_MS, default 0 = off until measured with
+   * the congestion controller against the issue's targets; 400 is the value it was tried with): media that has
    * waited this long in a KCP send path's queue is dropped at frame
    * boundaries (see hub/live-deadline.ts).
    */
   liveDeadlineMs: number;
 }
 
-export const DEFAULT_LIVE_DEADLINE_MS = 400;
+export const DEFAULT_LIVE_DEADLINE_MS = 0;
 
 export function loadKcpSettings(env: Record<string, string | undefined>): KcpSettings {
   return {
