@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import { encodeAmf0 } from '@bridgecast/media/amf/amf0.js';
 import { playOverKcp } from '@bridgecast/media/client/index.js';
 import { connectKcp } from 'kcp-ts/node';
+import { loadKcpSettings } from '@bridgecast/media/kcp-config.js';
 import { loadLimits } from '@bridgecast/media/limits.js';
 import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { clientHandshakeStart } from '@bridgecast/media/rtmp/handshake.js';
@@ -28,6 +29,8 @@ after(async () => {
 async function kcpServer(): Promise<TestServer> {
   server ??= await startTestServer({
     kcpEnabled: true, logger: log.logger, limits: { ...loadLimits({}), publisherTakeoverMs: TAKEOVER_MS },
+    // The opt-in congestion controller and live deadline, so the session metrics below have pacing to show.
+    kcp: loadKcpSettings({ KCP_CC: 'live', KCP_LIVE_DEADLINE_MS: '400' }),
   });
   return server;
 }
@@ -150,7 +153,7 @@ test('/metrics shows each KCP session\'s path estimates and queue: bandwidth, mi
     assert.ok(values.length >= 2, `${name}: one per session (publisher and player at least)`);
     return Math.max(...values);
   };
-  assert.ok(value('bridgecast_kcp_session_pacing_kbit') > 0, 'the live preset paces');
+  assert.ok(value('bridgecast_kcp_session_pacing_kbit') > 0, 'the live controller paces');
   assert.ok(value('bridgecast_kcp_session_bandwidth_kbit') > 0, 'the player session has delivery-rate samples');
   assert.ok(value('bridgecast_kcp_session_srtt_ms') > 0);
   assert.ok(value('bridgecast_kcp_session_min_rtt_ms') > 0);
