@@ -73,7 +73,7 @@ describe('bridgecast CLI', () => {
       [{ HLS_SEGMENT_SECONDS: '0' }, /^bridgecast: HLS_SEGMENT_SECONDS="0" is not valid: an integer from 1 to 60\n$/],
       [{ HLS_WINDOW: '0' }, /^bridgecast: HLS_WINDOW="0" is not valid: an integer from 3 to 1000\n$/],
       [{ AUTH: 'maybe' }, /^bridgecast: AUTH="maybe" is not valid: one of keys, none\n$/],
-      [{ KCP_MTU: '10' }, /^bridgecast: KCP_MTU must be an integer from \d+ to \d+, got "10"\n$/],
+      [{ KCP_MTU: '10' }, /^bridgecast: KCP_MTU="10" is not valid: an integer from 100 to 1500\n$/],
       [{ RECORDINGS_MAX_BYTES: '-1' }, /^bridgecast: RECORDINGS_MAX_BYTES="-1" is not valid: an integer of at least 0\n$/],
       [{ HLS_BASE_URL: 'cdn.example.com' }, /^bridgecast: HLS_BASE_URL="cdn.example.com" is not valid: an http:\/\/ or https:\/\/ URL\n$/],
       [{ HOST: '192.0.2.1', AUTH: 'none' }, /^bridgecast: KCP \(UDP\): HOST is not an address of this machine/],

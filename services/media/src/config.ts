@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { checkedSetting, ConfigError } from './config-error.js';
+import { intSetting as int } from './env-settings.js';
 import { loadKcpSettings, type KcpSettings } from './kcp-config.js';
 import { loadLimits, type ServiceLimits } from './limits.js';
 import { loadRelayConfig, type RelayConfig } from './relay/relay-config.js';
@@ -90,16 +91,6 @@ export interface MediaConfig {
   clusterAddress: string | undefined;
   /** Connection, session, size and timeout limits (see limits.ts). */
   limits: ServiceLimits;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, raw, max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
-  }
-  return value;
 }
 
 /** A TCP/UDP port; 0 lets the system choose (tests). */

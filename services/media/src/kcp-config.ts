@@ -1,3 +1,4 @@
+import { intSetting } from './env-settings.js';
 import { DEFAULT_KCP_TUNING, type FecSetting, type KcpTuning } from 'kcp-ts';
 
 /**
@@ -24,19 +25,10 @@ export function loadKcpSettings(env: Record<string, string | undefined>): KcpSet
   return {
     tuning: kcpTuningFromEnv(env),
     fec: parseFecSetting(env.KCP_FEC),
-    liveDeadlineMs: integerSetting(env, 'KCP_LIVE_DEADLINE_MS', DEFAULT_LIVE_DEADLINE_MS, 0, 60_000),
+    liveDeadlineMs: intSetting(env, 'KCP_LIVE_DEADLINE_MS', DEFAULT_LIVE_DEADLINE_MS, 0, 60_000),
   };
 }
 
-function integerSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
 
 /**
  * Tuning from KCP_MTU, KCP_SNDWND, KCP_RCVWND, KCP_INTERVAL, KCP_NODELAY,
@@ -48,14 +40,14 @@ function integerSetting(env: Record<string, string | undefined>, name: string, f
 export function kcpTuningFromEnv(env: Record<string, string | undefined>): KcpTuning {
   const d = DEFAULT_KCP_TUNING;
   return {
-    mtu: integerSetting(env, 'KCP_MTU', d.mtu, 100, 1500),
-    sndWnd: integerSetting(env, 'KCP_SNDWND', d.sndWnd, 1, 65535),
-    rcvWnd: integerSetting(env, 'KCP_RCVWND', d.rcvWnd, 128, 65535),
-    interval: integerSetting(env, 'KCP_INTERVAL', d.interval, 10, 5000),
-    nodelay: integerSetting(env, 'KCP_NODELAY', d.nodelay, 0, 2),
-    resend: integerSetting(env, 'KCP_RESEND', d.resend, 0, 1000),
-    nc: integerSetting(env, 'KCP_NC', d.nc ? 1 : 0, 0, 1) === 1,
-    maxKbit: integerSetting(env, 'KCP_MAX_KBIT', d.maxKbit, 0, 10_000_000),
+    mtu: intSetting(env, 'KCP_MTU', d.mtu, 100, 1500),
+    sndWnd: intSetting(env, 'KCP_SNDWND', d.sndWnd, 1, 65535),
+    rcvWnd: intSetting(env, 'KCP_RCVWND', d.rcvWnd, 128, 65535),
+    interval: intSetting(env, 'KCP_INTERVAL', d.interval, 10, 5000),
+    nodelay: intSetting(env, 'KCP_NODELAY', d.nodelay, 0, 2),
+    resend: intSetting(env, 'KCP_RESEND', d.resend, 0, 1000),
+    nc: intSetting(env, 'KCP_NC', d.nc ? 1 : 0, 0, 1) === 1,
+    maxKbit: intSetting(env, 'KCP_MAX_KBIT', d.maxKbit, 0, 10_000_000),
     congestionControl: congestionSetting(env.KCP_CC, d.congestionControl),
   };
 }

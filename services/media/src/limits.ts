@@ -1,4 +1,5 @@
 import { ConfigError } from './config-error.js';
+import { intSetting } from './env-settings.js';
 import { DEFAULT_PUBLISHER_TAKEOVER_MS } from './hub/stream-hub.js';
 import { DEFAULT_KCP_ENDPOINT_LIMITS, type KcpEndpointLimits } from 'kcp-ts/node';
 import { DEFAULT_RTMP_LIMITS, type RtmpServerLimits } from './rtmp/rtmp-server.js';
@@ -27,13 +28,7 @@ export const DEFAULT_PLAY_WAIT_MS = 10_000;
 
 export const DEFAULT_MAX_PUBLISHERS = 200;
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(name, raw, 'a positive integer');
-  return value;
-}
+const positiveInt = (env: NodeJS.ProcessEnv, name: string, fallback: number) => intSetting(env, name, fallback, 1);
 
 export function loadLimits(env: NodeJS.ProcessEnv): ServiceLimits {
   const rtmp = DEFAULT_RTMP_LIMITS;
