@@ -14,8 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
-import { killAllChildren, packetsOf, probeMedia, spawnTracked } from '../helpers/ffmpeg.js';
-import { lavfiEncodeArgs } from '../helpers/ffmpeg.js';
+import { killAllChildren, lavfiEncodeArgs, packetsOf, probeMedia, spawnTracked } from '../helpers/ffmpeg.js';
 import { startTestServer, waitForKeyframe } from '../helpers/media-server.js';
 
 let dir: string;
