@@ -4,35 +4,39 @@ import { seqDiff } from './seq.js';
 
 /**
  * Congestion control for live media, as a send hook (KcpSendOps): a
- * model-based controller in the manner of BBR (and of geph2's kcp-go fork,
- * built for lossy links out of mainland China), not a loss-based window.
+ * model-based controller in the manner of BBR and of geph2's kcp-go fork
+ * (built for lossy links out of mainland China), not a loss-based window.
  *
  * - It estimates the bottleneck's delivery rate from acknowledgements
  *   (TCP-style rate samples: bytes acknowledged between a segment's
- *   transmission and its ack, over that time; a windowed maximum) and the
- *   path's minimum RTT (a windowed minimum).
+ *   transmission and its ack, over that time; a windowed maximum over 2-4 s)
+ *   and the path's minimum RTT (a windowed minimum over 5-10 s).
  * - It paces every data send, first transmissions and retransmissions
- *   alike, at `gain x bandwidth`, and keeps the bytes in flight under
- *   `2.5 x bandwidth x minRtt` (the BDP plus room for the retransmissions
- *   of a lossy path).
- * - Random loss is not congestion: a sample taken while the RTT sits at its
- *   minimum is scaled up by the recent loss ratio (the path carried what we
- *   sent; some of it was dropped, not queued), so the rate holds.
- * - Queueing is: when the smoothed RTT stands above the minimum by more than
- *   max(queueDelayMs, minRtt / 2), the bandwidth estimate falls to what was
- *   actually delivered in the last round (a flat delivery rate under a
- *   rising RTT is the bottleneck's rate) and the pacer drains at 0.85x
- *   until the queue is gone. Loss correction is off meanwhile.
- * - Probing: a start-up phase at 2x until the estimate stops growing by 25 %
- *   a round for three rounds, then an eight-round cycle with one round at
- *   1.25x and one at 0.85x (BBR's ProbeBW). A probe never runs while a
- *   queue stands, so a narrow link's queue is not overdriven.
- * - Application-limited rounds (the encoder sent less than the pacer
- *   allowed) never lower the estimate: a live stream between keyframes
- *   says nothing about the path.
- * - Keyframe bursts leave at the paced rate: no faster than the path has
- *   delivered within the last few seconds, which are kept (at least 2 s, a
- *   GOP) so a keyframe is never paced by the quiet frames in between.
+ *   alike, and keeps the bytes in flight under `2.5 x bandwidth x minRtt`
+ *   (the BDP plus room for the retransmissions of a lossy path).
+ * - A live stream is application-limited: between frames the sender has
+ *   nothing to send, so most rate samples only say "the path carried at
+ *   least the stream". The maximum filter takes them as that (a lower bound
+ *   never lowers the estimate), and the pacer runs at 1.25x the estimate
+ *   while no queue stands: a keyframe or a backlog leaves a little faster
+ *   than the path has proven, which both drains our own queue and probes
+ *   (if the path takes it, the samples rise and so does the estimate; BBR's
+ *   1.25x probe, every round instead of one in eight because a live
+ *   sender's backlogs are short). Pacing at the estimate itself, with the
+ *   estimate near the stream's average, would leave no headroom at all and
+ *   the send queue would grow with every keyframe.
+ * - Queueing is the path's signal, read from the RTT: when even the
+ *   smallest RTT of a round stands above the minimum by more than
+ *   max(queueDelayMs, minRtt / 2), a queue stands (a round's minimum, not
+ *   the smoothed RTT, so a busy event loop's late timer or one queued
+ *   keyframe is not mistaken for one). Then the estimate falls to what was
+ *   actually delivered (a flat delivery rate under a standing queue is the
+ *   bottleneck's rate; at most -30 % a round, and only from rounds in which
+ *   data waited on us) and the pacer drains at 0.8x until the queue is gone.
+ * - Random loss is not congestion: while no queue stands, samples are
+ *   scaled up by the recent loss ratio (the path carried what we sent; some
+ *   of it was dropped, not queued) and the pacer adds 2 x loss of headroom
+ *   for the retransmissions, so the rate holds.
  * - No ProbeRTT phase: a live stream's sender runs dry between frames, so
  *   the queue drains on its own and the windowed minimum sees it; cutting
  *   the flight to four packets would stall the picture.
@@ -40,7 +44,7 @@ import { seqDiff } from './seq.js';
  * Allocation-free per flush and per ack.
  */
 export interface LiveRateOptions {
-  /** Pacing rate before the first delivery samples, kbit/s (default 6000: a joining viewer's GOP burst goes out fast; start-up exits on the first standing queue). */
+  /** Floor of the estimate until the first standing queue, kbit/s (default 6000: a joining viewer's GOP burst goes out fast). */
   initialKbit?: number;
   /** Floor of the pacing rate, kbit/s (default 300). */
   minKbit?: number;
@@ -94,17 +98,21 @@ class WindowedExtreme {
   }
 }
 
-const STARTUP_GAIN = 2;
-const PROBE_GAIN = 1.25;
-const DRAIN_GAIN = 0.85;
-const CYCLE_LENGTH = 8;
+
+/** Pacing gain over the estimate while no queue stands (see the class comment). */
+const CRUISE_GAIN = 1.25;
+/** Pacing gain while a queue stands: the bottleneck drains it at 20 % of its rate. */
+const DRAIN_GAIN = 0.8;
 const CWND_GAIN = 2.5;
 const BW_BUCKET_MS = 2000;
 const MIN_RTT_BUCKET_MS = 5000;
-const STARTUP_FLAT_ROUNDS = 3;
 const MAX_LOSS_CORRECTION = 0.3;
+/** The most a single round with a standing queue cuts the estimate. */
+const MAX_ROUND_CUT = 0.3;
+/** A standing queue that outlasts this many rounds of draining cuts the estimate again. */
+const RECUT_ROUNDS = 4;
 
-export type LiveRatePhase = 'startup' | 'probe' | 'steady' | 'drain';
+export type LiveRatePhase = 'cruise' | 'drain';
 
 export class LiveRateController implements KcpSendOps {
   private readonly pacer: TokenBucketPacer;
@@ -114,13 +122,12 @@ export class LiveRateController implements KcpSendOps {
   /** Delivery rate, bytes/ms, windowed max. */
   private readonly bandwidth = new WindowedExtreme(BW_BUCKET_MS, (a, b) => a > b, 0);
   private readonly minRttFilter = new WindowedExtreme(MIN_RTT_BUCKET_MS, (a, b) => a < b, Infinity);
-  private initialBytesPerMs: number;
-  private startup = true;
-  private startupBest = 0;
-  private flatRounds = 0;
-  private cycleIndex = 0;
-  private gain = STARTUP_GAIN;
+  /** Largest RTT sample of the last 2-4 s (the retransmission timeout's floor). */
+  private readonly maxRttFilter = new WindowedExtreme(BW_BUCKET_MS, (a, b) => a > b, 0);
+  private readonly initialBytesPerMs: number;
   private roundStart: number | undefined;
+  /** Smallest RTT sample of the current round (Infinity: none yet). */
+  private roundMinRtt = Infinity;
   /** Largest raw (uncorrected) delivery sample of the current and the last round. */
   private roundDelivery = 0;
   private lastRoundDelivery = 0;
@@ -130,6 +137,10 @@ export class LiveRateController implements KcpSendOps {
   /** The pacer or window held data back at some flush of this round (not application-limited). */
   private roundBacklogged = false;
   private queueing = false;
+  /** Last round's smallest RTT above the minimum, ms. */
+  private queueDelay = 0;
+  /** Consecutive rounds with a standing queue. */
+  private queueRounds = 0;
   private lastBudget = 0;
   private tokensBefore = 0;
 
@@ -138,7 +149,7 @@ export class LiveRateController implements KcpSendOps {
     this.minBytesPerMs = (options.minKbit ?? 300) / 8;
     this.maxBytesPerMs = (options.maxKbit ?? 1_000_000) / 8;
     this.queueDelayMs = options.queueDelayMs ?? 50;
-    this.pacer = new TokenBucketPacer(this.initialBytesPerMs * 8 * STARTUP_GAIN);
+    this.pacer = new TokenBucketPacer(this.initialBytesPerMs * 8 * CRUISE_GAIN);
   }
 
   /** Estimated bottleneck rate, kbit/s (the initial rate until samples arrive). */
@@ -154,9 +165,7 @@ export class LiveRateController implements KcpSendOps {
     return this.pacer.rateKbit;
   }
   get phase(): LiveRatePhase {
-    if (this.queueing) return 'drain';
-    if (this.startup) return 'startup';
-    return this.gain > 1 ? 'probe' : 'steady';
+    return this.queueing ? 'drain' : 'cruise';
   }
   /** Share of recently delivered segments that needed a retransmission (smoothed over ~64). */
   get loss(): number {
@@ -181,6 +190,19 @@ export class LiveRateController implements KcpSendOps {
     return Math.max(8 * kcp.mtu, CWND_GAIN * this.estimate() * Math.max(rtt, 2 * kcp.interval));
   }
 
+  /**
+   * No timeout before the longest round trip of the last seconds plus the
+   * queue this controller tolerates before it drains: a segment waiting in
+   * a bottleneck's queue is not lost, and a spurious copy would only lengthen
+   * the queue (ikcp's nodelay RTO follows a growing queue too slowly).
+   * Losses are still repaired by fast retransmit, which does not wait.
+   */
+  minRto(kcp: Kcp): number {
+    const minRtt = this.minRtt;
+    if (minRtt === 0) return 0;
+    return Math.max(this.maxRttFilter.value, minRtt + Math.max(this.queueDelayMs, minRtt / 2)) + 2 * kcp.interval;
+  }
+
   sendBudget(kcp: Kcp, current: number): number {
     this.advanceRound(kcp, current);
     this.tokensBefore = this.pacer.sendBudget(kcp, current);
@@ -198,13 +220,14 @@ export class LiveRateController implements KcpSendOps {
   }
 
   acked(kcp: Kcp, _bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void {
-    if (rtt >= 0) {
-      this.minRttFilter.add(Math.max(1, rtt), current);
-      // Share of delivered segments whose first copy was lost (not those a spurious timeout resent).
-      this.lossRatio += ((transmission > 1 ? 1 : 0) - this.lossRatio) / 64;
-    }
     // A una covering segments whose own acks were lost releases them in one burst: no sample.
     if (rtt < 0) return;
+    const sampleRtt = Math.max(1, rtt);
+    this.minRttFilter.add(sampleRtt, current);
+    this.maxRttFilter.add(sampleRtt, current);
+    if (sampleRtt < this.roundMinRtt) this.roundMinRtt = sampleRtt;
+    // Share of delivered segments whose first copy was lost (not those a spurious timeout resent).
+    this.lossRatio += ((transmission > 1 ? 1 : 0) - this.lossRatio) / 64;
     // Ack to ack, as TCP's rate sampling, so batching of acks per flush does not inflate the rate.
     const span = Math.max(seqDiff(current, deliveredTimeAtSend), rtt, kcp.interval);
     const raw = (kcp.delivered - deliveredAtSend) / span;
@@ -213,7 +236,7 @@ export class LiveRateController implements KcpSendOps {
     this.bandwidth.add(Math.min(corrected, this.maxBytesPerMs), current);
   }
 
-  /** Once per round trip: loss ratio, queue detection, phase and gain. */
+  /** Once per round trip: queue detection, the estimate's cut under a standing queue, the pacing rate. */
   private advanceRound(kcp: Kcp, current: number): void {
     if (this.roundStart === undefined) this.roundStart = current;
     const minRtt = this.minRtt;
@@ -222,43 +245,39 @@ export class LiveRateController implements KcpSendOps {
     this.roundStart = current;
     this.bandwidth.rotate(current);
     this.minRttFilter.rotate(current);
+    this.maxRttFilter.rotate(current);
 
-    const queueThreshold = Math.max(this.queueDelayMs, minRtt / 2);
-    this.queueing = minRtt > 0 && kcp.srtt - minRtt > queueThreshold;
+    // A round without acks (an idle sender) says nothing new: the queue state carries over.
+    if (Number.isFinite(this.roundMinRtt)) this.queueDelay = minRtt > 0 ? this.roundMinRtt - minRtt : 0;
+    this.roundMinRtt = Infinity;
+    const threshold = Math.max(this.queueDelayMs, minRtt / 2);
+    this.queueing = this.queueDelay > threshold;
+    this.queueRounds = this.queueing ? this.queueRounds + 1 : 0;
     const delivered = Math.max(this.roundDelivery, this.lastRoundDelivery);
     this.lastRoundDelivery = this.roundDelivery;
     this.roundDelivery = 0;
-
     const backlogged = this.roundBacklogged;
     this.roundBacklogged = false;
+
+    let gain: number;
     if (this.queueing) {
       // A standing queue: what arrived is what the bottleneck passes. Only a round in which we
-      // had data waiting says so (an encoder's quiet frames say nothing of the path), and the
-      // cut is at most 30 % a round, so one noisy round cannot collapse the rate.
+      // had data waiting says so (an encoder's quiet frames say nothing of the path). Once per
+      // episode (and again if it lasts): while we drain, deliveries follow our own lower rate.
       const estimate = this.estimate();
-      if (backlogged && delivered > 0 && delivered < estimate) {
+      if (this.queueRounds % RECUT_ROUNDS === 1 && backlogged && delivered > 0 && delivered < estimate) {
         this.initialFloor = false;
-        this.bandwidth.reset(Math.max(delivered, 0.7 * estimate), current);
+        this.bandwidth.reset(Math.max(delivered, (1 - MAX_ROUND_CUT) * estimate), current);
       }
-      this.startup = false;
-      this.gain = DRAIN_GAIN;
-    } else if (this.startup) {
-      const estimate = this.bandwidth.value;
-      if (estimate > 1.25 * this.startupBest) {
-        this.startupBest = estimate;
-        this.flatRounds = 0;
-      } else if (++this.flatRounds >= STARTUP_FLAT_ROUNDS) {
-        this.startup = false;
-      }
-      this.gain = this.startup ? STARTUP_GAIN : 1;
+      gain = DRAIN_GAIN;
+    } else if (this.queueDelay > threshold / 2) {
+      // Some queue: hold at the estimate, neither filling nor draining it.
+      gain = 1 + Math.min(0.5, 2 * this.lossRatio);
     } else {
-      this.cycleIndex = (this.cycleIndex + 1) % CYCLE_LENGTH;
-      // Headroom for retransmissions in proportion to the loss (none on a clean narrow link,
-      // where any excess would only build a queue): a lossy link's repairs must not queue behind new data.
-      const cruise = 1 + Math.min(0.5, 2 * this.lossRatio);
-      this.gain = this.cycleIndex === 0 ? PROBE_GAIN * cruise : this.cycleIndex === 1 ? DRAIN_GAIN : cruise;
+      // Headroom for retransmissions in proportion to the loss: a lossy link's repairs must not queue behind new data.
+      gain = CRUISE_GAIN + Math.min(0.5, 2 * this.lossRatio);
     }
-    const rate = Math.min(this.maxBytesPerMs, Math.max(this.minBytesPerMs, this.gain * this.estimate()));
+    const rate = Math.min(this.maxBytesPerMs, Math.max(this.minBytesPerMs, gain * this.estimate()));
     this.pacer.rateKbit = rate * 8;
   }
 }

@@ -256,6 +256,15 @@ export interface KcpSendOps {
    * Called after `kcp.delivered` counted this segment.
    */
   acked?(kcp: Kcp, bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void;
+  /**
+   * Optional: a floor for the retransmission timeout of this flush's first
+   * transmissions, ms. ikcp's RTO (srtt + 4 x rttvar, 30 ms minimum with
+   * nodelay) fires on segments that are merely queued once a bottleneck's
+   * queue grows faster than the smoothed RTT follows; each such spurious
+   * copy adds to the queue. A controller that knows how long the path has
+   * been taking can say so here.
+   */
+  minRto?(kcp: Kcp): number;
 }
 
 export type KcpCongestionControl = 'live' | 'none';
@@ -939,6 +948,7 @@ export class Kcp {
     let timedOut = false;
     // Oldest first, so when pacing runs out, retransmissions have gone before new data.
     let budget = this.sendOps === null ? Infinity : this.sendOps.sendBudget(this, current);
+    const firstRto = Math.max(this.rxRto, this.sendOps?.minRto?.(this) ?? 0);
     for (let i = 0; i < this.sndBuf.length; i++) {
       const segment = this.sndBuf.at(i);
       if (segment === null) continue;
@@ -953,7 +963,7 @@ export class Kcp {
         if (this.inflight === 0) this.deliveredAt = current;
         segment.firstTs = current;
         this.inflight += KCP_OVERHEAD + segment.len;
-        segment.rto = this.rxRto;
+        segment.rto = firstRto;
         segment.resendts = (current + segment.rto + rtomin) >>> 0;
         this.stats.segmentsSent++;
       } else if (timeout) {
