@@ -23,7 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
 import { analyzeFrames, baselineDelay, STALL_MS, type DelayStats } from './lib/frame-delay.js';
-import { canBuildLink, EDGE_NS, ImpairedLink, nsExec, ORIGIN_IP, ORIGIN_NS, type LinkProfile } from './lib/impaired-link.js';
+import { canBuildLink, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
 import { machineLine, writeDocSection } from './lib/report.js';
 import { ensureSampleFlv } from './lib/sample-media.js';
 import { startServer, type RunningServer } from './lib/servers.js';
@@ -121,15 +121,16 @@ function firstLine(child: ReturnType<typeof agent>): Promise<string> {
 async function measure(transport: Transport, seconds: number): Promise<{ summary: ReadSummary; startedAt: number; wireBytes: number; readerStart: number }> {
   const started: RunningServer[] = [];
   const helpers: ReturnType<typeof agent>[] = [];
+  const link = currentLink!;
   try {
-    const origin = await startServer('bridgecast', { host: '0.0.0.0', wrap: nsExec(ORIGIN_NS), env: transport.env });
+    const origin = await startServer('bridgecast', { host: '0.0.0.0', wrap: nsExec(link.originNs), env: transport.env });
     started.push(origin);
-    helpers.push(agent(ORIGIN_NS, ['publish', '127.0.0.1', String(origin.rtmpPort), 'weaknet'], {}));
+    helpers.push(agent(link.originNs, ['publish', '127.0.0.1', String(origin.rtmpPort), 'weaknet'], {}));
     const { startedAt } = JSON.parse(await firstLine(helpers[0]!)) as { startedAt: number };
     let kcpPort = origin.kcpPort!;
     if (transport.scheme === 'kcp' && args['kcp-via'] === 'bridge') {
       kcpPort = origin.rtmpPort + 1;
-      helpers.push(agent(ORIGIN_NS, ['kcp-bridge', String(kcpPort), String(origin.rtmpPort)], transport.env));
+      helpers.push(agent(link.originNs, ['kcp-bridge', String(kcpPort), String(origin.rtmpPort)], transport.env));
       if (await firstLine(helpers.at(-1)!) !== 'ready') throw new Error('KCP bridge failed');
     }
     await sleep(2500); // a keyframe in the origin's GOP cache
@@ -137,14 +138,13 @@ async function measure(transport: Transport, seconds: number): Promise<{ summary
     let readArgs = [transport.scheme, ORIGIN_IP, String(originPort)];
     if (args.via === 'relay') {
       const relayUrl = `${transport.scheme}://${ORIGIN_IP}:${originPort}`;
-      const edge = await startServer('bridgecast', { host: '127.0.0.1', wrap: nsExec(EDGE_NS), env: { ...transport.env, RELAY_ORIGIN: relayUrl } });
+      const edge = await startServer('bridgecast', { host: '127.0.0.1', wrap: nsExec(link.edgeNs), env: { ...transport.env, RELAY_ORIGIN: relayUrl } });
       started.push(edge);
       readArgs = ['rtmp', '127.0.0.1', String(edge.rtmpPort)];
     }
-    const link = currentLink!;
     const wireBefore = link.wireBytes();
     const readerStart = Date.now();
-    const reader = agent(EDGE_NS, ['read', ...readArgs, 'weaknet', String(seconds + WARMUP_SECONDS)], transport.env);
+    const reader = agent(link.edgeNs, ['read', ...readArgs, 'weaknet', String(seconds + WARMUP_SECONDS)], transport.env);
     const summary = JSON.parse(await firstLine(reader)) as ReadSummary;
     return { summary, startedAt, wireBytes: link.wireBytes() - wireBefore, readerStart };
   } finally {

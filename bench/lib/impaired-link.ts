@@ -2,7 +2,11 @@
  * An impaired network path between two Linux network namespaces, built only
  * from what this kernel offers (no netem):
  *
- *   ns bc-origin [10.77.0.1 on TUN bcw-o] <-> packet wire (userspace) <-> [10.77.0.2 on TUN bcw-e] ns bc-edge
+ *   ns bc-origin-ID [10.77.0.1 on TUN bcwIDo] <-> packet wire (userspace) <-> [10.77.0.2 on TUN bcwIDe] ns bc-edge-ID
+ *
+ * ID is the benchmark process's pid in base 36, so several runs (other
+ * worktrees, other benchmarks) can build links at the same time; the
+ * addresses repeat, but each pair of namespaces is its own network.
  *
  * - Delay and burst loss: a small userspace packet wire (python3, stdlib only:
  *   it needs the TUNSETIFF ioctl, which Node cannot issue) that reads IP
@@ -20,12 +24,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-export const ORIGIN_NS = 'bc-origin';
-export const EDGE_NS = 'bc-edge';
 export const ORIGIN_IP = '10.77.0.1';
 export const EDGE_IP = '10.77.0.2';
-const ORIGIN_DEV = 'bcw-o';
-const EDGE_DEV = 'bcw-e';
+const NS_PREFIXES = ['bc-origin-', 'bc-edge-'];
 
 export interface LinkProfile {
   name: string;
@@ -101,18 +102,34 @@ export function nsExec(ns: string): string[] {
   return ['ip', 'netns', 'exec', ns];
 }
 
+/** This run's names: the pid in base 36 (at most 5 characters, so a TUN name stays within IFNAMSIZ's 15). */
+function linkNames(pid: number) {
+  const id = pid.toString(36);
+  return { originNs: `${NS_PREFIXES[0]}${id}`, edgeNs: `${NS_PREFIXES[1]}${id}`, originDev: `bcw${id}o`, edgeDev: `bcw${id}e` };
+}
+
 export class ImpairedLink {
-  private constructor(private readonly wire: ChildProcess, private readonly wireLines: AsyncIterator<string>) {}
+  /** Namespace the origin side runs in (run commands there with nsExec). */
+  readonly originNs: string;
+  /** Namespace the edge side runs in. */
+  readonly edgeNs: string;
+  private readonly originDev: string;
+  private readonly edgeDev: string;
+
+  private constructor(private readonly wire: ChildProcess, private readonly wireLines: AsyncIterator<string>, names: ReturnType<typeof linkNames>) {
+    ({ originNs: this.originNs, edgeNs: this.edgeNs, originDev: this.originDev, edgeDev: this.edgeDev } = names);
+  }
 
   static async create(): Promise<ImpairedLink> {
     ImpairedLink.removeLeftovers();
-    run(['ip', 'netns', 'add', ORIGIN_NS]);
-    run(['ip', 'netns', 'add', EDGE_NS]);
-    const wire = spawn('python3', ['-c', WIRE, ORIGIN_DEV, EDGE_DEV], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const names = linkNames(process.pid);
+    run(['ip', 'netns', 'add', names.originNs]);
+    run(['ip', 'netns', 'add', names.edgeNs]);
+    const wire = spawn('python3', ['-c', WIRE, names.originDev, names.edgeDev], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = readLines(wire);
     if ((await lines.next()).value !== 'ready') throw new Error('packet wire failed to start');
-    const link = new ImpairedLink(wire, lines);
-    for (const [ns, dev, local, remote] of [[ORIGIN_NS, ORIGIN_DEV, ORIGIN_IP, EDGE_IP], [EDGE_NS, EDGE_DEV, EDGE_IP, ORIGIN_IP]] as const) {
+    const link = new ImpairedLink(wire, lines, names);
+    for (const [ns, dev, local, remote] of [[names.originNs, names.originDev, ORIGIN_IP, EDGE_IP], [names.edgeNs, names.edgeDev, EDGE_IP, ORIGIN_IP]] as const) {
       run(['ip', 'link', 'set', dev, 'netns', ns]);
       run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
       run(['ip', '-n', ns, 'addr', 'add', local, 'peer', remote, 'dev', dev]);
@@ -121,25 +138,34 @@ export class ImpairedLink {
     return link;
   }
 
-  /** Deletes namespaces a killed earlier run left behind (their TUN devices and iptables rules go with them). */
+  /**
+   * Deletes the namespaces of runs that are gone (killed before they cleaned
+   * up; their TUN devices and iptables rules go with them), and this run's own.
+   * A live run's namespaces are left alone.
+   */
   static removeLeftovers(): void {
-    for (const ns of [ORIGIN_NS, EDGE_NS]) run(['ip', 'netns', 'del', ns], true);
+    for (const ns of run(['ip', 'netns', 'list'], true).split('\n').map((l) => l.split(' ')[0]!)) {
+      const prefix = NS_PREFIXES.find((p) => ns.startsWith(p));
+      if (!prefix) continue;
+      const pid = Number.parseInt(ns.slice(prefix.length), 36);
+      if (pid === process.pid || !isAlive(pid)) run(['ip', 'netns', 'del', ns], true);
+    }
   }
 
   async apply(profile: LinkProfile): Promise<void> {
-    for (const [ns, dev] of [[ORIGIN_NS, ORIGIN_DEV], [EDGE_NS, EDGE_DEV]] as const) {
+    for (const [ns, dev] of [[this.originNs, this.originDev], [this.edgeNs, this.edgeDev]] as const) {
       run([...nsExec(ns), 'iptables', '-w', '-F', 'INPUT']);
       if (profile.lossPercent > 0) {
         run([...nsExec(ns), 'iptables', '-w', '-A', 'INPUT', '-i', dev, '-m', 'statistic', '--mode', 'random',
           '--probability', String(profile.lossPercent / 100), '-j', 'DROP']);
       }
     }
-    run(['ip', '-n', ORIGIN_NS, 'link', 'set', ORIGIN_DEV, 'txqueuelen', '1000']);
-    run(['tc', '-n', ORIGIN_NS, 'qdisc', 'del', 'dev', ORIGIN_DEV, 'root'], true);
+    run(['ip', '-n', this.originNs, 'link', 'set', this.originDev, 'txqueuelen', '1000']);
+    run(['tc', '-n', this.originNs, 'qdisc', 'del', 'dev', this.originDev, 'root'], true);
     if (profile.rateKbit) {
       // burst: one 1500-byte packet's worth plus a little; latency bounds the queue (drops beyond it, as a router would).
       const queue = profile.queuePackets ? ['limit', String(profile.queuePackets * 1500)] : ['latency', '200ms'];
-      run(['tc', '-n', ORIGIN_NS, 'qdisc', 'add', 'dev', ORIGIN_DEV, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
+      run(['tc', '-n', this.originNs, 'qdisc', 'add', 'dev', this.originDev, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
     }
     this.wire.stdin!.write(`${JSON.stringify({ delayMs: profile.delayMs, burst: profile.burst ?? null })}\n`);
     const reply = await this.wireLines.next();
@@ -148,14 +174,14 @@ export class ImpairedLink {
 
   /** Sets the TCP congestion control of new connections between the namespaces, per route. */
   setCongestionControl(algorithm: 'cubic' | 'bbr'): void {
-    run(['ip', '-n', ORIGIN_NS, 'route', 'replace', `${EDGE_IP}/32`, 'dev', ORIGIN_DEV, 'congctl', algorithm]);
-    run(['ip', '-n', EDGE_NS, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', EDGE_DEV, 'congctl', algorithm]);
+    run(['ip', '-n', this.originNs, 'route', 'replace', `${EDGE_IP}/32`, 'dev', this.originDev, 'congctl', algorithm]);
+    run(['ip', '-n', this.edgeNs, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', this.edgeDev, 'congctl', algorithm]);
   }
 
   /** Bytes that crossed the link so far, both directions, as the origin's interface counted them (IP headers included). */
   wireBytes(): number {
-    const devLine = run([...nsExec(ORIGIN_NS), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${ORIGIN_DEV}:`));
-    if (!devLine) throw new Error(`${ORIGIN_DEV} not found`);
+    const devLine = run([...nsExec(this.originNs), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${this.originDev}:`));
+    if (!devLine) throw new Error(`${this.originDev} not found`);
     const fields = devLine.split(':')[1]!.trim().split(/\s+/).map(Number);
     return fields[0]! + fields[8]!; // rx bytes + tx bytes
   }
@@ -164,6 +190,15 @@ export class ImpairedLink {
     this.wire.stdin!.end();
     this.wire.kill('SIGKILL');
     ImpairedLink.removeLeftovers();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
