@@ -665,8 +665,16 @@ export class Kcp {
     return length;
   }
 
-  /** Feeds one received datagram. Returns 0, or a negative KcpInputError. */
-  input(data: Uint8Array): number {
+  /**
+   * Feeds one received datagram. Returns 0, or a negative KcpInputError.
+   * `current` (optional, the clock of `update`) is the time of arrival: RTT
+   * samples are measured against it instead of the last `update`, which a
+   * busy event loop may have run long before it reads the socket (kcp-go
+   * reads its clock in input too). Without it, the last `update`'s time
+   * is used, as ikcp does. The clock only moves forward; no flush happens.
+   */
+  input(data: Uint8Array, current?: number): number {
+    if (current !== undefined && this.updated && seqDiff(current >>> 0, this.current) > 0) this.current = current >>> 0;
     this.stats.datagramsReceived++;
     this.stats.bytesReceived += data.length;
     const result = this.parseDatagram(data);

@@ -166,9 +166,10 @@ export class KcpStream extends Duplex {
   /** Feeds a datagram from the peer; returns Kcp.input's result (negative: rejected). */
   receiveDatagram(datagram: Uint8Array): number {
     if (this.destroyed) return 0;
-    const result = this.kcp.input(datagram);
+    const now = this.scheduler.now();
+    const result = this.kcp.input(datagram, now);
     if (result < 0) return result;
-    this.lastReceivedAt = this.scheduler.now();
+    this.lastReceivedAt = now;
     this.deliverReceived();
     this.pumpWrites();
     return result;
