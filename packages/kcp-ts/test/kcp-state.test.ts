@@ -379,3 +379,32 @@ test('unsentSegments counts what has not gone out even once (queue plus what the
   kcp.update(20);
   assert.equal(kcp.unsentSegments(), 2);
 });
+
+test('an ack read late after the last update is timed at its arrival when input is given the time (a busy event loop must not shorten RTTs)', () => {
+  const toB: Uint8Array[] = [];
+  const toA: Uint8Array[] = [];
+  const a = new Kcp(1, (d) => toB.push(d.slice()), { nodelay: 1, interval: 10, nc: true });
+  const b = new Kcp(1, (d) => toA.push(d.slice()), { nodelay: 1, interval: 10, nc: true });
+  a.update(1000);
+  b.update(1000);
+  a.send(new Uint8Array(100));
+  a.update(1010);
+  for (const d of toB.splice(0)) b.input(d);
+  b.update(1050);
+  a.update(1060); // the last update before the ack is read
+  const [ack] = toA.splice(0);
+  assert.ok(ack !== undefined);
+  a.input(ack, 1120); // read 60 ms after that update
+  assert.equal(a.rtt, 110, 'RTT from the transmission at 1010 to the arrival at 1120');
+  // Without the arrival time, ikcp's behaviour: the last update's clock.
+  const c = new Kcp(1, noOutput, { nodelay: 1, interval: 10, nc: true });
+  c.update(1000);
+  c.send(new Uint8Array(100));
+  c.update(1010);
+  c.update(1060);
+  c.input(ack);
+  assert.equal(c.rtt, 50);
+  // The clock never goes back.
+  c.input(ack, 1030);
+  assert.equal(c.rtt, 50);
+});
