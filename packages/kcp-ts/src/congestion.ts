@@ -104,6 +104,8 @@ const CRUISE_GAIN = 1.25;
 /** Pacing gain while a queue stands: the bottleneck drains it at 20 % of its rate. */
 const DRAIN_GAIN = 0.8;
 const CWND_GAIN = 2.5;
+/** A round lasts the min RTT, and at least this many flush intervals (the receiver acks once per interval). */
+const ROUND_INTERVALS = 4;
 const BW_BUCKET_MS = 2000;
 const MIN_RTT_BUCKET_MS = 5000;
 const MAX_LOSS_CORRECTION = 0.3;
@@ -136,6 +138,10 @@ export class LiveRateController implements KcpSendOps {
   private initialFloor = true;
   /** The pacer or window held data back at some flush of this round (not application-limited). */
   private roundBacklogged = false;
+  /** Some flush of this round had budget left and nothing to send. */
+  private roundAppLimited = false;
+  /** `kcp.delivered` when this round began. */
+  private roundDeliveredStart = 0;
   private queueing = false;
   /** Last round's smallest RTT above the minimum, ms. */
   private queueDelay = 0;
@@ -217,6 +223,7 @@ export class LiveRateController implements KcpSendOps {
     this.pacer.sent(kcp, this.tokensBefore - (this.lastBudget - unspent));
     // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
     if (unspent < kcp.mtu) this.roundBacklogged = true;
+    else if (kcp.unsentSegments() === 0) this.roundAppLimited = true;
   }
 
   acked(kcp: Kcp, _bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void {
@@ -232,6 +239,10 @@ export class LiveRateController implements KcpSendOps {
     const span = Math.max(seqDiff(current, deliveredTimeAtSend), rtt, kcp.interval);
     const raw = (kcp.delivered - deliveredAtSend) / span;
     if (raw > this.roundDelivery) this.roundDelivery = raw;
+    this.addSample(raw, current);
+  }
+
+  private addSample(raw: number, current: number): void {
     const corrected = this.queueing ? raw : raw / (1 - Math.min(this.lossRatio, MAX_LOSS_CORRECTION));
     this.bandwidth.add(Math.min(corrected, this.maxBytesPerMs), current);
   }
@@ -240,9 +251,16 @@ export class LiveRateController implements KcpSendOps {
   private advanceRound(kcp: Kcp, current: number): void {
     if (this.roundStart === undefined) this.roundStart = current;
     const minRtt = this.minRtt;
-    const roundMs = Math.max(minRtt > 0 ? minRtt : 100, 2 * kcp.interval);
-    if (seqDiff(current, this.roundStart) < roundMs) return;
+    const roundMs = Math.max(minRtt > 0 ? minRtt : 100, ROUND_INTERVALS * kcp.interval);
+    const elapsed = seqDiff(current, this.roundStart);
+    if (elapsed < roundMs) return;
     this.roundStart = current;
+    // The round's own delivery rate, when data waited on us all round: unlike a segment's
+    // ack-to-ack sample it spans several of the receiver's ack batches, which on a short path
+    // (a few ms of RTT, acks sent once per flush interval) read low.
+    if (!this.roundAppLimited && this.roundBacklogged) this.addSample((kcp.delivered - this.roundDeliveredStart) / elapsed, current);
+    this.roundDeliveredStart = kcp.delivered;
+    this.roundAppLimited = false;
     this.bandwidth.rotate(current);
     this.minRttFilter.rotate(current);
     this.maxRttFilter.rotate(current);
