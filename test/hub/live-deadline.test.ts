@@ -55,6 +55,20 @@ test('audio is not dropped before video: only once video is being skipped and th
   assert.deepEqual(deadline.dropped, { nonReference: 0, gop: 1, audio: 1 });
 });
 
+test('a GOP tail that would still be queued when the next keyframe arrives goes early (once half the budget is spent), so the next GOP starts on an empty queue', () => {
+  const deadline = new LiveDeadline(BUDGET);
+  assert.equal(deadline.decide(avcPacket('key', 0), 0, true), null);
+  assert.equal(deadline.decide(slice(2, 1500), BUDGET, true), null, 'the GOP length is not known yet: only the budget counts');
+  assert.equal(deadline.decide(avcPacket('key', 2000), 0, true), null, 'keyframes 2 s apart');
+  assert.equal(deadline.decide(slice(2, 3500), BUDGET / 2, true), null, 'half the budget, 500 ms before the next keyframe: sent');
+  assert.equal(deadline.decide(slice(2, 3700), BUDGET / 2 + 1, true), null, 'past half the budget, but 300 ms of GOP left: the queue drains in time');
+  assert.equal(deadline.decide(slice(2, 3800), 250, true), 'gop', '250 ms queued with 200 ms of GOP left: the next GOP would start late');
+  assert.equal(deadline.decide(slice(2, 3833), 0, true), 'gop');
+  assert.equal(deadline.decide(avcPacket('key', 4000), 100, true), null);
+  assert.equal(deadline.decide(slice(2, 5900), BUDGET / 2, true), null, 'at most half the budget never drops: a short queue at the end of a GOP is normal');
+  assert.deepEqual(deadline.dropped, { nonReference: 0, gop: 2, audio: 0 });
+});
+
 test('an audio-only stream drops late audio', () => {
   const deadline = new LiveDeadline(BUDGET);
   assert.equal(deadline.decide(aacPacket('frame', 0), BUDGET, false), null);
@@ -74,4 +88,48 @@ test('queue age: the oldest byte still queued dates from the write that holds it
   age.record(100, 1400);
   age.record(100, 1500); // the ring of 4 forgets the oldest writes
   assert.equal(age.ageMs(600, 1500), 300, 'a queue older than the ring reads as its oldest remembered write');
+});
+
+test('drain time: the queue over the rate it drained at while not empty, which behind a narrow link is longer than its age', () => {
+  const age = new SendQueueAge();
+  // 3 bytes/ms written, 2 bytes/ms leave: the queue grows by 1 byte/ms.
+  let queued = 0;
+  for (let now = 0; now <= 1000; now += 10) {
+    age.record(30, now);
+    queued += 30 - (now > 0 ? 20 : 0);
+    age.drainMs(queued, now);
+  }
+  const ageMs = age.ageMs(queued, 1000);
+  const drainMs = age.drainMs(queued, 1000);
+  assert.ok(Math.abs(drainMs - queued / 2) < 10, `drain ${drainMs} ms for ${queued} bytes at 2 bytes/ms`);
+  assert.ok(drainMs > 1.4 * ageMs, `drain ${drainMs} ms vs age ${ageMs} ms`);
+  assert.equal(age.drainMs(0, 1010), 0, 'an empty queue drains at once');
+});
+
+test('the early GOP-tail drop counts the queue\'s drain time, not only its age', () => {
+  const deadline = new LiveDeadline(BUDGET);
+  deadline.decide(avcPacket('key', 0), 0, true);
+  deadline.decide(avcPacket('key', 2000), 0, true);
+  assert.equal(deadline.decide(slice(2, 3400), BUDGET / 2 + 1, true, 500), null, '500 ms to drain, 600 ms of GOP left');
+  assert.equal(deadline.decide(slice(2, 3500), BUDGET / 2 + 1, true, 700), 'gop', '700 ms to drain, 500 ms of GOP left: the next keyframe would wait');
+});
+
+test('after a skip, the next GOP is judged by how long its frames would wait, not by the age of the old tail still draining ahead of them', () => {
+  const deadline = new LiveDeadline(BUDGET);
+  deadline.decide(avcPacket('key', 0), 0, true);
+  assert.equal(deadline.decide(slice(2, 1500), LATE, true, 0), 'gop', 'drain rate unknown: the age decides');
+  assert.equal(deadline.decide(avcPacket('key', 2000), LATE + 50, true, 150), null);
+  assert.equal(deadline.decide(slice(2, 2033), LATE + 50, true, 120), null, 'old bytes, but 120 ms until they are gone');
+  assert.equal(deadline.decide(slice(2, 2066), LATE + 50, true, LATE), 'gop', 'both past the budget: late');
+});
+
+test('queue age counts the media time queued: a GOP cache written in one instant is as old as the media it holds', () => {
+  const age = new SendQueueAge();
+  age.record(100, 5000); // the sequence header: no media time
+  age.record(30_000, 5000, 10_000); // the cached keyframe
+  for (let ts = 10_033; ts <= 11_500; ts += 33) age.record(10_000, 5000, ts); // the rest of the cache, same instant
+  const queued = 100 + 30_000 + 45 * 10_000;
+  assert.equal(age.ageMs(queued, 5000), 0, 'without the next frame timestamp: wall-clock age only');
+  assert.equal(age.ageMs(queued - 100, 5000, 11_533), 1533, '1.5 s of media ahead of the next frame');
+  assert.equal(age.ageMs(queued - 100, 5000, 10_000 + 120_000), 0, 'a timestamp jump is not a queue');
 });

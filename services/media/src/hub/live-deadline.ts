@@ -12,26 +12,66 @@ import type { MediaPacket } from './media-packet.js';
 export class SendQueueAge {
   private readonly endOffsets: Float64Array;
   private readonly times: Float64Array;
+  /** Media timestamp of each write (NaN: not an audio or video frame). */
+  private readonly mediaTimes: Float64Array;
   private head = 0;
   private count = 0;
   private written = 0;
+  /** Drain-rate sampling: when and at what sent total the current sample began (undefined: queue was empty). */
+  private rateMarkAt: number | undefined;
+  private rateMarkSent = 0;
+  private bytesPerMs = 0;
 
   constructor(capacity = 1024) {
     this.endOffsets = new Float64Array(capacity);
     this.times = new Float64Array(capacity);
+    this.mediaTimes = new Float64Array(capacity);
   }
 
-  record(bytes: number, now: number): void {
+  /** A write of `bytes` at `now`; `mediaTs`: the frame's timestamp (NaN for headers and metadata). */
+  record(bytes: number, now: number, mediaTs = Number.NaN): void {
     this.written += bytes;
     const slot = (this.head + this.count) % this.endOffsets.length;
     this.endOffsets[slot] = this.written;
     this.times[slot] = now;
+    this.mediaTimes[slot] = mediaTs;
     if (this.count < this.endOffsets.length) this.count++;
     else this.head = (this.head + 1) % this.endOffsets.length;
   }
 
-  /** Age in ms of the oldest byte of `queuedBytes` still waiting; 0 for an empty queue. */
-  ageMs(queuedBytes: number, now: number): number {
+  /**
+   * How long `queuedBytes` take to leave at the rate the queue has been
+   * draining while it was not empty (sampled over at least RATE_WINDOW_MS),
+   * ms; 0 while that rate is unknown. Unlike the age, this counts what was
+   * written after the oldest byte: behind a link slower than the stream the
+   * queue holds more than its age's worth of link time.
+   */
+  drainMs(queuedBytes: number, now: number): number {
+    if (queuedBytes <= 0) {
+      this.rateMarkAt = undefined;
+      return 0;
+    }
+    const sent = this.written - queuedBytes;
+    if (this.rateMarkAt === undefined) {
+      this.rateMarkAt = now;
+      this.rateMarkSent = sent;
+    } else if (now - this.rateMarkAt >= RATE_WINDOW_MS) {
+      const sample = (sent - this.rateMarkSent) / (now - this.rateMarkAt);
+      this.bytesPerMs = this.bytesPerMs === 0 ? sample : (this.bytesPerMs + sample) / 2;
+      this.rateMarkAt = now;
+      this.rateMarkSent = sent;
+    }
+    return this.bytesPerMs > 0 ? queuedBytes / this.bytesPerMs : 0;
+  }
+
+  /**
+   * Age in ms of the oldest byte of `queuedBytes` still waiting; 0 for an
+   * empty queue. Given the timestamp of the frame about to be written, the
+   * media time queued counts too: a GOP cache handed over at once (a viewer
+   * joining) is seconds of media written in one instant, as late as the
+   * media it holds, not 0 ms old.
+   */
+  ageMs(queuedBytes: number, now: number, mediaTs = Number.NaN): number {
     if (queuedBytes <= 0 || this.count === 0) return 0;
     const firstQueued = this.written - queuedBytes;
     // Drop writes wholly sent; the first remaining one holds the oldest queued byte.
@@ -39,9 +79,20 @@ export class SendQueueAge {
       this.head = (this.head + 1) % this.endOffsets.length;
       this.count--;
     }
-    return Math.max(0, now - this.times[this.head]!);
+    const wallAge = now - this.times[this.head]!;
+    const mediaAge = (mediaTs - this.mediaTimes[this.head]!) | 0; // FLV timestamps wrap at 2^32
+    return Math.max(0, wallAge, mediaAge < MAX_MEDIA_AGE_MS ? mediaAge : 0);
   }
 }
+
+/** Keyframe intervals above this are not taken for the GOP's length (a publisher's pause, a timestamp jump). */
+const MAX_GOP_MS = 10_000;
+
+/** A media-time age above this is a timestamp jump (a publisher restart), not a queue. */
+const MAX_MEDIA_AGE_MS = 60_000;
+
+/** Shortest interval over which SendQueueAge samples the drain rate, ms. */
+const RATE_WINDOW_MS = 200;
 
 /** Why the deadline dropped a frame. */
 export type LateDropKind = 'non-reference' | 'gop' | 'audio';
@@ -99,6 +150,9 @@ export function isNonReferenceFrame(packet: MediaPacket): boolean {
 export class LiveDeadline {
   readonly dropped: LateDropCounts = { nonReference: 0, gop: 0, audio: 0 };
   private skippingGop = false;
+  /** Timestamp of the last keyframe (undefined: none yet) and the interval between the last two (0: not known), ms. */
+  private keyframeTs: number | undefined;
+  private gopMs = 0;
 
   constructor(readonly budgetMs: number) {}
 
@@ -107,15 +161,18 @@ export class LiveDeadline {
   }
 
   /** Whether to send `packet`; when not, the returned kind says which rule dropped it (null: send). */
-  decide(packet: MediaPacket, queueAgeMs: number, hasVideo: boolean): LateDropKind | null {
+  decide(packet: MediaPacket, queueAgeMs: number, hasVideo: boolean, drainMs = 0): LateDropKind | null {
     if (packet.isScript || packet.isSequenceHeader) return null;
     if (packet.isVideo) {
       if (packet.isKeyframe) {
+        const interval = this.keyframeTs === undefined ? 0 : (packet.timestamp - this.keyframeTs) >>> 0;
+        this.gopMs = interval <= MAX_GOP_MS ? interval : 0;
+        this.keyframeTs = packet.timestamp;
         this.skippingGop = false;
         return null;
       }
       if (this.skippingGop) return this.count('gop');
-      if (queueAgeMs <= this.budgetMs) return null;
+      if (!this.isLate(packet, queueAgeMs, drainMs)) return null;
       if (isNonReferenceFrame(packet)) return this.count('non-reference');
       this.skippingGop = true;
       return this.count('gop');
@@ -124,6 +181,24 @@ export class LiveDeadline {
       if (!hasVideo || (this.skippingGop && queueAgeMs > 1.5 * this.budgetMs)) return this.count('audio');
     }
     return null;
+  }
+
+  /**
+   * Past the budget, or (once it is half spent) when the queue would still
+   * hold this GOP's frames as the next keyframe arrives. Only what is
+   * already in the transport is sent, so a tail that outlasts the GOP makes
+   * the next GOP late from its first frame, and its frames go too: on a
+   * link narrower than the stream, dropping a GOP's last frames a little
+   * early keeps every next GOP whole instead of losing every other one.
+   */
+  private isLate(packet: MediaPacket, queueAgeMs: number, drainMs: number): boolean {
+    // What this frame would wait. Right after a skip the queue's oldest bytes are old but few: the
+    // next GOP's frames wait only for them to drain, so the smaller figure is the frame's lateness.
+    const wait = drainMs > 0 ? Math.min(queueAgeMs, drainMs) : queueAgeMs;
+    if (wait > this.budgetMs) return true;
+    if (this.gopMs === 0 || this.keyframeTs === undefined || queueAgeMs <= this.budgetMs / 2) return false;
+    const untilNextKeyframe = this.gopMs - ((packet.timestamp - this.keyframeTs) >>> 0);
+    return Math.max(queueAgeMs, drainMs) > untilNextKeyframe;
   }
 
   private count(kind: LateDropKind): LateDropKind {
@@ -145,6 +220,8 @@ export class LiveDeadlineGate {
   private inEpisode = false;
   /** Age of the queue at the last decision, ms. */
   lastAgeMs = 0;
+  /** Timestamp of the packet last admitted (NaN: not a frame). */
+  private lastMediaTs = Number.NaN;
 
   constructor(budgetMs: number, private readonly onLate?: (kind: LateDropKind, ageMs: number, dropped: LateDropCounts) => void) {
     this.deadline = new LiveDeadline(budgetMs);
@@ -152,8 +229,10 @@ export class LiveDeadlineGate {
 
   /** True: send `packet` (then `record` its bytes); false: it was late and is dropped. */
   admit(packet: MediaPacket, queuedBytes: number, hasVideo: boolean, now: number): boolean {
-    this.lastAgeMs = this.age.ageMs(queuedBytes, now);
-    const kind = this.deadline.decide(packet, this.lastAgeMs, hasVideo);
+    const mediaTs = packet.isScript || packet.isSequenceHeader ? Number.NaN : packet.timestamp;
+    this.lastAgeMs = this.age.ageMs(queuedBytes, now, mediaTs);
+    this.lastMediaTs = mediaTs;
+    const kind = this.deadline.decide(packet, this.lastAgeMs, hasVideo, this.age.drainMs(queuedBytes, now));
     if (kind === null) {
       this.inEpisode = false;
       return true;
@@ -165,7 +244,8 @@ export class LiveDeadlineGate {
     return false;
   }
 
+  /** After `admit` returned true: the bytes the packet took in the queue. */
   record(bytes: number, now: number): void {
-    this.age.record(bytes, now);
+    this.age.record(bytes, now, this.lastMediaTs);
   }
 }
