@@ -3,29 +3,40 @@
  * joined by an impaired link (see lib/impaired-link.ts), a 2.5 Mbit/s H.264
  * stream published to the origin, and a reader on the edge side recording
  * how late each frame arrives. Per transport and link profile: extra delay
- * percentiles, stalls over 500 ms, and bytes on the wire per payload byte.
+ * percentiles (and the p99 of the first vs the last 10 s), frames delivered
+ * and decodable of those sent, stalls over 500 ms, the longest gap between
+ * arrivals, and bytes on the wire per media byte.
  *
  *   sudo npm run bench:weaknet -- [--seconds 60] [--profiles clean,loss5,...]
- *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-fec,kcp-paced] [--via direct|relay] [--kcp-via bridge|server]
+ *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-nocc,kcp-fec,kcp-paced,srt,ikcp] [--via direct|relay] [--kcp-via bridge|server]
  *     [--write-doc [--doc-section NAME]]
  *
+ * Transports through our server (rtmp-*, kcp*):
  * --via direct: the reader in the edge namespace plays from the origin across
  *   the link (the edge's pull leg on its own).
  * --via relay: an edge server in the edge namespace pulls from the origin
- *   (RELAY_ORIGIN=rtmp://… or kcp://…) and the reader plays from the edge.
+ *   (RELAY_ORIGIN=rtmp://… or kcp://…) and the reader is an HTTP-FLV viewer
+ *   of the edge.
+ * The peers run end to end across the same link, without our server (see
+ * lib/weaknet-agent.ts): `srt` is srt-live-transmit in live mode with a
+ * latency of 4× the link's RTT (at least 20 ms), carrying the sample's
+ * MPEG-TS remux; `ikcp` is the reference ikcp.c (node-kcp) with nodelay
+ * 1,10,2 and nc=1 carrying its FLV bytes.
  * --kcp-via bridge: KCP reaches the origin through a KCP→RTMP bridge process
  *   next to it (KcpServerEndpoint piped to the RTMP port), for as long as the
  *   server does not listen on KCP itself; --kcp-via server uses KCP_PORT.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
-import { analyzeFrames, baselineDelay, STALL_MS, type DelayStats } from './lib/frame-delay.js';
-import { canBuildLink, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
+import { childLines } from './lib/child-lines.js';
+import { analyzeFrames, baselineDelay, countDelivery, GROWTH_WINDOW_MS, STALL_MS, type DelayStats, type Delivery } from './lib/frame-delay.js';
+import { canBuildLink, EDGE_IP, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
 import { machineLine, writeDocSection } from './lib/report.js';
-import { ensureSampleFlv } from './lib/sample-media.js';
+import { scheduledFrames, videoSchedule } from './lib/paced-publisher.js';
+import { ensureSampleFlv, loadSampleTags } from './lib/sample-media.js';
 import { startServer, type RunningServer } from './lib/servers.js';
 import { fmt, markdownTable, sleep } from './lib/stats.js';
 import type { ReadSummary } from './lib/weaknet-agent.js';
@@ -55,12 +66,15 @@ const PROFILE_LABELS: Record<string, string> = {
 
 interface Transport {
   name: string;
-  scheme: 'rtmp' | 'kcp';
+  /** Through our server over RTMP or KCP, or a peer end to end. */
+  scheme: 'rtmp' | 'kcp' | 'srt' | 'ikcp';
   congestionControl?: 'cubic' | 'bbr';
   env: Record<string, string>;
 }
 
 const TRANSPORTS: Transport[] = [
+  { name: 'srt', scheme: 'srt', env: {} },
+  { name: 'ikcp', scheme: 'ikcp', env: {} },
   { name: 'rtmp-cubic', scheme: 'rtmp', congestionControl: 'cubic', env: {} },
   { name: 'rtmp-bbr', scheme: 'rtmp', congestionControl: 'bbr', env: {} },
   // Issue 20's congestion controller and live deadline, opt-in (not yet the default: short of their targets).
@@ -86,6 +100,14 @@ const { values: args } = parseArgs({
 });
 
 const SECONDS = Number(args.seconds);
+/** What the issue asks per cell; shorter runs are marked as such in the report. */
+const FULL_CELL_SECONDS = 60;
+/** A frame counts as delivered if it arrived whole by the window's end; frames sent in its last DELIVERY_GRACE_MS are not counted. */
+const DELIVERY_GRACE_MS = 2000;
+/** UDP ports of the peers' readers, one per peer, inside this run's namespaces. */
+const PEER_PORTS = { srt: 9000, ikcp: 9100 } as const;
+/** SRT's receiver latency: 4× the RTT, SRT's own advice for lossy links; a floor for the clean calibration link. */
+const srtLatencyMs = (profile: LinkProfile) => Math.max(20, 4 * 2 * profile.delayMs);
 const WARMUP_SECONDS = Number(args.warmup);
 const CALIBRATION_SECONDS = 10;
 const AGENT = path.resolve('bench/lib/weaknet-agent.ts');
@@ -94,44 +116,66 @@ interface Cell {
   transport: string;
   profile: string;
   stats: DelayStats;
+  delivery: Delivery;
   overhead: number;
   baselineMs: number;
   error?: string;
 }
 
-function agent(ns: string, agentArgs: string[], env: Record<string, string>) {
+function agent(ns: string, agentArgs: string[], env: Record<string, string>): ChildProcess {
   return spawn(nsExec(ns)[0]!, [...nsExec(ns).slice(1), process.execPath, '--import', 'tsx', AGENT, ...agentArgs], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
 }
 
-function firstLine(child: ReturnType<typeof agent>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const end = text.indexOf('\n');
-      if (end >= 0) resolve(text.slice(0, end));
-    });
-    child.once('exit', (code) => reject(new Error(`agent exited with ${code} before answering`)));
-  });
+/** SIGTERM first: an agent then kills what it started (srt-live-transmit, ffmpeg), which would otherwise outlive it. */
+async function stopAgent(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(2000)]);
+  child.kill('SIGKILL');
 }
 
-/** One measurement: fresh servers, publisher and reader on the link as currently impaired. */
-async function measure(transport: Transport, seconds: number): Promise<{ summary: ReadSummary; startedAt: number; wireBytes: number; readerStart: number }> {
-  const started: RunningServer[] = [];
-  const helpers: ReturnType<typeof agent>[] = [];
+interface Measurement {
+  summary: ReadSummary;
+  startedAt: number;
+  wireBytes: number;
+  readerStart: number;
+}
+
+/** One measurement: fresh servers (or peers), publisher and reader on the link as currently impaired. */
+async function measure(transport: Transport, profile: LinkProfile, seconds: number): Promise<Measurement> {
   const link = currentLink!;
+  const helpers: ChildProcess[] = [];
+  const started: RunningServer[] = [];
   try {
+    if (transport.scheme === 'srt' || transport.scheme === 'ikcp') {
+      const latency = String(srtLatencyMs(profile));
+      const port = String(PEER_PORTS[transport.scheme]);
+      const [readArgs, sendArgs] = transport.scheme === 'srt'
+        ? [['read-srt', port, latency], ['send-srt', EDGE_IP, port, latency]]
+        : [['read-ikcp', port], ['send-ikcp', EDGE_IP, port]];
+      const reader = agent(link.edgeNs, [...readArgs, String(seconds + WARMUP_SECONDS)], {});
+      helpers.push(reader);
+      const readerLines = childLines(reader, `${transport.name} reader`);
+      if (await readerLines.next() !== 'ready') throw new Error(`${transport.name} reader failed`);
+      const wireBefore = link.wireBytes();
+      const readerStart = Date.now();
+      helpers.push(agent(link.originNs, sendArgs, {}));
+      const { startedAt } = JSON.parse(await childLines(helpers.at(-1)!, `${transport.name} sender`).next()) as { startedAt: number };
+      const summary = JSON.parse(await readerLines.next()) as ReadSummary;
+      return { summary, startedAt, wireBytes: link.wireBytes() - wireBefore, readerStart };
+    }
     const origin = await startServer('bridgecast', { host: '0.0.0.0', wrap: nsExec(link.originNs), env: transport.env });
     started.push(origin);
     helpers.push(agent(link.originNs, ['publish', '127.0.0.1', String(origin.rtmpPort), 'weaknet'], {}));
-    const { startedAt } = JSON.parse(await firstLine(helpers[0]!)) as { startedAt: number };
+    const { startedAt } = JSON.parse(await childLines(helpers[0]!, 'publisher').next()) as { startedAt: number };
     let kcpPort = origin.kcpPort!;
     if (transport.scheme === 'kcp' && args['kcp-via'] === 'bridge') {
       kcpPort = origin.rtmpPort + 1;
       helpers.push(agent(link.originNs, ['kcp-bridge', String(kcpPort), String(origin.rtmpPort)], transport.env));
-      if (await firstLine(helpers.at(-1)!) !== 'ready') throw new Error('KCP bridge failed');
+      if (await childLines(helpers.at(-1)!, 'KCP bridge').next() !== 'ready') throw new Error('KCP bridge failed');
     }
     await sleep(2500); // a keyframe in the origin's GOP cache
     const originPort = transport.scheme === 'kcp' ? kcpPort : origin.rtmpPort;
@@ -140,46 +184,55 @@ async function measure(transport: Transport, seconds: number): Promise<{ summary
       const relayUrl = `${transport.scheme}://${ORIGIN_IP}:${originPort}`;
       const edge = await startServer('bridgecast', { host: '127.0.0.1', wrap: nsExec(link.edgeNs), env: { ...transport.env, RELAY_ORIGIN: relayUrl } });
       started.push(edge);
-      readArgs = ['rtmp', '127.0.0.1', String(edge.rtmpPort)];
+      readArgs = ['flv', '127.0.0.1', String(edge.httpPort)];
     }
     const wireBefore = link.wireBytes();
     const readerStart = Date.now();
     const reader = agent(link.edgeNs, ['read', ...readArgs, 'weaknet', String(seconds + WARMUP_SECONDS)], transport.env);
-    const summary = JSON.parse(await firstLine(reader)) as ReadSummary;
+    const summary = JSON.parse(await childLines(reader, 'reader').next()) as ReadSummary;
     return { summary, startedAt, wireBytes: link.wireBytes() - wireBefore, readerStart };
   } finally {
-    for (const child of helpers) child.kill('SIGKILL');
+    await Promise.all(helpers.map(stopAgent));
     for (const server of started.reverse()) await server.stop();
   }
 }
 
 let currentLink: ImpairedLink | null = null;
+const SCHEDULE = videoSchedule(loadSampleTags());
 
 async function runCell(transport: Transport, profile: LinkProfile, seconds: number, baselineMs: number | null): Promise<Cell & { rawBaseline: number }> {
   await currentLink!.apply(profile);
   if (transport.congestionControl) currentLink!.setCongestionControl(transport.congestionControl);
-  const { summary, startedAt, wireBytes, readerStart } = await measure(transport, seconds);
+  const { summary, startedAt, wireBytes, readerStart } = await measure(transport, profile, seconds);
   const windowStart = readerStart + WARMUP_SECONDS * 1000;
+  const windowEnd = windowStart + seconds * 1000;
   const measured = summary.frames.filter(([, a]) => a >= windowStart);
   const rawBaseline = baselineDelay(measured, startedAt);
   const baseline = baselineMs ?? rawBaseline;
-  const stats = analyzeFrames(summary.frames, startedAt, baseline, windowStart, windowStart + seconds * 1000);
+  const stats = analyzeFrames(summary.frames, startedAt, baseline, windowStart, windowEnd);
+  // Sent: the frames due from DELIVERY_GRACE_MS before the window to as long before its end.
+  const [from, to] = [windowStart - startedAt - DELIVERY_GRACE_MS, windowEnd - startedAt - DELIVERY_GRACE_MS];
+  const keyframeBefore = scheduledFrames(SCHEDULE, from - SCHEDULE.loopMs, from).filter((f) => f.key).at(-1)?.timestamp;
+  const delivery = countDelivery(scheduledFrames(SCHEDULE, from, to), new Set(summary.frames.map(([timestamp]) => timestamp)), keyframeBefore);
   const cell = {
-    transport: transport.name, profile: profile.name, stats, baselineMs: baseline, rawBaseline,
+    transport: transport.name, profile: profile.name, stats, delivery, baselineMs: baseline, rawBaseline,
     overhead: wireBytes / Math.max(1, summary.payloadBytes), error: summary.error,
   };
-  console.log(JSON.stringify({ ...cell, stats }));
+  console.log(JSON.stringify({ ...cell, incomplete: summary.incomplete }));
   return cell;
 }
 
 function renderTable(cells: Cell[]): string {
+  const growth = GROWTH_WINDOW_MS / 1000;
   return markdownTable(
-    ['link', 'transport', 'extra delay p50 / p95 / p99 / max ms', `stalls > ${STALL_MS} ms (count, total s)`, 'wire bytes / payload byte', 'frames'],
+    ['link', 'transport', 'extra delay p50 / p95 / p99 / max ms', `p99 first / last ${growth} s ms`, 'frames sent / delivered / decodable',
+      `stalls > ${STALL_MS} ms (count, total s)`, 'max gap ms', 'wire bytes / media byte'],
     cells.map((c) => [
       PROFILE_LABELS[c.profile] ?? c.profile, c.transport,
       `${fmt(c.stats.p50)} / ${fmt(c.stats.p95)} / ${fmt(c.stats.p99)} / ${fmt(c.stats.max)}`,
-      `${c.stats.stalls}, ${fmt(c.stats.stallMs / 1000, 1)}`, fmt(c.overhead, 2),
-      c.error ? `${c.stats.frames} (${c.error})` : String(c.stats.frames),
+      `${fmt(c.stats.p99First)} / ${fmt(c.stats.p99Last)}`,
+      `${c.delivery.sent} / ${c.delivery.delivered} / ${c.delivery.decodable}${c.error ? ` (${c.error})` : ''}`,
+      `${c.stats.stalls}, ${fmt(c.stats.stallMs / 1000, 1)}`, fmt(c.stats.maxGapMs), fmt(c.overhead, 2),
     ]),
   );
 }
@@ -215,7 +268,7 @@ async function main(): Promise<void> {
   const section = [
     '## Weak network: origin → edge over an impaired link',
     '',
-    `One 2.5 Mbit/s H.264 720p30 + AAC stream published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport and a reader plays it from the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up. Extra delay = arrival − (publish start + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay counts as extra. Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
+    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; p99 first / last ${GROWTH_WINDOW_MS / 1000} s tells whether it grows. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
     '',
     `Machine: ${machineLine()}. Command: \`${command}\``,
     '',

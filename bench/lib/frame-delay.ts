@@ -1,10 +1,13 @@
 /**
- * Pure analysis of one weak-network cell: per-frame extra delay and stalls,
- * from the frames a reader recorded and the publisher's start time.
+ * Pure analysis of one weak-network cell: per-frame extra delay, stalls, gaps
+ * and growth from the frames a reader recorded and the publisher's start
+ * time; and how many of the frames sent arrived whole and decodable.
  */
 import { percentile } from './stats.js';
 
 export const STALL_MS = 500;
+/** Length of the first and last stretch of the window whose p99s tell whether delay grows. */
+export const GROWTH_WINDOW_MS = 10_000;
 
 export interface DelayStats {
   frames: number;
@@ -15,6 +18,11 @@ export interface DelayStats {
   /** Arrival gaps longer than STALL_MS (window edges included). */
   stalls: number;
   stallMs: number;
+  /** Longest time between two arrivals (window edges included). */
+  maxGapMs: number;
+  /** p99 of the frames arriving in the window's first and last GROWTH_WINDOW_MS. */
+  p99First: number;
+  p99Last: number;
 }
 
 /**
@@ -28,15 +36,18 @@ export function analyzeFrames(frames: readonly (readonly [number, number])[], st
   const delays = inWindow.map(([timestamp, arrivedAt]) => arrivedAt - (startedAt + timestamp) - baselineMs);
   let stalls = 0;
   let stallMs = 0;
+  let maxGapMs = 0;
   let previous = windowStart;
-  for (const arrivedAt of [...inWindow.map(([, a]) => a), windowEnd]) {
+  for (const arrivedAt of [...inWindow.map(([, a]) => a).sort((a, b) => a - b), windowEnd]) {
     const gap = arrivedAt - previous;
+    maxGapMs = Math.max(maxGapMs, gap);
     if (gap > STALL_MS) {
       stalls++;
       stallMs += gap;
     }
     previous = arrivedAt;
   }
+  const delaysArriving = (from: number, to: number) => inWindow.flatMap(([, arrivedAt], i) => (arrivedAt >= from && arrivedAt <= to ? [delays[i]!] : []));
   return {
     frames: inWindow.length,
     p50: percentile(delays, 50),
@@ -45,7 +56,41 @@ export function analyzeFrames(frames: readonly (readonly [number, number])[], st
     max: delays.length ? Math.max(...delays) : Number.NaN,
     stalls,
     stallMs,
+    maxGapMs,
+    p99First: percentile(delaysArriving(windowStart, windowStart + GROWTH_WINDOW_MS), 99),
+    p99Last: percentile(delaysArriving(windowEnd - GROWTH_WINDOW_MS, windowEnd), 99),
   };
+}
+
+export interface Delivery {
+  sent: number;
+  /** Sent frames that arrived whole. */
+  delivered: number;
+  /** Delivered frames whose GOP's keyframe arrived whole too. */
+  decodable: number;
+}
+
+/**
+ * `sent` are the video frames sent (in timestamp order, keyframes marked),
+ * `wholeTimestamps` the timestamps of the frames that arrived whole. A frame
+ * is decodable when it arrived whole and so did the keyframe that opened its
+ * GOP; a frame before the first keyframe of `sent` is judged by that
+ * keyframe only if it is in `keyframeBefore` (the schedule's previous one).
+ * Frames lost inside a GOP do not break the frames after them here: the
+ * issue's definition, kinder to every transport alike than a decoder is.
+ */
+export function countDelivery(sent: readonly { timestamp: number; key: boolean }[], wholeTimestamps: ReadonlySet<number>, keyframeBefore?: number): Delivery {
+  let delivered = 0;
+  let decodable = 0;
+  let gopOpen = keyframeBefore !== undefined && wholeTimestamps.has(keyframeBefore);
+  for (const frame of sent) {
+    const whole = wholeTimestamps.has(frame.timestamp);
+    if (frame.key) gopOpen = whole;
+    if (!whole) continue;
+    delivered++;
+    if (gopOpen) decodable++;
+  }
+  return { sent: sent.length, delivered, decodable };
 }
 
 /** The raw delay the clean link adds (publisher pacing, server hops): the median. */

@@ -23,6 +23,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { childLines } from './child-lines.js';
 
 export const ORIGIN_IP = '10.77.0.1';
 export const EDGE_IP = '10.77.0.2';
@@ -116,7 +117,7 @@ export class ImpairedLink {
   private readonly originDev: string;
   private readonly edgeDev: string;
 
-  private constructor(private readonly wire: ChildProcess, private readonly wireLines: AsyncIterator<string>, names: ReturnType<typeof linkNames>) {
+  private constructor(private readonly wire: ChildProcess, private readonly wireLines: { next(): Promise<string> }, names: ReturnType<typeof linkNames>) {
     ({ originNs: this.originNs, edgeNs: this.edgeNs, originDev: this.originDev, edgeDev: this.edgeDev } = names);
   }
 
@@ -126,8 +127,8 @@ export class ImpairedLink {
     run(['ip', 'netns', 'add', names.originNs]);
     run(['ip', 'netns', 'add', names.edgeNs]);
     const wire = spawn('python3', ['-c', WIRE, names.originDev, names.edgeDev], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = readLines(wire);
-    if ((await lines.next()).value !== 'ready') throw new Error('packet wire failed to start');
+    const lines = childLines(wire, 'packet wire');
+    if (await lines.next() !== 'ready') throw new Error('packet wire failed to start');
     const link = new ImpairedLink(wire, lines, names);
     for (const [ns, dev, local, remote] of [[names.originNs, names.originDev, ORIGIN_IP, EDGE_IP], [names.edgeNs, names.edgeDev, EDGE_IP, ORIGIN_IP]] as const) {
       run(['ip', 'link', 'set', dev, 'netns', ns]);
@@ -169,7 +170,7 @@ export class ImpairedLink {
     }
     this.wire.stdin!.write(`${JSON.stringify({ delayMs: profile.delayMs, burst: profile.burst ?? null })}\n`);
     const reply = await this.wireLines.next();
-    if (!String(reply.value).startsWith('ok')) throw new Error('packet wire did not take the profile');
+    if (!reply.startsWith('ok')) throw new Error('packet wire did not take the profile');
   }
 
   /** Sets the TCP congestion control of new connections between the namespaces, per route. */
@@ -200,29 +201,6 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function readLines(child: ChildProcess): AsyncIterator<string> {
-  let buffered = '';
-  const waiting: ((line: string) => void)[] = [];
-  const lines: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      const waiter = waiting.shift();
-      if (waiter) waiter(line);
-      else lines.push(line);
-    }
-  });
-  return {
-    next: () => new Promise((resolve) => {
-      const line = lines.shift();
-      if (line !== undefined) resolve({ value: line, done: false });
-      else waiting.push((l) => resolve({ value: l, done: false }));
-    }),
-  };
 }
 
 /** Whether this process can build the link (root, TUN, namespaces). */

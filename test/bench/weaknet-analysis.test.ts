@@ -1,0 +1,144 @@
+/**
+ * The pure parts of the weak-network benchmark (`npm run bench:weaknet`, a
+ * separate script): reading a lossy MPEG-TS stream into timed whole/broken
+ * video frames (the SRT reader), counting delivered and decodable frames
+ * against what was sent, and the delay statistics (gaps, stalls, growth).
+ * The TS comes from real ffmpeg; test/helpers/ts-demux.ts, the strict
+ * demuxer, is the reference for frames and timestamps.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { analyzeFrames, countDelivery } from '../../bench/lib/frame-delay.js';
+import { scheduledFrames, type VideoSchedule } from '../../bench/lib/paced-publisher.js';
+import { TsFrameReader, type TsVideoFrame } from '../../bench/lib/ts-frames.js';
+import { encodeFile } from '../helpers/ffmpeg.js';
+import { demuxTs } from '../helpers/ts-demux.js';
+
+async function sampleTs(): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'weaknet-ts-'));
+  try {
+    const file = path.join(dir, 'sample.ts');
+    await encodeFile(file, 3, { bframes: 0, gopSeconds: 1 }, 'mpegts');
+    return await readFile(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const packetAt = (ts: Buffer, i: number) => ts.subarray(i * 188, i * 188 + 188);
+const pidOf = (p: Buffer) => ((p[1]! & 0x1f) << 8) | p[2]!;
+const startsPes = (p: Buffer) => (p[1]! & 0x40) !== 0;
+
+/** Feeds packet by packet (arrival time = packet index), leaving out `dropped`. */
+function readPackets(ts: Buffer, dropped: ReadonlySet<number> = new Set()): { frames: TsVideoFrame[]; reader: TsFrameReader } {
+  const frames: TsVideoFrame[] = [];
+  const reader = new TsFrameReader((f) => frames.push(f));
+  for (let i = 0; i < ts.length / 188; i++) if (!dropped.has(i)) reader.push(packetAt(ts, i), i);
+  reader.finish();
+  return { frames, reader };
+}
+
+test('TS reader: every video frame of an intact stream, whole, with its PTS in ms, timed by its last packet', async () => {
+  const ts = await sampleTs();
+  const reference = demuxTs(ts); // (it reports ffmpeg's SDT, which it reads as PES, as errors)
+  const videoPid = reference.streams.find((s) => s.streamType === 0x1b)!.pid;
+  const expected = reference.frames.filter((f) => f.pid === videoPid).map((f) => Math.round(f.pts / 90));
+  // The whole stream in 1316-byte datagrams, as SRT hands it over.
+  const frames: TsVideoFrame[] = [];
+  const reader = new TsFrameReader((f) => frames.push(f));
+  for (let offset = 0; offset < ts.length; offset += 1316) reader.push(ts.subarray(offset, offset + 1316), 0);
+  reader.finish();
+  assert.equal(frames.length, 90);
+  assert.deepEqual(frames.map((f) => f.timestamp), expected);
+  assert.ok(frames.every((f) => f.whole));
+  assert.equal(reader.missingPackets, 0);
+  assert.equal(reader.mediaBytes, reference.frames.reduce((sum, f) => sum + f.data.length, 0));
+
+  const lastVideoPacket = new Map<number, number>(); // frame index -> last packet index
+  let frame = -1;
+  for (let i = 0; i < ts.length / 188; i++) {
+    const p = packetAt(ts, i);
+    if (pidOf(p) !== videoPid) continue;
+    if (startsPes(p)) frame++;
+    lastVideoPacket.set(frame, i);
+  }
+  assert.deepEqual(readPackets(ts).frames.map((f) => f.arrivedAt), [...lastVideoPacket.values()]);
+});
+
+test('TS reader: a lost packet inside a frame breaks that frame only; a lost frame start loses the frame and counts against the one before', async () => {
+  const ts = await sampleTs();
+  const videoPid = demuxTs(ts).streams.find((s) => s.streamType === 0x1b)!.pid;
+  const videoPackets: { index: number; frame: number; start: boolean }[] = [];
+  let frame = -1;
+  for (let i = 0; i < ts.length / 188; i++) {
+    const p = packetAt(ts, i);
+    if (pidOf(p) !== videoPid) continue;
+    if (startsPes(p)) frame++;
+    videoPackets.push({ index: i, frame, start: startsPes(p) });
+  }
+  // The second keyframe (frame 30) spans many packets: drop one from its middle.
+  const keyframePackets = videoPackets.filter((v) => v.frame === 30);
+  assert.ok(keyframePackets.length > 10);
+  const middle = readPackets(ts, new Set([keyframePackets[5]!.index]));
+  assert.equal(middle.frames.length, 90);
+  assert.deepEqual(middle.frames.filter((f) => !f.whole).map((f) => middle.frames.indexOf(f)), [30]);
+  assert.equal(middle.reader.missingPackets, 1);
+
+  // Drop the packet that starts frame 45: frame 45 never shows up, frame 44 is not trusted.
+  const start45 = videoPackets.find((v) => v.frame === 45 && v.start)!;
+  const lostStart = readPackets(ts, new Set([start45.index]));
+  assert.equal(lostStart.frames.length, 89);
+  const timestamps = readPackets(ts).frames.map((f) => f.timestamp);
+  assert.ok(!lostStart.frames.some((f) => f.timestamp === timestamps[45]));
+  assert.deepEqual(lostStart.frames.filter((f) => !f.whole).map((f) => f.timestamp), [timestamps[44]]);
+});
+
+test('delivered and decodable: a lost keyframe takes its GOP with it, a lost inter frame only itself', () => {
+  // Two GOPs of four frames, 100 ms apart.
+  const sent = [0, 100, 200, 300, 400, 500, 600, 700].map((timestamp) => ({ timestamp, key: timestamp % 400 === 0 }));
+  const all = new Set(sent.map((f) => f.timestamp));
+  assert.deepEqual(countDelivery(sent, all), { sent: 8, delivered: 8, decodable: 8 });
+  const withoutInter = new Set([...all].filter((t) => t !== 100));
+  assert.deepEqual(countDelivery(sent, withoutInter), { sent: 8, delivered: 7, decodable: 7 });
+  const withoutSecondKey = new Set([...all].filter((t) => t !== 400));
+  assert.deepEqual(countDelivery(sent, withoutSecondKey), { sent: 8, delivered: 7, decodable: 4 });
+  // The window opens mid-GOP: its frames depend on the keyframe sent before it.
+  const midGop = sent.slice(2);
+  assert.deepEqual(countDelivery(midGop, all, 0), { sent: 6, delivered: 6, decodable: 6 });
+  assert.deepEqual(countDelivery(midGop, withoutInter, -400), { sent: 6, delivered: 6, decodable: 4 });
+});
+
+test('the looped sample schedule: timestamps continue across the seam, keyframes where the sample has them', () => {
+  const schedule: VideoSchedule = { loopMs: 400, frames: [0, 100, 200, 300].map((timestamp) => ({ timestamp, key: timestamp === 0 })) };
+  assert.deepEqual(scheduledFrames(schedule, 250, 950), [
+    { timestamp: 300, key: false }, { timestamp: 400, key: true }, { timestamp: 500, key: false }, { timestamp: 600, key: false },
+    { timestamp: 700, key: false }, { timestamp: 800, key: true }, { timestamp: 900, key: false },
+  ]);
+  const thirds: VideoSchedule = { loopMs: 100, frames: [{ timestamp: 0, key: true }, { timestamp: 33.3, key: false }, { timestamp: 66.7, key: false }] };
+  assert.deepEqual(scheduledFrames(thirds, 100, 200).map((f) => f.timestamp), [100, 133, 167]);
+});
+
+test('delay statistics: the longest gap, stalls, and the p99 of the first vs the last 10 s', () => {
+  const startedAt = 1_000_000;
+  const windowStart = startedAt;
+  const windowEnd = startedAt + 30_000;
+  // 30 fps for 30 s; the delay grows from 100 ms to 400 ms; nothing arrives from 12 s to 13.2 s.
+  const frames: [number, number][] = [];
+  for (let t = 0; t < 30_000; t += 1000 / 30) {
+    const arrivedAt = startedAt + t + 100 + (t / 30_000) * 300;
+    if (arrivedAt >= startedAt + 12_000 && arrivedAt < startedAt + 13_200) continue;
+    frames.push([Math.round(t), arrivedAt]);
+  }
+  const stats = analyzeFrames(frames, startedAt, 0, windowStart, windowEnd);
+  assert.equal(stats.stalls, 1);
+  assert.ok(stats.maxGapMs >= 1200 && stats.maxGapMs < 1250, `max gap ${stats.maxGapMs}`);
+  assert.ok(stats.p99First < 210, `first ${stats.p99First}`);
+  assert.ok(stats.p99Last > 390, `last ${stats.p99Last}`);
+  // Nothing at all: the whole window is one gap.
+  const empty = analyzeFrames([], startedAt, 0, windowStart, windowEnd);
+  assert.equal(empty.maxGapMs, 30_000);
+  assert.ok(Number.isNaN(empty.p99Last));
+});
