@@ -77,9 +77,9 @@ const TRANSPORTS: Transport[] = [
   { name: 'ikcp', scheme: 'ikcp', env: {} },
   { name: 'rtmp-cubic', scheme: 'rtmp', congestionControl: 'cubic', env: {} },
   { name: 'rtmp-bbr', scheme: 'rtmp', congestionControl: 'bbr', env: {} },
-  // Issue 20's congestion controller and live deadline, opt-in (not yet the default: short of their targets).
-  { name: 'kcp', scheme: 'kcp', env: { KCP_CC: 'live', KCP_LIVE_DEADLINE_MS: '400' } },
-  // Today's defaults: no congestion controller, no live deadline.
+  // The defaults: issue 20's congestion controller (KCP_CC=live) and live deadline (KCP_LIVE_DEADLINE_MS=600).
+  { name: 'kcp', scheme: 'kcp', env: {} },
+  // The previous defaults: no congestion controller, no live deadline.
   { name: 'kcp-nocc', scheme: 'kcp', env: { KCP_CC: 'none', KCP_LIVE_DEADLINE_MS: '0' } },
   { name: 'kcp-fec', scheme: 'kcp', env: { KCP_FEC: '10,3' } },
   // Paced at 1.4x the 2.5 Mbit/s stream (KCP_MAX_KBIT), as SRT's maxbw is set from the input rate plus overhead.

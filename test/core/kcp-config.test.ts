@@ -11,13 +11,14 @@ describe('KCP configuration of the media service', () => {
     assert.throws(() => parseFecSetting('10'), /KCP_FEC/);
   });
 
-  it('leaves the congestion controller and the live deadline off by default (not yet at their targets); KCP_CC=live and KCP_LIVE_DEADLINE_MS turn them on', () => {
+  it('runs the congestion controller and a 600 ms live deadline by default; KCP_CC=none and KCP_LIVE_DEADLINE_MS=0 turn them off', () => {
     const defaults = loadKcpSettings({});
-    assert.equal(defaults.tuning.congestionControl, 'none');
-    assert.equal(defaults.liveDeadlineMs, 0);
-    const on = loadKcpSettings({ KCP_CC: 'live', KCP_LIVE_DEADLINE_MS: '400' });
-    assert.equal(on.tuning.congestionControl, 'live');
-    assert.equal(on.liveDeadlineMs, 400);
+    assert.equal(defaults.tuning.congestionControl, 'live');
+    assert.equal(defaults.liveDeadlineMs, 600);
+    const off = loadKcpSettings({ KCP_CC: 'none', KCP_LIVE_DEADLINE_MS: '0' });
+    assert.equal(off.tuning.congestionControl, 'none');
+    assert.equal(off.liveDeadlineMs, 0);
+    assert.equal(loadKcpSettings({ KCP_LIVE_DEADLINE_MS: '400' }).liveDeadlineMs, 400);
     assert.equal(loadKcpSettings({ KCP_CC: 'off' }).tuning.congestionControl, 'none');
     assert.throws(() => loadKcpSettings({ KCP_CC: 'bbr' }), /KCP_CC/);
     assert.throws(() => loadKcpSettings({ KCP_LIVE_DEADLINE_MS: '-1' }), /KCP_LIVE_DEADLINE_MS/);

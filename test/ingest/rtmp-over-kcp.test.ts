@@ -29,8 +29,8 @@ after(async () => {
 async function kcpServer(): Promise<TestServer> {
   server ??= await startTestServer({
     kcpEnabled: true, logger: log.logger, limits: { ...loadLimits({}), publisherTakeoverMs: TAKEOVER_MS },
-    // The opt-in congestion controller and live deadline, so the session metrics below have pacing to show.
-    kcp: loadKcpSettings({ KCP_CC: 'live', KCP_LIVE_DEADLINE_MS: '400' }),
+    // The defaults: the congestion controller and the live deadline, whose session metrics are checked below.
+    kcp: loadKcpSettings({}),
   });
   return server;
 }

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { KcpServerEndpoint, connectKcp } from 'kcp-ts/node';
 import type { KcpStream } from 'kcp-ts/node';
-import { DEFAULT_KCP_TUNING } from 'kcp-ts';
+import { DEFAULT_KCP_TUNING, type KcpTuning } from 'kcp-ts';
 import { startLossyUdpProxy, type LossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 import { ReferenceKcpPeer } from '../test/helpers/reference-kcp.js';
 
@@ -40,7 +40,10 @@ interface Result {
 /** Sends `bytes` from a client to a server (through `viaProxy`); resolves when the server has all of it. */
 type Transfer = (bytes: number, viaProxy: (port: number) => Promise<number>) => Promise<void>;
 
-const oursTransfer: Transfer = async (bytes, viaProxy) => {
+/** The live-video tuning without its congestion controller: ikcp's behaviour (nc, unpaced). */
+const uncontrolled: KcpTuning = { ...tuning, congestionControl: 'none' };
+
+const oursTransfer = (tuning: KcpTuning): Transfer => async (bytes, viaProxy) => {
   const endpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', tuning });
   const { port } = await endpoint.listen();
   const client = await connectKcp('127.0.0.1', await viaProxy(port), { tuning });
@@ -100,14 +103,15 @@ const paths: Path[] = [
 ];
 const results: Result[] = [];
 for (const path of paths) {
-  results.push(await measure('kcp-ts (ours)', oursTransfer, path));
+  results.push(await measure(`kcp-ts (ours, congestion control ${tuning.congestionControl})`, oursTransfer(tuning), path));
+  if (tuning.congestionControl !== 'none') results.push(await measure('kcp-ts (ours, congestion control none)', oursTransfer(uncontrolled), path));
   results.push(await measure('ikcp.c (node-kcp)', referenceTransfer, path));
 }
 
 const section = [
   '## KCP: ours against the reference ikcp.c',
   '',
-  `One-way transfer of ${megabytes} MiB over 127.0.0.1, both ends in one process, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc} (the live-video tuning, unpaced); clean, then through the lossy UDP proxy at 5% loss each way. CPU ms per Mbit = process CPU time (both ends, sockets included) / megabits moved.`,
+  `One-way transfer of ${megabytes} MiB over 127.0.0.1, both ends in one process, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc}, congestion control ${tuning.congestionControl} (the live-video tuning); clean, then through the lossy UDP proxy at 5% loss each way. CPU ms per Mbit = process CPU time (both ends, sockets included) / megabits moved.`,
   '',
   '| implementation | path | Mbit/s | CPU s | CPU ms per Mbit |',
   '|---|---|---:|---:|---:|',

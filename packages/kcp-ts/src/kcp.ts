@@ -298,8 +298,8 @@ export interface KcpOptions {
   maxKbit?: number;
   /**
    * 'live': a LiveRateController (delivery-rate and min-RTT based pacing,
-   * see congestion.ts) as the send hooks; 'none' (default): ikcp's
-   * behaviour. maxKbit and sendOps take precedence. Only the sender
+   * see congestion.ts) as the send hooks (DEFAULT_KCP_TUNING has it);
+   * 'none' (default of a bare Kcp, as ikcp): no pacing. maxKbit and sendOps take precedence. Only the sender
    * changes, so peers (ikcp.c included) need nothing.
    */
   congestionControl?: KcpCongestionControl;

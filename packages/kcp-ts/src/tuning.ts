@@ -69,11 +69,13 @@ export interface KcpTuning {
  * take more than a fair share. For a bounded-rate stream that is the
  * accepted trade (kcptun's "fast" modes make the same one); adapting the
  * bitrate belongs to the encoder.
- * congestionControl 'live' (opt-in, see DEFAULT_KCP_TUNING): the
- * LiveRateController (congestion.ts) paces by the path's measured delivery
- * rate and min RTT, meant to keep nc's resistance to random loss and stop
- * the overdriving of a narrow link that the paragraphs below describe.
- * maxKbit 0 (no fixed cap): a cap is a trade-off no default can make. Measured
+ * congestionControl 'live': the LiveRateController (congestion.ts) paces by
+ * the path's measured delivery rate and min RTT, keeping nc's resistance to
+ * random loss while no longer overdriving a narrow link (the retransmission
+ * spiral described below); measured with bench:weaknet, see the
+ * repository's docs/benchmarks.md. nc stays on: the controller, not ikcp's
+ * loss-halved window, decides the rate.
+ * maxKbit 0 (no fixed cap; a cap replaces the controller): a cap is a trade-off no default can make. Measured
  * with bench:weaknet (2.5 Mbit/s stream, 50 ms, 20 s cells): capped at
  * 3500 kbit/s (1.4x) a 4 Mbit/s bottleneck goes from 8.9 s to 0.64 s p99,
  * because keyframe bursts wait in our send buffer instead of overflowing
@@ -92,10 +94,7 @@ export const DEFAULT_KCP_TUNING: Readonly<KcpTuning> = Object.freeze({
   resend: 2,
   nc: true,
   maxKbit: 0,
-  // Off by default until it meets its targets: measured on 2026-12-07 (bench:weaknet, 20 s cells) it cut a
-  // 3 Mbit/s bottleneck from 7.8 s to 628 ms p99 but stalled there, lost to TCP BBR at 2% loss + 4 Mbit/s, stalled on
-  // burst loss, and slowed a clean bulk transfer (bench:kcp). Opt in with congestionControl 'live' (KCP_CC=live).
-  congestionControl: 'none',
+  congestionControl: 'live',
 });
 
 /**

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { DEFAULT_KCP_TUNING, LiveRateController } from 'kcp-ts';
 import { drainMessages, seededRandom, VirtualLink, type Impairment } from './virtual-link.js';
 
-/** The live-video tuning with the controller on (it is opt-in: DEFAULT_KCP_TUNING has it off). */
+/** The live-video tuning, whose default is the controller (said again so these tests keep testing it). */
 const LIVE_TUNING = { ...DEFAULT_KCP_TUNING, congestionControl: 'live' as const };
 
 /** Wire bytes per datagram beyond KCP's own: IPv4 20 + UDP 8. */

@@ -13,7 +13,7 @@ Reconnects by itself after a network break.
   --listen HOST:PORT   local RTMP address (default host 127.0.0.1)
   --server URL         kcp://HOST:PORT (or rtmp://HOST:PORT to compare with TCP)
 
-Environment: KCP_* tuning as the server's; KCP_LIVE_DEADLINE_MS (default 400,
+Environment: KCP_* tuning as the server's; KCP_LIVE_DEADLINE_MS (default 600,
 0 off) drops media that waited longer in the KCP send queue, at frame
 boundaries; KCP_CC=none turns the congestion controller off.
 `;

@@ -25,7 +25,7 @@ export interface BridgeOptions {
   backoff?: () => Backoff;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
   kcpTuning?: KcpTuning;
-  /** Live deadline of the kcp-push link, ms (default 400; 0: off). See hub/live-deadline.ts. */
+  /** Live deadline of the kcp-push link, ms (default DEFAULT_LIVE_DEADLINE_MS; 0: off). See hub/live-deadline.ts. */
   liveDeadlineMs?: number;
 }
 
