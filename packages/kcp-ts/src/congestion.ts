@@ -197,16 +197,17 @@ export class LiveRateController implements KcpSendOps {
   }
 
   /**
-   * No timeout before the longest round trip of the last seconds plus the
-   * queue this controller tolerates before it drains: a segment waiting in
-   * a bottleneck's queue is not lost, and a spurious copy would only lengthen
-   * the queue (ikcp's nodelay RTO follows a growing queue too slowly).
-   * Losses are still repaired by fast retransmit, which does not wait.
+   * No timeout before the longest round trip of the last 2-4 s (plus two
+   * flush intervals): a segment waiting in a bottleneck's queue is not lost,
+   * and a spurious copy would only lengthen the queue (ikcp's nodelay RTO,
+   * srtt + 4 x rttvar, follows a growing queue too slowly). On a path with
+   * random loss and no queue the longest RTT is the jitter's, so repairs
+   * that wait for the timer are not slowed; fast retransmit does not wait.
    */
   minRto(kcp: Kcp): number {
     const minRtt = this.minRtt;
     if (minRtt === 0) return 0;
-    return Math.max(this.maxRttFilter.value, minRtt + Math.max(this.queueDelayMs, minRtt / 2)) + 2 * kcp.interval;
+    return this.maxRttFilter.value + 2 * kcp.interval;
   }
 
   sendBudget(kcp: Kcp, current: number): number {
