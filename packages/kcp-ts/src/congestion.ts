@@ -198,8 +198,10 @@ export class LiveRateController implements KcpSendOps {
 
   /**
    * No timeout before the longest round trip of the last 2-4 s (plus two
-   * flush intervals): a segment waiting in a bottleneck's queue is not lost,
-   * and a spurious copy would only lengthen the queue (ikcp's nodelay RTO,
+   * flush intervals), and once the path has shown a bottleneck (a standing
+   * queue cut the estimate), not before the queue this controller tolerates
+   * either: a segment waiting in a bottleneck's queue is not lost, and a
+   * spurious copy would only lengthen the queue (ikcp's nodelay RTO,
    * srtt + 4 x rttvar, follows a growing queue too slowly). On a path with
    * random loss and no queue the longest RTT is the jitter's, so repairs
    * that wait for the timer are not slowed; fast retransmit does not wait.
@@ -207,7 +209,8 @@ export class LiveRateController implements KcpSendOps {
   minRto(kcp: Kcp): number {
     const minRtt = this.minRtt;
     if (minRtt === 0) return 0;
-    return this.maxRttFilter.value + 2 * kcp.interval;
+    const tolerated = this.initialFloor ? 0 : minRtt + Math.max(this.queueDelayMs, minRtt / 2);
+    return Math.max(this.maxRttFilter.value, tolerated) + 2 * kcp.interval;
   }
 
   sendBudget(kcp: Kcp, current: number): number {
