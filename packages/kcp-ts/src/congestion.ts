@@ -31,8 +31,11 @@ import { seqDiff } from './seq.js';
  *   the smoothed RTT, so a busy event loop's late timer or one queued
  *   keyframe is not mistaken for one). Then the estimate falls to what was
  *   actually delivered (a flat delivery rate under a standing queue is the
- *   bottleneck's rate; at most -30 % a round, and only from rounds in which
- *   data waited on us) and the pacer drains at 0.8x until the queue is gone.
+ *   bottleneck's rate; once per episode and again every 4 rounds it lasts,
+ *   at most -30 % each time, and only from rounds in which data waited on
+ *   us) and the pacer drains at 0.8x until the queue is gone. Between half
+ *   the threshold and the threshold it holds at 1x.
+ * - Timeouts: see minRto (a queued segment is not resent as lost).
  * - Random loss is not congestion: while no queue stands, samples are
  *   scaled up by the recent loss ratio (the path carried what we sent; some
  *   of it was dropped, not queued) and the pacer adds 2 x loss of headroom
@@ -97,7 +100,6 @@ class WindowedExtreme {
     this.bucketStart = now;
   }
 }
-
 
 /** Pacing gain over the estimate while no queue stands (see the class comment). */
 const CRUISE_GAIN = 1.25;
@@ -197,20 +199,19 @@ export class LiveRateController implements KcpSendOps {
   }
 
   /**
-   * No timeout before the longest round trip of the last 2-4 s (plus two
-   * flush intervals), and once the path has shown a bottleneck (a standing
-   * queue cut the estimate), not before the queue this controller tolerates
-   * either: a segment waiting in a bottleneck's queue is not lost, and a
-   * spurious copy would only lengthen the queue (ikcp's nodelay RTO,
-   * srtt + 4 x rttvar, follows a growing queue too slowly). On a path with
-   * random loss and no queue the longest RTT is the jitter's, so repairs
-   * that wait for the timer are not slowed; fast retransmit does not wait.
+   * No timeout before the longest round trip of the last 2-4 s, nor before
+   * the queue this controller tolerates has had time to drain (minRtt +
+   * the queue threshold), plus two flush intervals: a segment waiting in a
+   * bottleneck's queue is not lost, and a spurious copy would only lengthen
+   * the queue (ikcp's nodelay RTO, srtt + 4 x rttvar, follows a growing
+   * queue too slowly). Fast retransmit, which does not wait, repairs most
+   * losses; the cost on a link with random loss and no queue is that repairs
+   * left to the timer wait up to ~70 ms longer (see docs/benchmarks.md).
    */
   minRto(kcp: Kcp): number {
     const minRtt = this.minRtt;
     if (minRtt === 0) return 0;
-    const tolerated = this.initialFloor ? 0 : minRtt + Math.max(this.queueDelayMs, minRtt / 2);
-    return Math.max(this.maxRttFilter.value, tolerated) + 2 * kcp.interval;
+    return Math.max(this.maxRttFilter.value, minRtt + Math.max(this.queueDelayMs, minRtt / 2)) + 2 * kcp.interval;
   }
 
   sendBudget(kcp: Kcp, current: number): number {
