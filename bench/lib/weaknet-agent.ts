@@ -201,7 +201,7 @@ function srtUri(hostPort: string, mode: 'caller' | 'listener', latencyMs: number
 }
 
 async function sendSrt(host: string, port: number, latencyMs: number): Promise<void> {
-  run('srt-live-transmit', ['-q', `udp://127.0.0.1:${LOOPBACK_TS_PORT}`, srtUri(`${host}:${port}`, 'caller', latencyMs)]);
+  run('srt-live-transmit', ['-q', '-loglevel:error', `udp://127.0.0.1:${LOOPBACK_TS_PORT}`, srtUri(`${host}:${port}`, 'caller', latencyMs)]);
   await sleep(300);
   // Remux only (-c copy); 1316 bytes = 7 TS packets per datagram, SRT's live payload size.
   const ffmpeg = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-probesize', '32768', '-analyzeduration', '0',
@@ -221,7 +221,7 @@ async function readSrt(port: number, latencyMs: number, seconds: number): Promis
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(LOOPBACK_SRT_OUT_PORT, '127.0.0.1', resolve));
   socket.on('message', (datagram) => ts.push(datagram, Date.now()));
-  run('srt-live-transmit', ['-q', srtUri(`:${port}`, 'listener', latencyMs), `udp://127.0.0.1:${LOOPBACK_SRT_OUT_PORT}`]);
+  run('srt-live-transmit', ['-q', '-loglevel:error', srtUri(`:${port}`, 'listener', latencyMs), `udp://127.0.0.1:${LOOPBACK_SRT_OUT_PORT}`]);
   await sleep(300);
   process.stdout.write('ready\n');
   await sleep(seconds * 1000);
