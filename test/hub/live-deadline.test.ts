@@ -122,14 +122,3 @@ test('after a skip, the next GOP is judged by how long its frames would wait, no
   assert.equal(deadline.decide(slice(2, 2033), LATE + 50, true, 120), null, 'old bytes, but 120 ms until they are gone');
   assert.equal(deadline.decide(slice(2, 2066), LATE + 50, true, LATE), 'gop', 'both past the budget: late');
 });
-
-test('queue age counts the media time queued: a GOP cache written in one instant is as old as the media it holds', () => {
-  const age = new SendQueueAge();
-  age.record(100, 5000); // the sequence header: no media time
-  age.record(30_000, 5000, 10_000); // the cached keyframe
-  for (let ts = 10_033; ts <= 11_500; ts += 33) age.record(10_000, 5000, ts); // the rest of the cache, same instant
-  const queued = 100 + 30_000 + 45 * 10_000;
-  assert.equal(age.ageMs(queued, 5000), 0, 'without the next frame timestamp: wall-clock age only');
-  assert.equal(age.ageMs(queued - 100, 5000, 11_533), 1533, '1.5 s of media ahead of the next frame');
-  assert.equal(age.ageMs(queued - 100, 5000, 10_000 + 120_000), 0, 'a timestamp jump is not a queue');
-});

@@ -12,8 +12,6 @@ import type { MediaPacket } from './media-packet.js';
 export class SendQueueAge {
   private readonly endOffsets: Float64Array;
   private readonly times: Float64Array;
-  /** Media timestamp of each write (NaN: not an audio or video frame). */
-  private readonly mediaTimes: Float64Array;
   private head = 0;
   private count = 0;
   private written = 0;
@@ -25,16 +23,13 @@ export class SendQueueAge {
   constructor(capacity = 1024) {
     this.endOffsets = new Float64Array(capacity);
     this.times = new Float64Array(capacity);
-    this.mediaTimes = new Float64Array(capacity);
   }
 
-  /** A write of `bytes` at `now`; `mediaTs`: the frame's timestamp (NaN for headers and metadata). */
-  record(bytes: number, now: number, mediaTs = Number.NaN): void {
+  record(bytes: number, now: number): void {
     this.written += bytes;
     const slot = (this.head + this.count) % this.endOffsets.length;
     this.endOffsets[slot] = this.written;
     this.times[slot] = now;
-    this.mediaTimes[slot] = mediaTs;
     if (this.count < this.endOffsets.length) this.count++;
     else this.head = (this.head + 1) % this.endOffsets.length;
   }
@@ -64,14 +59,8 @@ export class SendQueueAge {
     return this.bytesPerMs > 0 ? queuedBytes / this.bytesPerMs : 0;
   }
 
-  /**
-   * Age in ms of the oldest byte of `queuedBytes` still waiting; 0 for an
-   * empty queue. Given the timestamp of the frame about to be written, the
-   * media time queued counts too: a GOP cache handed over at once (a viewer
-   * joining) is seconds of media written in one instant, as late as the
-   * media it holds, not 0 ms old.
-   */
-  ageMs(queuedBytes: number, now: number, mediaTs = Number.NaN): number {
+  /** Age in ms of the oldest byte of `queuedBytes` still waiting; 0 for an empty queue. */
+  ageMs(queuedBytes: number, now: number): number {
     if (queuedBytes <= 0 || this.count === 0) return 0;
     const firstQueued = this.written - queuedBytes;
     // Drop writes wholly sent; the first remaining one holds the oldest queued byte.
@@ -79,17 +68,12 @@ export class SendQueueAge {
       this.head = (this.head + 1) % this.endOffsets.length;
       this.count--;
     }
-    const wallAge = now - this.times[this.head]!;
-    const mediaAge = (mediaTs - this.mediaTimes[this.head]!) | 0; // FLV timestamps wrap at 2^32
-    return Math.max(0, wallAge, mediaAge < MAX_MEDIA_AGE_MS ? mediaAge : 0);
+    return Math.max(0, now - this.times[this.head]!);
   }
 }
 
 /** Keyframe intervals above this are not taken for the GOP's length (a publisher's pause, a timestamp jump). */
 const MAX_GOP_MS = 10_000;
-
-/** A media-time age above this is a timestamp jump (a publisher restart), not a queue. */
-const MAX_MEDIA_AGE_MS = 60_000;
 
 /** Shortest interval over which SendQueueAge samples the drain rate, ms. */
 const RATE_WINDOW_MS = 200;
@@ -220,8 +204,6 @@ export class LiveDeadlineGate {
   private inEpisode = false;
   /** Age of the queue at the last decision, ms. */
   lastAgeMs = 0;
-  /** Timestamp of the packet last admitted (NaN: not a frame). */
-  private lastMediaTs = Number.NaN;
 
   constructor(budgetMs: number, private readonly onLate?: (kind: LateDropKind, ageMs: number, dropped: LateDropCounts) => void) {
     this.deadline = new LiveDeadline(budgetMs);
@@ -229,9 +211,7 @@ export class LiveDeadlineGate {
 
   /** True: send `packet` (then `record` its bytes); false: it was late and is dropped. */
   admit(packet: MediaPacket, queuedBytes: number, hasVideo: boolean, now: number): boolean {
-    const mediaTs = packet.isScript || packet.isSequenceHeader ? Number.NaN : packet.timestamp;
-    this.lastAgeMs = this.age.ageMs(queuedBytes, now, mediaTs);
-    this.lastMediaTs = mediaTs;
+    this.lastAgeMs = this.age.ageMs(queuedBytes, now);
     const kind = this.deadline.decide(packet, this.lastAgeMs, hasVideo, this.age.drainMs(queuedBytes, now));
     if (kind === null) {
       this.inEpisode = false;
@@ -246,6 +226,6 @@ export class LiveDeadlineGate {
 
   /** After `admit` returned true: the bytes the packet took in the queue. */
   record(bytes: number, now: number): void {
-    this.age.record(bytes, now, this.lastMediaTs);
+    this.age.record(bytes, now);
   }
 }
