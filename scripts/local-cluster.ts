@@ -92,6 +92,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Also copy the tasks' logs to this process's stderr. */
   echoLogs?: boolean;
+  /** Task ids are `<prefix>-<n>` (default `task`): two clusters on one machine (an origin and an edge) need different ones, as SERVER_IDs are relay via-chain entries. */
+  idPrefix?: string;
 }
 
 export async function startLocalCluster(options: ClusterOptions): Promise<LocalCluster> {
@@ -120,7 +122,7 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
   try {
     for (let i = 1; i <= options.tasks; i++) {
       const ports = { rtmpPort: await freePort(), kcpPort: await freePort(), httpPort: await freePort() };
-      const id = `task-${i}`;
+      const id = `${options.idPrefix ?? 'task'}-${i}`;
       const child = spawn(process.execPath, [BRIDGECAST, 'serve'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
