@@ -121,7 +121,7 @@ export class RelayPull {
 
   private async connect(): Promise<void> {
     this.retryTimer = null;
-    this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
+    this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : this.opts.keepWithoutViewers ? 'carrying it, watched or not' : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
       const origin = await this.opts.origin(this.app, this.name);
