@@ -9,9 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
-import { sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+import { rtmpPlays, sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 
 after(killAllChildren);
 
@@ -32,18 +31,6 @@ async function flvBytes(url: string, ms: number): Promise<{ status: number; byte
     for await (const chunk of res.body!) bytes += (chunk as Uint8Array).length;
   } catch { /* the timeout ends the read */ }
   return { status: res.status, bytes };
-}
-
-async function rtmpPlays(server: TestServer, name: string): Promise<boolean> {
-  const client = await RtmpClient.connectTcp('127.0.0.1', server.rtmpPort, { app: 'live', timeoutMs: 5000 });
-  try {
-    await client.play(name);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.close('test done');
-  }
 }
 
 test('on-demand: the edge pulls only while a viewer asks; private streams play there only with their credential, checked with the origin\'s keys', async (t) => {
