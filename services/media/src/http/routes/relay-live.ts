@@ -76,7 +76,7 @@ export function relayListRoute(opts: RelayListOptions): Route {
     }
     const [leases, links] = await Promise.all([opts.liveStreams(), opts.links.list()]);
     const listing: RelayListing = {
-      streams: await Promise.all(leases.map(async (l) => ({ app: l.app, name: l.name, private: await opts.isPrivate(l.name), clockOffsetMs: l.clockOffsetMs ?? null }))),
+      streams: await Promise.all(leases.map(async (l) => ({ app: l.app, name: l.name, private: await opts.isPrivate(l.name), clockOffsetMs: l.clockOffsetMs ?? null, lastMediaAt: l.lastMediaAt }))),
       publicKeys: opts.publicKeys(),
       links: links.filter((r) => r.edge === edge && r.side === 'origin'),
     };
