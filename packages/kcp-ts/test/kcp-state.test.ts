@@ -408,3 +408,14 @@ test('an ack read late after the last update is timed at its arrival when input 
   c.input(ack, 1030);
   assert.equal(c.rtt, 50);
 });
+
+test('segmentsFilledGap counts segments that arrived after a later one (a lost first copy): the receiver\'s loss estimate', () => {
+  const conv = 9;
+  const rx = new Kcp(conv, noOutput, { nodelay: 1, interval: 10, nc: true });
+  const payload = bytes(100);
+  for (const sn of [0, 1, 3, 4, 2, 5, 3, 7, 6]) rx.input(pushSegment(conv, sn, payload));
+  // 2 came after 3 and 4; 6 after 7. The second 3 is a duplicate, not a gap filled.
+  assert.equal(rx.stats.segmentsFilledGap, 2);
+  assert.equal(rx.stats.duplicateSegments, 1);
+  assert.equal(rx.stats.segmentsReceived, 8);
+});

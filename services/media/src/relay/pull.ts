@@ -1,4 +1,5 @@
-import { relayLinkKcpStats, type KcpLinkStats } from '../kcp-link-stats.js';
+import type { KcpStream } from 'kcp-ts/node';
+import { relayLinkKcpStats, relayLinkTransport, type KcpLinkStats } from '../kcp-link-stats.js';
 import type { LiveStream } from '../hub/live-stream.js';
 import type { MediaPacket } from '../hub/media-packet.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -24,6 +25,22 @@ export interface PullOptions {
   idleMs: number;
   /** Give up (ending the local stream) after the link has been down this long. */
   giveUpMs?: number;
+  /**
+   * Keep pulling with no viewers here (an edge's own link to the origin in
+   * EDGE_MODE=all: the edge writes the stream's HLS watched or not). The
+   * pull then ends when the origin ends the stream, or when stopped.
+   */
+  keepWithoutViewers?: boolean;
+  /** RelayPullManager: start a pull when a viewer waits here (hub 'demand'); default true. False: only pull() starts one. */
+  startOnDemand?: boolean;
+  /**
+   * Reconnect when a live link has brought nothing for this long (ms; 0 or
+   * unset: never). Over KCP a dead origin sends no reset, and behind a load
+   * balancer the flow may stay pinned to it: without this the pull would
+   * wait out KCP's 30 s idle timeout. An origin whose publisher is merely
+   * silent costs a reconnect (its GOP again, skipped here).
+   */
+  silenceTimeoutMs?: number;
   report: LinkReporter;
   backoff?: () => Backoff;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
@@ -72,6 +89,9 @@ export class RelayPull {
   private readonly path: string;
   /** The origin of the current or last connection. */
   private peer = '(not resolved yet)';
+  private lastState: LinkState = 'connecting';
+  /** performance.now() of the last packet on the current connection (or of its start). */
+  private lastPacketAt = 0;
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
@@ -101,7 +121,8 @@ export class RelayPull {
   }
 
   private checkDemand(): void {
-    if (this.demand() > 0) {
+    this.checkSilence();
+    if (this.demand() > 0 || this.opts.keepWithoutViewers) {
       this.idleSince = null;
       return;
     }
@@ -109,9 +130,17 @@ export class RelayPull {
     if (Date.now() - this.idleSince >= this.opts.idleMs) this.stop(`no viewers for ${Math.round(this.opts.idleMs / 1000)} s`);
   }
 
+  private checkSilence(): void {
+    const limit = this.opts.silenceTimeoutMs ?? 0;
+    const client = this.client;
+    if (limit <= 0 || !client || !this.local || performance.now() - this.lastPacketAt <= limit) return;
+    // Closing reports the loss (onLinkLost): the pull reconnects like after any break, keeping the local stream.
+    client.close(`nothing from the origin for ${(limit / 1000).toFixed(0)} s`);
+  }
+
   private async connect(): Promise<void> {
     this.retryTimer = null;
-    this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
+    this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : this.opts.keepWithoutViewers ? 'carrying it, watched or not' : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
       const origin = await this.opts.origin(this.app, this.name);
@@ -123,6 +152,7 @@ export class RelayPull {
       if (this.stopped) return client.close('pull stopped');
       const current = client;
       this.client = current;
+      this.lastPacketAt = performance.now();
       current.on('packet', (p) => this.onPacket(p));
       current.on('status', (code) => {
         if (code === 'NetStream.Play.UnpublishNotify') this.onOriginEnded(current);
@@ -147,7 +177,7 @@ export class RelayPull {
 
   private retry(reason: string): void {
     if (this.stopped) return;
-    if (this.demand() === 0) return this.stop('link lost and no viewers left');
+    if (this.demand() === 0 && !this.opts.keepWithoutViewers) return this.stop('link lost and no viewers left');
     this.downSince ??= Date.now();
     const giveUpMs = this.opts.giveUpMs ?? 60_000;
     if (Date.now() - this.downSince > giveUpMs) return this.stop(`origin unreachable for ${Math.round(giveUpMs / 1000)} s: ${reason}`, 'failed');
@@ -176,6 +206,7 @@ export class RelayPull {
 
   private onPacket(packet: MediaPacket): void {
     if (this.stopped || isPlayNotification(packet)) return;
+    this.lastPacketAt = performance.now();
     if (this.downSince !== null || this.backoff.failures > 0) {
       this.downSince = null;
       this.backoff.reset();
@@ -230,7 +261,19 @@ export class RelayPull {
     return true;
   }
 
+  /** The local stream this pull publishes (null until the origin's media arrived, and after it ended). */
+  get stream(): LiveStream | null { return this.local; }
+
+  /** The state last reported (see LinkState). */
+  get state(): LinkState { return this.lastState; }
+
+  /** The KCP session under the current connection (undefined for rtmp:// or while not connected). */
+  get kcpStream(): KcpStream | undefined {
+    return relayLinkTransport(this.client);
+  }
+
   private report(state: LinkState, detail: string): void {
+    this.lastState = state;
     this.opts.report({ direction: 'pull', stream: this.path, peer: this.peer, state, detail, kcp: this.kcpStats() });
   }
 
@@ -249,7 +292,7 @@ export class RelayPullManager {
   private readonly onDemand = (app: string, name: string) => this.pull(app, name);
 
   constructor(private readonly opts: PullOptions) {
-    opts.hub.on('demand', this.onDemand);
+    if (opts.startOnDemand !== false) opts.hub.on('demand', this.onDemand);
   }
 
   get active(): ReadonlyMap<string, RelayPull> { return this.pulls; }
