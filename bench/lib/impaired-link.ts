@@ -18,14 +18,33 @@
  * the loss and delay are real to both. Needs root.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export const ORIGIN_NS = 'bc-origin';
 export const EDGE_NS = 'bc-edge';
 export const ORIGIN_IP = '10.77.0.1';
 export const EDGE_IP = '10.77.0.2';
-const ORIGIN_DEV = 'bcw-o';
-const EDGE_DEV = 'bcw-e';
+
+/** The namespaces and TUN devices of one link (device names: at most 15 characters). */
+export interface LinkNames {
+  originNs: string;
+  edgeNs: string;
+  originDev: string;
+  edgeDev: string;
+}
+
+/** The benchmark's fixed names: one link at a time, a killed run's leftovers removed by the next. */
+export const DEFAULT_LINK_NAMES: LinkNames = { originNs: ORIGIN_NS, edgeNs: EDGE_NS, originDev: 'bcw-o', edgeDev: 'bcw-e' };
+
+const UNIQUE_NS = /^bcl-([0-9a-z]+)-[0-9a-f]{4}-[oe]$/;
+
+/** Names no other run uses: this process's id (so a later run can tell a dead run's leftovers) and a random tag. */
+export function uniqueLinkNames(): LinkNames {
+  const pid = process.pid.toString(36);
+  const tag = randomBytes(2).toString('hex');
+  return { originNs: `bcl-${pid}-${tag}-o`, edgeNs: `bcl-${pid}-${tag}-e`, originDev: `bw${pid}${tag}o`, edgeDev: `bw${pid}${tag}e` };
+}
 
 export interface LinkProfile {
   name: string;
@@ -102,17 +121,23 @@ export function nsExec(ns: string): string[] {
 }
 
 export class ImpairedLink {
-  private constructor(private readonly wire: ChildProcess, private readonly wireLines: AsyncIterator<string>) {}
+  private constructor(private readonly wire: ChildProcess, private readonly wireLines: AsyncIterator<string>, readonly names: LinkNames) {}
 
-  static async create(): Promise<ImpairedLink> {
-    ImpairedLink.removeLeftovers();
-    run(['ip', 'netns', 'add', ORIGIN_NS]);
-    run(['ip', 'netns', 'add', EDGE_NS]);
-    const wire = spawn('python3', ['-c', WIRE, ORIGIN_DEV, EDGE_DEV], { stdio: ['pipe', 'pipe', 'inherit'] });
+  static async create(names: LinkNames = DEFAULT_LINK_NAMES): Promise<ImpairedLink> {
+    ImpairedLink.removeLeftovers(names);
+    ImpairedLink.removeStaleUniqueLinks();
+    const { originNs, edgeNs, originDev, edgeDev } = names;
+    run(['ip', 'netns', 'add', originNs]);
+    run(['ip', 'netns', 'add', edgeNs]);
+    const wire = spawn('python3', ['-c', WIRE, originDev, edgeDev], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = readLines(wire);
-    if ((await lines.next()).value !== 'ready') throw new Error('packet wire failed to start');
-    const link = new ImpairedLink(wire, lines);
-    for (const [ns, dev, local, remote] of [[ORIGIN_NS, ORIGIN_DEV, ORIGIN_IP, EDGE_IP], [EDGE_NS, EDGE_DEV, EDGE_IP, ORIGIN_IP]] as const) {
+    if ((await lines.next()).value !== 'ready') {
+      wire.kill('SIGKILL');
+      ImpairedLink.removeLeftovers(names);
+      throw new Error('packet wire failed to start');
+    }
+    const link = new ImpairedLink(wire, lines, names);
+    for (const [ns, dev, local, remote] of [[originNs, originDev, ORIGIN_IP, EDGE_IP], [edgeNs, edgeDev, EDGE_IP, ORIGIN_IP]] as const) {
       run(['ip', 'link', 'set', dev, 'netns', ns]);
       run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
       run(['ip', '-n', ns, 'addr', 'add', local, 'peer', remote, 'dev', dev]);
@@ -121,25 +146,46 @@ export class ImpairedLink {
     return link;
   }
 
-  /** Deletes namespaces a killed earlier run left behind (their TUN devices and iptables rules go with them). */
-  static removeLeftovers(): void {
-    for (const ns of [ORIGIN_NS, EDGE_NS]) run(['ip', 'netns', 'del', ns], true);
+  /**
+   * Deletes the namespaces (their TUN devices and iptables rules go with
+   * them), first killing what still runs in them: deleting a namespace does
+   * not stop its processes.
+   */
+  static removeLeftovers(names: LinkNames = DEFAULT_LINK_NAMES): void {
+    for (const ns of [names.originNs, names.edgeNs]) {
+      for (const pid of run(['ip', 'netns', 'pids', ns], true).split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone already */ }
+      }
+      run(['ip', 'netns', 'del', ns], true);
+    }
+  }
+
+  /** Removes uniquely named links whose creating process is dead (a run killed before it cleaned up). */
+  static removeStaleUniqueLinks(): void {
+    let entries: string[] = [];
+    try { entries = readdirSync('/run/netns'); } catch { /* no namespaces yet */ }
+    for (const ns of entries) {
+      const owner = UNIQUE_NS.exec(ns)?.[1];
+      if (owner === undefined || isAlive(Number.parseInt(owner, 36))) continue;
+      ImpairedLink.removeLeftovers({ ...DEFAULT_LINK_NAMES, originNs: ns, edgeNs: ns });
+    }
   }
 
   async apply(profile: LinkProfile): Promise<void> {
-    for (const [ns, dev] of [[ORIGIN_NS, ORIGIN_DEV], [EDGE_NS, EDGE_DEV]] as const) {
+    const { originNs, edgeNs, originDev, edgeDev } = this.names;
+    for (const [ns, dev] of [[originNs, originDev], [edgeNs, edgeDev]] as const) {
       run([...nsExec(ns), 'iptables', '-w', '-F', 'INPUT']);
       if (profile.lossPercent > 0) {
         run([...nsExec(ns), 'iptables', '-w', '-A', 'INPUT', '-i', dev, '-m', 'statistic', '--mode', 'random',
           '--probability', String(profile.lossPercent / 100), '-j', 'DROP']);
       }
     }
-    run(['ip', '-n', ORIGIN_NS, 'link', 'set', ORIGIN_DEV, 'txqueuelen', '1000']);
-    run(['tc', '-n', ORIGIN_NS, 'qdisc', 'del', 'dev', ORIGIN_DEV, 'root'], true);
+    run(['ip', '-n', originNs, 'link', 'set', originDev, 'txqueuelen', '1000']);
+    run(['tc', '-n', originNs, 'qdisc', 'del', 'dev', originDev, 'root'], true);
     if (profile.rateKbit) {
       // burst: one 1500-byte packet's worth plus a little; latency bounds the queue (drops beyond it, as a router would).
       const queue = profile.queuePackets ? ['limit', String(profile.queuePackets * 1500)] : ['latency', '200ms'];
-      run(['tc', '-n', ORIGIN_NS, 'qdisc', 'add', 'dev', ORIGIN_DEV, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
+      run(['tc', '-n', originNs, 'qdisc', 'add', 'dev', originDev, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
     }
     this.wire.stdin!.write(`${JSON.stringify({ delayMs: profile.delayMs, burst: profile.burst ?? null })}\n`);
     const reply = await this.wireLines.next();
@@ -148,14 +194,16 @@ export class ImpairedLink {
 
   /** Sets the TCP congestion control of new connections between the namespaces, per route. */
   setCongestionControl(algorithm: 'cubic' | 'bbr'): void {
-    run(['ip', '-n', ORIGIN_NS, 'route', 'replace', `${EDGE_IP}/32`, 'dev', ORIGIN_DEV, 'congctl', algorithm]);
-    run(['ip', '-n', EDGE_NS, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', EDGE_DEV, 'congctl', algorithm]);
+    const { originNs, edgeNs, originDev, edgeDev } = this.names;
+    run(['ip', '-n', originNs, 'route', 'replace', `${EDGE_IP}/32`, 'dev', originDev, 'congctl', algorithm]);
+    run(['ip', '-n', edgeNs, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', edgeDev, 'congctl', algorithm]);
   }
 
   /** Bytes that crossed the link so far, both directions, as the origin's interface counted them (IP headers included). */
   wireBytes(): number {
-    const devLine = run([...nsExec(ORIGIN_NS), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${ORIGIN_DEV}:`));
-    if (!devLine) throw new Error(`${ORIGIN_DEV} not found`);
+    const { originNs, originDev } = this.names;
+    const devLine = run([...nsExec(originNs), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${originDev}:`));
+    if (!devLine) throw new Error(`${originDev} not found`);
     const fields = devLine.split(':')[1]!.trim().split(/\s+/).map(Number);
     return fields[0]! + fields[8]!; // rx bytes + tx bytes
   }
@@ -163,7 +211,7 @@ export class ImpairedLink {
   destroy(): void {
     this.wire.stdin!.end();
     this.wire.kill('SIGKILL');
-    ImpairedLink.removeLeftovers();
+    ImpairedLink.removeLeftovers(this.names);
   }
 }
 
@@ -188,6 +236,15 @@ function readLines(child: ChildProcess): AsyncIterator<string> {
       else waiting.push((l) => resolve({ value: l, done: false }));
     }),
   };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Whether this process can build the link (root, TUN, namespaces). */

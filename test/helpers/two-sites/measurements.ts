@@ -1,0 +1,134 @@
+/**
+ * The figures issue 19 asks of the two-site setup, measured on a running
+ * TwoSites: per-frame extra delay at an edge viewer, HLS listing lag between
+ * the sites' live playlists, and the gap an edge viewer sees when the
+ * origin's owner task dies. Shared by test/edge/two-sites.test.ts and
+ * `npm run bench:edge`.
+ */
+import { analyzeFrames, type DelayStats } from '../../../bench/lib/frame-delay.js';
+import { fmt, percentile } from '../../../bench/lib/stats.js';
+import { sleep, waitFor } from '../media-server.js';
+import { BORDER_LINK, CLEAN_LINK, type EdgeTransport, type FlvViewer, type HlsWatch, type TwoSites } from './two-sites.js';
+
+export interface DelayRun {
+  transport: EdgeTransport;
+  /** Median (arrival − media timestamp) on the clean link: what the path adds without impairment (plus the publisher's unknown start time). */
+  baselineMs: number;
+  /** Extra delay over the baseline, on the impaired link. */
+  stats: DelayStats;
+  /** Video frames expected in the window at the sample's frame rate. */
+  expectedFrames: number;
+  viewer: FlvViewer;
+}
+
+export interface DelayPlan {
+  /** Before calibrating: the viewer's start (GOP burst) settles. */
+  warmupMs: number;
+  /** Clean-link calibration of the baseline. */
+  calibrationMs: number;
+  /** Measured on the impaired link, after `settleMs`. */
+  measureMs: number;
+  settleMs: number;
+}
+
+export const TEST_PLAN: DelayPlan = { warmupMs: 3000, calibrationMs: 6000, settleMs: 1000, measureMs: 20_000 };
+
+const FPS = 30;
+
+/**
+ * Starts the edge over `transport` on a clean link, opens an HTTP-FLV viewer
+ * there, calibrates the baseline, then impairs the link and measures. Frame
+ * delay is arrival minus media timestamp on the viewer's own connection, so
+ * the publisher's unknown start time cancels out against the baseline (the
+ * same way bench/lib/frame-delay.ts does across runs); the link's 50 ms
+ * count as extra.
+ */
+export async function measureEdgeDelay(sites: TwoSites, stream: string, transport: EdgeTransport, plan: DelayPlan, onEdgeReady?: () => void): Promise<DelayRun> {
+  await sites.link.apply(CLEAN_LINK);
+  await sites.startEdge(transport);
+  onEdgeReady?.();
+  const viewer = sites.viewAtEdge(stream);
+  await waitFor(() => viewer.frames.length > 0 || viewer.closedReason, 30_000, `video at the edge viewer over ${transport}`);
+  if (viewer.closedReason) throw new Error(`edge viewer closed: ${viewer.closedReason}`);
+  await sleep(plan.warmupMs);
+  const calibrationStart = Date.now();
+  await sleep(plan.calibrationMs);
+  const calibration = viewer.frames.filter(([, at]) => at >= calibrationStart).map(([ts, at]) => at - ts);
+  const baselineMs = percentile(calibration, 50);
+  await sites.link.apply(BORDER_LINK);
+  const windowStart = Date.now() + plan.settleMs;
+  await sleep(plan.settleMs + plan.measureMs);
+  const stats = analyzeFrames(viewer.frames, 0, baselineMs, windowStart, windowStart + plan.measureMs);
+  return { transport, baselineMs, stats, expectedFrames: Math.round((plan.measureMs / 1000) * FPS), viewer };
+}
+
+export function delayLine(run: DelayRun): string {
+  const s = run.stats;
+  return `${run.transport === 'kcp' ? 'KCP + FEC' : 'RTMP/TCP '}  extra delay p50 / p95 / p99 / max ${fmt(s.p50)} / ${fmt(s.p95)} / ${fmt(s.p99)} / ${fmt(s.max)} ms, `
+    + `${s.frames} of ${run.expectedFrames} frames, ${s.stalls} stalls > 500 ms (${fmt(s.stallMs)} ms)`;
+}
+
+export interface SegmentLag {
+  pts: number;
+  /** When the edge's playlist first listed it, minus when the origin's did. */
+  lagMs: number;
+}
+
+/** Pairs the segments both playlists listed (by first video PTS) that the origin listed inside [from, to]. */
+export function hlsLags(origin: HlsWatch, edge: HlsWatch, from: number, to: number): { matched: SegmentLag[]; missingAtEdge: number[] } {
+  const matched: SegmentLag[] = [];
+  const missingAtEdge: number[] = [];
+  for (const o of origin.segments) {
+    if (o.pts === null || o.seenAt < from || o.seenAt > to) continue;
+    const e = edge.segments.find((s) => s.pts === o.pts);
+    if (e) matched.push({ pts: o.pts, lagMs: e.seenAt - o.seenAt });
+    else missingAtEdge.push(o.pts);
+  }
+  return { matched, missingAtEdge };
+}
+
+export interface KillRun {
+  killedTask: string;
+  /** The longest time between two video frames at the edge viewer, from just before the kill until video flows again. */
+  gapMs: number;
+  /** Kill to the encoder's reconnect (ffmpeg restarted as soon as it exited). */
+  encoderBackMs: number;
+  /** Kill to video flowing again at the edge viewer (RESUMED_FRAMES frames after the encoder's reconnect); NaN if it did not. */
+  resumedMs: number;
+  viewerClosed: string | null;
+}
+
+/** Video counts as flowing again after this many frames from the new publish (one second of the sample). */
+const RESUMED_FRAMES = 30;
+
+/**
+ * SIGKILLs the origin task that owns the stream mid-broadcast; the encoder
+ * (ffmpeg) loses its connection and is restarted against the origin's load
+ * balancer, as OBS reconnects; the edge viewer is left alone, and must get
+ * video again on the connection it has.
+ */
+export async function killOriginOwner(sites: TwoSites, stream: string, viewer: FlvViewer, resumeTimeoutMs: number): Promise<KillRun> {
+  const owner = await waitFor(() => sites.origin.owner(stream), 10_000, 'the stream\'s owner task at the origin');
+  const encoder = sites.encoderOf(stream);
+  const killedAt = Date.now();
+  process.kill(owner.pid, 'SIGKILL');
+  await waitFor(() => !encoder.running, 10_000, 'ffmpeg to lose its connection to the killed task');
+  const restartedAt = Date.now();
+  sites.publish(stream);
+  // Frames still in flight from the old publish arrive within the link's delay; a second of video after the restart is the new one.
+  const deadline = killedAt + resumeTimeoutMs;
+  let resumedAt = Number.NaN;
+  while (Date.now() < deadline && !viewer.closedReason) {
+    const after = viewer.frames.filter(([, at]) => at > restartedAt);
+    if (after.length >= RESUMED_FRAMES) {
+      resumedAt = after[RESUMED_FRAMES - 1]![1];
+      break;
+    }
+    await sleep(100);
+  }
+  const arrivals = viewer.frames.map(([, at]) => at).filter((at) => at >= killedAt - 1000 && !(at > resumedAt));
+  let gapMs = 0;
+  for (let i = 1; i < arrivals.length; i++) gapMs = Math.max(gapMs, arrivals[i]! - arrivals[i - 1]!);
+  if (Number.isNaN(resumedAt)) gapMs = Math.max(gapMs, Date.now() - (arrivals.at(-1) ?? killedAt));
+  return { killedTask: owner.id, gapMs, encoderBackMs: restartedAt - killedAt, resumedMs: resumedAt - killedAt, viewerClosed: viewer.closedReason };
+}
