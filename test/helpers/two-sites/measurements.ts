@@ -91,8 +91,10 @@ export interface KillRun {
   killedTask: string;
   /** The longest time between two video frames at the edge viewer, from just before the kill until video flows again. */
   gapMs: number;
-  /** Kill to the encoder's reconnect (ffmpeg restarted as soon as it exited). */
+  /** Kill to the encoder's first reconnect attempt. */
   encoderBackMs: number;
+  /** Reconnect attempts until the video flowed again (refused while the dead task's lease lasts). */
+  encoderAttempts: number;
   /** Kill to video flowing again at the edge viewer (RESUMED_FRAMES frames after the encoder's reconnect); NaN if it did not. */
   resumedMs: number;
   viewerClosed: string | null;
@@ -103,19 +105,19 @@ const RESUMED_FRAMES = 30;
 
 /**
  * SIGKILLs the origin task that owns the stream mid-broadcast; the encoder
- * (ffmpeg) loses its connection and is restarted against the origin's load
- * balancer, as OBS reconnects; the edge viewer is left alone, and must get
- * video again on the connection it has.
+ * (ffmpeg) loses its connection and reconnects to the origin's load
+ * balancer, as OBS does; the edge viewer is left alone, and must get video
+ * again on the connection it has.
  */
 export async function killOriginOwner(sites: TwoSites, stream: string, viewer: FlvViewer, resumeTimeoutMs: number): Promise<KillRun> {
   const owner = await waitFor(() => sites.origin.owner(stream), 10_000, 'the stream\'s owner task at the origin');
   const encoder = sites.encoderOf(stream);
   const killedAt = Date.now();
+  const attemptsBefore = encoder.attempts.length;
   process.kill(owner.pid, 'SIGKILL');
-  await waitFor(() => !encoder.running, 10_000, 'ffmpeg to lose its connection to the killed task');
-  const restartedAt = Date.now();
-  sites.publish(stream);
-  // Frames still in flight from the old publish arrive within the link's delay; a second of video after the restart is the new one.
+  await waitFor(() => encoder.attempts.length > attemptsBefore, 15_000, 'ffmpeg to reconnect after losing the killed task');
+  const restartedAt = encoder.attempts[attemptsBefore]!;
+  // Frames still in flight from the old publish arrive within the link's delay, before the encoder's retry delay is over.
   const deadline = killedAt + resumeTimeoutMs;
   let resumedAt = Number.NaN;
   while (Date.now() < deadline && !viewer.closedReason) {
@@ -130,5 +132,8 @@ export async function killOriginOwner(sites: TwoSites, stream: string, viewer: F
   let gapMs = 0;
   for (let i = 1; i < arrivals.length; i++) gapMs = Math.max(gapMs, arrivals[i]! - arrivals[i - 1]!);
   if (Number.isNaN(resumedAt)) gapMs = Math.max(gapMs, Date.now() - (arrivals.at(-1) ?? killedAt));
-  return { killedTask: owner.id, gapMs, encoderBackMs: restartedAt - killedAt, resumedMs: resumedAt - killedAt, viewerClosed: viewer.closedReason };
+  return {
+    killedTask: owner.id, gapMs, encoderBackMs: restartedAt - killedAt, encoderAttempts: encoder.attempts.length - attemptsBefore,
+    resumedMs: resumedAt - killedAt, viewerClosed: viewer.closedReason,
+  };
 }

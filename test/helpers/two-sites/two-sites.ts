@@ -180,23 +180,44 @@ export class HlsWatch {
   }
 }
 
-/** ffmpeg replaying the pre-encoded sample in real time (-re, -c copy: almost no CPU) to the origin's load balancer. */
+/** How long the encoder waits before reconnecting after it lost or was refused its connection (OBS's "retry delay", set low). */
+export const ENCODER_RETRY_DELAY_MS = 1000;
+
+/**
+ * ffmpeg replaying the pre-encoded sample in real time (-re, -c copy: almost
+ * no CPU) to the origin's load balancer, reconnecting whenever it loses or is
+ * refused its connection, as OBS's automatic reconnect does.
+ */
 export class Encoder {
-  readonly child: ChildProcess;
+  private child!: ChildProcess;
+  private stopped = false;
+  /** When each (re)connect attempt started. */
+  readonly attempts: number[] = [];
   stderr = '';
 
-  constructor(ns: string, url: string) {
-    const command = [...nsExec(ns), 'ffmpeg', '-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1',
-      '-i', ensureSampleFlv(), '-c', 'copy', '-f', 'flv', url];
-    this.child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString('utf8')).slice(-4000); });
+  constructor(private readonly ns: string, private readonly url: string) {
+    this.spawn();
   }
 
+  private spawn(): void {
+    const command = [...nsExec(this.ns), 'ffmpeg', '-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1',
+      '-i', ensureSampleFlv(), '-c', 'copy', '-f', 'flv', this.url];
+    this.attempts.push(Date.now());
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString('utf8')).slice(-4000); });
+    child.once('exit', () => {
+      if (!this.stopped) setTimeout(() => { if (!this.stopped) this.spawn(); }, ENCODER_RETRY_DELAY_MS);
+    });
+  }
+
+  /** Whether the current ffmpeg process is running. */
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   stop(): void {
+    this.stopped = true;
     this.child.kill('SIGKILL');
   }
 }
@@ -239,7 +260,7 @@ export class TwoSites {
 
   /** Starts ffmpeg publishing `stream` to the origin's load balancer over RTMP, as a broadcaster's encoder does. */
   publish(stream: string): Encoder {
-    this.encoders.get(stream)?.stop();
+    if (this.encoders.has(stream)) throw new Error(`${stream} is already published`);
     const encoder = new Encoder(this.link.names.originNs, `rtmp://127.0.0.1:${this.origin.info.lb.rtmpPort}/live/${stream}`);
     this.encoders.set(stream, encoder);
     return encoder;
