@@ -92,8 +92,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Also copy the tasks' logs to this process's stderr. */
   echoLogs?: boolean;
-  /** Prefix of the tasks' ids (SERVER_ID): clusters that relay to each other need distinct ids, or a relay looks like a loop. */
-  taskIdPrefix?: string;
+  /** Task ids are `<prefix>-<n>` (default `task`): two clusters on one machine (an origin and an edge) need different ones, as SERVER_IDs are relay via-chain entries. */
+  idPrefix?: string;
   /** The address the load balancer listens on (default 127.0.0.1; 0.0.0.0 to be reached from another host or network namespace). */
   lbListen?: string;
 }
@@ -124,7 +124,7 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
   try {
     for (let i = 1; i <= options.tasks; i++) {
       const ports = { rtmpPort: await freePort(), kcpPort: await freePort(), httpPort: await freePort() };
-      const id = `${options.taskIdPrefix ?? ''}task-${i}`;
+      const id = `${options.idPrefix ?? 'task'}-${i}`;
       const child = spawn(process.execPath, [BRIDGECAST, 'serve'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {

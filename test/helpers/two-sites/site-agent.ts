@@ -36,7 +36,7 @@ function say(message: object): void {
 
 async function cluster(): Promise<void> {
   const env = JSON.parse(process.env.SITE_TASK_ENV ?? '{}') as Record<string, string>;
-  const site = await startLocalCluster({ tasks: 2, env, lbListen: '0.0.0.0', taskIdPrefix: `${process.env.SITE_NAME}-` });
+  const site = await startLocalCluster({ tasks: 2, env, lbListen: '0.0.0.0', idPrefix: process.env.SITE_NAME });
   let closing: Promise<void> | undefined;
   const stop = () => {
     closing ??= site.close().then(() => process.exit(0));
