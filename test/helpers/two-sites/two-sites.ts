@@ -243,17 +243,22 @@ export class TwoSites {
     }
   }
 
-  /** (Re)starts the edge site, pulling from the origin over `transport`. */
+  /**
+   * (Re)starts the edge site in edge mode (EDGE_MODE=all: it carries every
+   * live stream of the origin, watched or not) over `transport`: RTMP over
+   * KCP with FEC to the origin's UDP listener, or RTMP over TCP.
+   */
   async startEdge(transport: EdgeTransport): Promise<Site> {
     await this.edge?.stop();
     this.edge = null;
     const { lb } = this.origin.info;
-    const port = transport === 'kcp' ? lb.kcpPort : lb.rtmpPort;
     this.edge = await Site.start('edge', this.link.names.edgeNs, {
       KCP_FEC,
       RELAY_SECRET: this.relaySecret,
-      // The relay client takes its FEC from the URL; the origin's endpoint from KCP_FEC.
-      RELAY_ORIGIN: transport === 'kcp' ? `kcp://${ORIGIN_IP}:${port}?fec=${KCP_FEC.replace(',', ':')}` : `rtmp://${ORIGIN_IP}:${port}`,
+      EDGE_ORIGIN: transport === 'kcp' ? `kcp://${ORIGIN_IP}:${lb.kcpPort}` : `rtmp://${ORIGIN_IP}:${lb.rtmpPort}`,
+      EDGE_ORIGIN_API: `http://${ORIGIN_IP}:${lb.httpPort}`,
+      EDGE_MODE: 'all',
+      EDGE_NAME: 'edge-local',
     });
     return this.edge;
   }
