@@ -49,6 +49,15 @@ export function fixedOrigin(origin: URL): () => Promise<URL> {
 const TIMELINE_RESTART_MS = 5000;
 
 /**
+ * A connection that delivered media and then stays silent this long is taken
+ * for dead and replaced. When the origin task behind a load balancer dies,
+ * nothing tells a KCP link (UDP has no reset; a puller sends only ACKs, so
+ * KCP's dead-link count never rises) until the transport's 30 s idle
+ * timeout; a reconnect through the balancer reaches a live task at once.
+ */
+export const MEDIA_SILENCE_MS = 3000;
+
+/**
  * Pulls one stream from an origin into the local hub while it has viewers.
  * The stream is published here (protocol "relay") once the origin's startup
  * packets — metadata, sequence headers, then its cached GOP — are in, so
@@ -82,11 +91,16 @@ export class RelayPull {
   /** The origin of the current or last connection. */
   private peer = '(not resolved yet)';
   private lastState: LinkState = 'connecting';
+  /** When the current connection last delivered a packet (null: none yet); see MEDIA_SILENCE_MS. */
+  private lastMediaAt: number | null = null;
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
     this.backoff = opts.backoff?.() ?? new Backoff();
-    this.demandTimer = setInterval(() => this.checkDemand(), Math.min(1000, Math.max(100, opts.idleMs / 4)));
+    this.demandTimer = setInterval(() => {
+      this.checkDemand();
+      this.checkSilence();
+    }, Math.min(1000, Math.max(100, opts.idleMs / 4)));
     this.demandTimer.unref();
     void this.connect();
   }
@@ -119,8 +133,16 @@ export class RelayPull {
     if (Date.now() - this.idleSince >= this.opts.idleMs) this.stop(`no viewers for ${Math.round(this.opts.idleMs / 1000)} s`);
   }
 
+  private checkSilence(): void {
+    const client = this.client;
+    if (!client || this.lastMediaAt === null || performance.now() - this.lastMediaAt < MEDIA_SILENCE_MS) return;
+    this.lastMediaAt = null;
+    client.close(`no media from the origin for ${MEDIA_SILENCE_MS / 1000} s`);
+  }
+
   private async connect(): Promise<void> {
     this.retryTimer = null;
+    this.lastMediaAt = null;
     this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
@@ -186,6 +208,7 @@ export class RelayPull {
 
   private onPacket(packet: MediaPacket): void {
     if (this.stopped || isPlayNotification(packet)) return;
+    this.lastMediaAt = performance.now();
     if (this.downSince !== null || this.backoff.failures > 0) {
       this.downSince = null;
       this.backoff.reset();
