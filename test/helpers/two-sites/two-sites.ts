@@ -12,7 +12,7 @@
  * The test process stays in the root namespace; site-agent.ts runs the
  * clusters, viewers and HLS watchers inside the namespaces.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -42,6 +42,8 @@ interface ClusterInfo {
 export function twoSitesUnavailable(): string | null {
   const problem = canBuildLink();
   if (problem) return `the two-site test ${problem}`;
+  const missing = ['ip', 'tc', 'iptables', 'python3', 'nginx', 'ffmpeg'].filter((command) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0);
+  if (missing.length) return `the two-site test needs ${missing.join(', ')} on PATH (.ci/run installs them)`;
   return null;
 }
 
