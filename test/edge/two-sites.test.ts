@@ -19,9 +19,8 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { fmt } from '../../bench/lib/stats.js';
-import { sleep } from '../helpers/media-server.js';
-import { delayLine, hlsLags, killOriginOwner, measureEdgeDelay, TEST_PLAN, type DelayRun } from '../helpers/two-sites/measurements.js';
-import { TwoSites, twoSitesUnavailable, type HlsWatch } from '../helpers/two-sites/two-sites.js';
+import { borderReport, runBorderScenario, TEST_PLAN } from '../helpers/two-sites/measurements.js';
+import { TwoSites, twoSitesUnavailable } from '../helpers/two-sites/two-sites.js';
 
 const STREAM = 'st_border';
 /**
@@ -43,38 +42,16 @@ before(async () => {
 after(async () => { await sites?.close(); });
 
 it('origin and edge sites across a 50 ms / 5% loss link: KCP edge delay and HLS lag, RTMP/TCP beside it, origin owner killed mid-broadcast', { skip: unavailable ?? false, timeout: 240_000 }, async () => {
-  const s = sites!;
-  s.publish(STREAM);
-  const originHls = s.watchHls('origin', STREAM);
-
-  const rtmp = await measureEdgeDelay(s, STREAM, 'rtmp', TEST_PLAN);
-  await rtmp.viewer.stop();
-
-  let edgeHls: HlsWatch | undefined;
-  let measuringFrom = 0;
-  const kcp: DelayRun = await measureEdgeDelay(s, STREAM, 'kcp', TEST_PLAN, () => {
-    edgeHls = s.watchHls('edge', STREAM);
-  });
-  measuringFrom = Date.now() - TEST_PLAN.measureMs;
-  await sleep(3000); // the last segments of the window reach both playlists
-  const lags = hlsLags(originHls, edgeHls!, measuringFrom, Date.now() - 3000);
-
-  console.log(`two sites, 50 ms one way, 5% loss each way, ${TEST_PLAN.measureMs / 1000} s window, HTTP-FLV viewer at the edge:`);
-  console.log(`  ${delayLine(kcp)}`);
-  console.log(`  ${delayLine(rtmp)}`);
-  console.log(`  HLS: edge lists each segment after the origin by ${lags.matched.map((l) => fmt(l.lagMs)).join(', ')} ms `
-    + `(${lags.matched.length} segments; not listed at the edge: ${lags.missingAtEdge.length})`);
-
-  const kill = await killOriginOwner(s, STREAM, kcp.viewer, KILL_GAP_LIMIT_MS + 15_000);
-  console.log(`  origin owner ${kill.killedTask} SIGKILLed: encoder reconnected after ${fmt(kill.encoderBackMs)} ms; edge viewer's video flowing again after ${fmt(kill.resumedMs)} ms, `
-    + `longest gap between frames ${fmt(kill.gapMs)} ms, on the same connection (${kill.viewerClosed ? `closed: ${kill.viewerClosed}` : 'still open'})`);
+  const run = await runBorderScenario(sites!, STREAM, TEST_PLAN, KILL_GAP_LIMIT_MS + 15_000);
+  for (const line of borderReport(run)) console.log(line);
+  const { kcp, hls, kill } = run;
 
   assert.ok(kcp.stats.frames >= kcp.expectedFrames * 0.9, `KCP edge viewer got ${kcp.stats.frames} of ${kcp.expectedFrames} frames`);
   assert.ok(kcp.stats.p99 < 300, `KCP p99 extra delay ${fmt(kcp.stats.p99)} ms, must be < 300`);
   assert.ok(kcp.stats.max < 500, `KCP max extra delay ${fmt(kcp.stats.max)} ms, must be < 500`);
-  assert.ok(lags.matched.length >= 5, `only ${lags.matched.length} segments listed at both sites in the window`);
-  assert.deepEqual(lags.missingAtEdge, [], 'segments the origin listed that the edge never did');
-  for (const lag of lags.matched) assert.ok(lag.lagMs < 1000, `segment at PTS ${lag.pts} listed at the edge ${fmt(lag.lagMs)} ms after the origin`);
+  assert.ok(hls.matched.length >= 5, `only ${hls.matched.length} segments listed at both sites in the window`);
+  assert.deepEqual(hls.missingAtEdge, [], 'segments the origin listed that the edge never did');
+  for (const lag of hls.matched) assert.ok(lag.lagMs < 1000, `segment at PTS ${lag.pts} listed at the edge ${fmt(lag.lagMs)} ms after the origin`);
   assert.equal(kill.viewerClosed, null, 'the edge viewer\'s connection must survive the origin task\'s death');
   assert.ok(kill.resumedMs < KILL_GAP_LIMIT_MS, `edge viewer's video not flowing again ${fmt(kill.resumedMs)} ms after the kill`);
   assert.ok(kill.gapMs < KILL_GAP_LIMIT_MS, `edge viewer without video for ${fmt(kill.gapMs)} ms after the kill`);

@@ -10,6 +10,53 @@ import { fmt, percentile } from '../../../bench/lib/stats.js';
 import { sleep, waitFor } from '../media-server.js';
 import { BORDER_LINK, CLEAN_LINK, type EdgeTransport, type FlvViewer, type HlsWatch, type TwoSites } from './two-sites.js';
 
+export interface BorderRun {
+  plan: DelayPlan;
+  kcp: DelayRun;
+  rtmp: DelayRun;
+  /** The KCP edge's HLS against the origin's, over the KCP window. */
+  hls: { matched: SegmentLag[]; missingAtEdge: number[] };
+  kill: KillRun;
+}
+
+/**
+ * Issue 19's whole scenario on fresh sites: ffmpeg publishes at the origin;
+ * an edge over RTMP/TCP is measured, then replaced by an edge over KCP,
+ * measured with its HLS against the origin's; then the origin's owner task
+ * is killed under the KCP edge's viewer.
+ */
+export async function runBorderScenario(sites: TwoSites, stream: string, plan: DelayPlan, killResumeTimeoutMs: number): Promise<BorderRun> {
+  sites.publish(stream);
+  const originHls = sites.watchHls('origin', stream);
+  const rtmp = await measureEdgeDelay(sites, stream, 'rtmp', plan);
+  await rtmp.viewer.stop();
+  let edgeHls: HlsWatch | undefined;
+  const kcp = await measureEdgeDelay(sites, stream, 'kcp', plan, () => { edgeHls = sites.watchHls('edge', stream); });
+  const windowEnd = Date.now();
+  await sleep(HLS_SETTLE_MS); // the window's last segments reach both playlists
+  const hls = hlsLags(originHls, edgeHls!, windowEnd - plan.measureMs, windowEnd);
+  const kill = await killOriginOwner(sites, stream, kcp.viewer, killResumeTimeoutMs);
+  return { plan, kcp, rtmp, hls, kill };
+}
+
+/** After the window: a segment the origin listed in it is at the edge well within this. */
+const HLS_SETTLE_MS = 3000;
+
+/** The figures, one per line, for the test's output and the benchmark's. */
+export function borderReport(run: BorderRun): string[] {
+  const { kcp, rtmp, hls, kill } = run;
+  return [
+    `two sites, 50 ms one way, 5% loss each way, ${run.plan.measureMs / 1000} s window, HTTP-FLV viewer at the edge:`,
+    `  ${delayLine(kcp)}`,
+    `  ${delayLine(rtmp)}`,
+    `  HLS: the edge listed each segment after the origin by ${hls.matched.map((l) => fmt(l.lagMs)).join(', ')} ms `
+      + `(${hls.matched.length} segments, max ${fmt(Math.max(...hls.matched.map((l) => l.lagMs)))} ms; not listed at the edge: ${hls.missingAtEdge.length})`,
+    `  origin owner ${kill.killedTask} SIGKILLed: encoder reconnecting from ${fmt(kill.encoderBackMs)} ms (${kill.encoderAttempts} attempts); `
+      + `edge viewer's video flowing again after ${fmt(kill.resumedMs)} ms, longest gap between frames ${fmt(kill.gapMs)} ms, `
+      + `same connection (${kill.viewerClosed ? `closed: ${kill.viewerClosed}` : 'still open'})`,
+  ];
+}
+
 export interface DelayRun {
   transport: EdgeTransport;
   /** Median (arrival − media timestamp) on the clean link: what the path adds without impairment (plus the publisher's unknown start time). */
