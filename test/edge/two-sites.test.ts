@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { fmt } from '../../bench/lib/stats.js';
-import { borderReport, runBorderScenario, TEST_PLAN } from '../helpers/two-sites/measurements.js';
+import { borderReport, runBorderScenario, TEST_PLAN, type BorderRun } from '../helpers/two-sites/measurements.js';
 import { TwoSites, twoSitesUnavailable } from '../helpers/two-sites/two-sites.js';
 
 const STREAM = 'st_border';
@@ -44,7 +44,15 @@ after(async () => { await sites?.close(); });
 it('origin and edge sites across a 50 ms / 5% loss link: KCP edge delay and HLS lag, RTMP/TCP beside it, origin owner killed mid-broadcast', { skip: unavailable ?? false, timeout: 240_000 }, async () => {
   const run = await runBorderScenario(sites!, STREAM, TEST_PLAN, KILL_GAP_LIMIT_MS + 15_000);
   for (const line of borderReport(run)) console.log(line);
-  const { kcp, hls, kill } = run;
+  try {
+    check(run);
+  } catch (err) {
+    console.log(`the sites' notable log lines:\n${(await sites!.notableLogLines()).join('\n')}`);
+    throw err;
+  }
+});
+
+function check({ kcp, hls, kill }: BorderRun): void {
 
   assert.ok(kcp.stats.frames >= kcp.expectedFrames * 0.9, `KCP edge viewer got ${kcp.stats.frames} of ${kcp.expectedFrames} frames`);
   assert.ok(kcp.stats.p99 < 300, `KCP p99 extra delay ${fmt(kcp.stats.p99)} ms, must be < 300`);
@@ -55,4 +63,4 @@ it('origin and edge sites across a 50 ms / 5% loss link: KCP edge delay and HLS 
   assert.equal(kill.viewerClosed, null, 'the edge viewer\'s connection must survive the origin task\'s death');
   assert.ok(kill.resumedMs < KILL_GAP_LIMIT_MS, `edge viewer's video not flowing again ${fmt(kill.resumedMs)} ms after the kill`);
   assert.ok(kill.gapMs < KILL_GAP_LIMIT_MS, `edge viewer without video for ${fmt(kill.gapMs)} ms after the kill`);
-});
+}

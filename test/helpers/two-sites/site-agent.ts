@@ -72,6 +72,11 @@ async function watchHls(s3Endpoint: string, streamId: string): Promise<void> {
   const s3 = new S3Client({ endpoint: s3Endpoint, region: 'local', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   const get = async (key: string) => (await s3.send(new GetObjectCommand({ Bucket: CLUSTER_BUCKET, Key: key }))).Body!.transformToByteArray();
   const playlistKey = hlsKeys.livePlaylist(streamId);
+  const firstVideoPts = async (key: string) => {
+    const demuxed = demuxTs(Buffer.from(await get(key)));
+    const pid = demuxed.streams.find((s) => s.streamType === H264_STREAM_TYPE)?.pid;
+    return demuxed.frames.find((f) => f.pid === pid)?.pts ?? null;
+  };
   const seen = new Set<string>();
   for (;;) {
     const polledAt = Date.now();
@@ -82,10 +87,9 @@ async function watchHls(s3Endpoint: string, streamId: string): Promise<void> {
     for (const uri of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
       if (seen.has(uri)) continue;
       seen.add(uri);
-      const key = new URL(uri, `http://bucket/${playlistKey}`).pathname.slice(1);
-      const demuxed = demuxTs(Buffer.from(await get(key)));
-      const pid = demuxed.streams.find((s) => s.streamType === H264_STREAM_TYPE)?.pid;
-      say({ segment: { uri, seenAt: polledAt, pts: demuxed.frames.find((f) => f.pid === pid)?.pts ?? null } });
+      // Fetched beside the polling, so a slow segment read never delays noticing the next listing.
+      void firstVideoPts(new URL(uri, `http://bucket/${playlistKey}`).pathname.slice(1))
+        .then((pts) => say({ segment: { uri, seenAt: polledAt, pts } }), () => say({ segment: { uri, seenAt: polledAt, pts: null } }));
     }
     await sleep(Math.max(0, 100 - (Date.now() - polledAt)));
   }

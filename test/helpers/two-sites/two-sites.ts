@@ -292,6 +292,18 @@ export class TwoSites {
     return new HlsWatch(this.track(new Agent(ns, ['watch-hls', target.info.s3Endpoint, stream])));
   }
 
+  /** The sites' log lines at warn level and above, and relay link changes: what to read when a figure is off. */
+  async notableLogLines(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const site of [this.origin, this.edge]) {
+      if (!site) continue;
+      for (const line of (await site.logs(64 * 1024)).split('\n')) {
+        if (line.startsWith('---') || /"level":[4-6]0/.test(line) || line.includes('"relay":"pull"')) lines.push(`${site.name} ${line.slice(0, 400)}`);
+      }
+    }
+    return lines;
+  }
+
   private track(agent: Agent): Agent {
     this.agents.add(agent);
     agent.child.once('exit', () => this.agents.delete(agent));
