@@ -61,8 +61,16 @@ export interface DelayRun {
   transport: EdgeTransport;
   /** Median (arrival − media timestamp) on the clean link: what the path adds without impairment (plus the publisher's unknown start time). */
   baselineMs: number;
-  /** Extra delay over the baseline, on the impaired link. */
+  /** Extra delay over the baseline, on the impaired link (bench/lib/frame-delay.ts's measure). */
   stats: DelayStats;
+  /**
+   * The crossing's own share: each frame's arrival at the edge viewer minus
+   * the same frame's arrival at a viewer of the origin's balancer, over that
+   * difference's clean-link median. The publisher's pacing and the origin's
+   * scheduling hiccups (this machine is shared) reach both viewers and
+   * cancel out; what remains is the link, the edge cluster and the viewers.
+   */
+  hopStats: DelayStats;
   /** Video frames expected in the window at the sample's frame rate. */
   expectedFrames: number;
   viewer: FlvViewer;
@@ -95,24 +103,49 @@ export async function measureEdgeDelay(sites: TwoSites, stream: string, transpor
   await sites.startEdge(transport);
   onEdgeReady?.();
   const viewer = sites.viewAtEdge(stream);
-  await waitFor(() => viewer.frames.length > 0 || viewer.closedReason, 30_000, `video at the edge viewer over ${transport}`);
-  if (viewer.closedReason) throw new Error(`edge viewer closed: ${viewer.closedReason}`);
-  await sleep(plan.warmupMs);
-  const calibrationStart = Date.now();
-  await sleep(plan.calibrationMs);
-  const calibration = viewer.frames.filter(([, at]) => at >= calibrationStart).map(([ts, at]) => at - ts);
-  const baselineMs = percentile(calibration, 50);
-  await sites.link.apply(BORDER_LINK);
-  const windowStart = Date.now() + plan.settleMs;
-  await sleep(plan.settleMs + plan.measureMs);
-  const stats = analyzeFrames(viewer.frames, 0, baselineMs, windowStart, windowStart + plan.measureMs);
-  return { transport, baselineMs, stats, expectedFrames: Math.round((plan.measureMs / 1000) * FPS), viewer };
+  const reference = sites.viewAtOrigin(stream);
+  try {
+    await waitFor(() => viewer.frames.length > 0 || viewer.closedReason, 30_000, `video at the edge viewer over ${transport}`);
+    if (viewer.closedReason) throw new Error(`edge viewer closed: ${viewer.closedReason}`);
+    await sleep(plan.warmupMs);
+    const calibrationStart = Date.now();
+    await sleep(plan.calibrationMs);
+    const calibrationEnd = Date.now();
+    await sites.link.apply(BORDER_LINK);
+    const windowStart = Date.now() + plan.settleMs;
+    await sleep(plan.settleMs + plan.measureMs);
+    const windowEnd = windowStart + plan.measureMs;
+    const inCalibration = viewer.frames.filter(([, at]) => at >= calibrationStart && at <= calibrationEnd);
+    const baselineMs = percentile(inCalibration.map(([ts, at]) => at - ts), 50);
+    const hops = hopPairs(viewer.frames, reference.frames);
+    const hopBaselineMs = percentile(hops.filter(([, at]) => at >= calibrationStart && at <= calibrationEnd).map(([ref, at]) => at - ref), 50);
+    return {
+      transport, baselineMs,
+      stats: analyzeFrames(viewer.frames, 0, baselineMs, windowStart, windowEnd),
+      hopStats: analyzeFrames(hops, 0, hopBaselineMs, windowStart, windowEnd),
+      expectedFrames: Math.round((plan.measureMs / 1000) * FPS), viewer,
+    };
+  } finally {
+    await reference.stop();
+  }
+}
+
+/** [arrival at the reference viewer, arrival at the edge viewer] of each frame both got (by media timestamp). */
+function hopPairs(edge: readonly (readonly [number, number])[], reference: readonly (readonly [number, number])[]): [number, number][] {
+  const referenceArrival = new Map(reference.map(([ts, at]) => [ts, at]));
+  const pairs: [number, number][] = [];
+  for (const [ts, at] of edge) {
+    const ref = referenceArrival.get(ts);
+    if (ref !== undefined) pairs.push([ref, at]);
+  }
+  return pairs;
 }
 
 export function delayLine(run: DelayRun): string {
+  const figures = (s: DelayStats) => `${fmt(s.p50)} / ${fmt(s.p95)} / ${fmt(s.p99)} / ${fmt(s.max)}`;
   const s = run.stats;
-  return `${run.transport === 'kcp' ? 'KCP + FEC' : 'RTMP/TCP '}  extra delay p50 / p95 / p99 / max ${fmt(s.p50)} / ${fmt(s.p95)} / ${fmt(s.p99)} / ${fmt(s.max)} ms, `
-    + `${s.frames} of ${run.expectedFrames} frames, ${s.stalls} stalls > 500 ms (${fmt(s.stallMs)} ms)`;
+  return `${run.transport === 'kcp' ? 'KCP + FEC' : 'RTMP/TCP '}  extra delay p50 / p95 / p99 / max: crossing ${figures(run.hopStats)} ms, `
+    + `end to end ${figures(s)} ms; ${s.frames} of ${run.expectedFrames} frames, ${s.stalls} stalls > 500 ms (${fmt(s.stallMs)} ms)`;
 }
 
 export interface SegmentLag {

@@ -279,10 +279,15 @@ export class TwoSites {
     return encoder;
   }
 
-  /** An HTTP-FLV viewer of `stream` at the edge's load balancer. */
+  /** An HTTP-FLV viewer of `stream` at the edge's load balancer (viewers and watchers run in the site's namespace). */
   viewAtEdge(stream: string): FlvViewer {
     if (!this.edge) throw new Error('no edge site');
     return new FlvViewer(this.track(new Agent(this.link.names.edgeNs, ['view', String(this.edge.info.lb.httpPort), stream])));
+  }
+
+  /** An HTTP-FLV viewer of `stream` at the origin's load balancer (the reference the edge's delay is compared with). */
+  viewAtOrigin(stream: string): FlvViewer {
+    return new FlvViewer(this.track(new Agent(this.link.names.originNs, ['view', String(this.origin.info.lb.httpPort), stream])));
   }
 
   watchHls(site: 'origin' | 'edge', stream: string): HlsWatch {
