@@ -21,7 +21,6 @@
  *     90 kHz, which names the same media on every site).
  */
 import readline from 'node:readline';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { hlsKeys } from '@bridgecast/contracts';
 import { startViewer } from '../../../bench/lib/viewers.js';
 import { CLUSTER_BUCKET, startLocalCluster } from '../../../scripts/local-cluster.js';
@@ -68,12 +67,19 @@ async function view(httpPort: number, name: string): Promise<void> {
   process.exit(0);
 }
 
+/** A watcher's read that takes longer than this is abandoned and the playlist read again (a stuck request must not hide listings). */
+const WATCH_READ_TIMEOUT_MS = 1000;
+
 async function watchHls(s3Endpoint: string, streamId: string): Promise<void> {
-  const s3 = new S3Client({ endpoint: s3Endpoint, region: 'local', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-  const get = async (key: string) => (await s3.send(new GetObjectCommand({ Bucket: CLUSTER_BUCKET, Key: key }))).Body!.transformToByteArray();
+  // Plain unsigned GETs (s3rver does not check signatures), each with a timeout: the SDK's retries could hold a poll for seconds.
+  const get = async (key: string) => {
+    const res = await fetch(`${s3Endpoint}/${CLUSTER_BUCKET}/${key}`, { signal: AbortSignal.timeout(WATCH_READ_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`GET ${key}: ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  };
   const playlistKey = hlsKeys.livePlaylist(streamId);
   const firstVideoPts = async (key: string) => {
-    const demuxed = demuxTs(Buffer.from(await get(key)));
+    const demuxed = demuxTs(await get(key));
     const pid = demuxed.streams.find((s) => s.streamType === H264_STREAM_TYPE)?.pid;
     return demuxed.frames.find((f) => f.pid === pid)?.pts ?? null;
   };
@@ -82,14 +88,16 @@ async function watchHls(s3Endpoint: string, streamId: string): Promise<void> {
     const polledAt = Date.now();
     let text = '';
     try {
-      text = Buffer.from(await get(playlistKey)).toString('utf8');
-    } catch { /* not written yet */ }
+      text = (await get(playlistKey)).toString('utf8');
+    } catch { /* not written yet, or the read timed out */ }
+    // Listed by the time the answer arrived (an upper bound, off by the read's duration).
+    const seenAt = Date.now();
     for (const uri of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
       if (seen.has(uri)) continue;
       seen.add(uri);
-      // Fetched beside the polling, so a slow segment read never delays noticing the next listing.
+      // Read beside the polling, so a slow segment read never delays noticing the next listing.
       void firstVideoPts(new URL(uri, `http://bucket/${playlistKey}`).pathname.slice(1))
-        .then((pts) => say({ segment: { uri, seenAt: polledAt, pts } }), () => say({ segment: { uri, seenAt: polledAt, pts: null } }));
+        .then((pts) => say({ segment: { uri, seenAt, pts } }), () => say({ segment: { uri, seenAt, pts: null } }));
     }
     await sleep(Math.max(0, 100 - (Date.now() - polledAt)));
   }
