@@ -29,11 +29,11 @@ import { TwoSites, twoSitesUnavailable } from '../helpers/two-sites/two-sites.js
 
 const STREAM = 'st_border';
 /**
- * Kill to video again at the edge viewer: the edge's pull notices the silence
- * (MEDIA_SILENCE_MS, 3 s) and reconnects through the origin's balancer, the
- * dead task's lease runs out (~4 s), ffmpeg's retry lands on the survivor.
- * Measured 5.9 s on this machine (31 s before the pull watched for silence:
- * the KCP idle timeout).
+ * Kill to video again at the edge viewer: the edge's link to the origin
+ * brings nothing for 5 s and is reopened through the origin's balancer
+ * (edge-runtime.ts LINK_SILENCE_MS; before that it waited for KCP's 30 s
+ * idle timeout: 31 s measured here), the dead task's lease runs out (~4 s)
+ * and ffmpeg's retry lands on the survivor.
  */
 const KILL_GAP_LIMIT_MS = 10_000;
 

@@ -33,6 +33,14 @@ export interface PullOptions {
   keepWithoutViewers?: boolean;
   /** RelayPullManager: start a pull when a viewer waits here (hub 'demand'); default true. False: only pull() starts one. */
   startOnDemand?: boolean;
+  /**
+   * Reconnect when a live link has brought nothing for this long (ms; 0 or
+   * unset: never). Over KCP a dead origin sends no reset, and behind a load
+   * balancer the flow may stay pinned to it: without this the pull would
+   * wait out KCP's 30 s idle timeout. An origin whose publisher is merely
+   * silent costs a reconnect (its GOP again, skipped here).
+   */
+  silenceTimeoutMs?: number;
   report: LinkReporter;
   backoff?: () => Backoff;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
@@ -47,15 +55,6 @@ export function fixedOrigin(origin: URL): () => Promise<URL> {
 
 /** A timeline jump back by more than this means the origin's publisher restarted. */
 const TIMELINE_RESTART_MS = 5000;
-
-/**
- * A connection that delivered media and then stays silent this long is taken
- * for dead and replaced. When the origin task behind a load balancer dies,
- * nothing tells a KCP link (UDP has no reset; a puller sends only ACKs, so
- * KCP's dead-link count never rises) until the transport's 30 s idle
- * timeout; a reconnect through the balancer reaches a live task at once.
- */
-export const MEDIA_SILENCE_MS = 3000;
 
 /**
  * Pulls one stream from an origin into the local hub while it has viewers.
@@ -91,16 +90,13 @@ export class RelayPull {
   /** The origin of the current or last connection. */
   private peer = '(not resolved yet)';
   private lastState: LinkState = 'connecting';
-  /** When the current connection last delivered a packet (null: none yet); see MEDIA_SILENCE_MS. */
-  private lastMediaAt: number | null = null;
+  /** performance.now() of the last packet on the current connection (or of its start). */
+  private lastPacketAt = 0;
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
     this.backoff = opts.backoff?.() ?? new Backoff();
-    this.demandTimer = setInterval(() => {
-      this.checkDemand();
-      this.checkSilence();
-    }, Math.min(1000, Math.max(100, opts.idleMs / 4)));
+    this.demandTimer = setInterval(() => this.checkDemand(), Math.min(1000, Math.max(100, opts.idleMs / 4)));
     this.demandTimer.unref();
     void this.connect();
   }
@@ -125,6 +121,7 @@ export class RelayPull {
   }
 
   private checkDemand(): void {
+    this.checkSilence();
     if (this.demand() > 0 || this.opts.keepWithoutViewers) {
       this.idleSince = null;
       return;
@@ -134,16 +131,16 @@ export class RelayPull {
   }
 
   private checkSilence(): void {
+    const limit = this.opts.silenceTimeoutMs ?? 0;
     const client = this.client;
-    if (!client || this.lastMediaAt === null || performance.now() - this.lastMediaAt < MEDIA_SILENCE_MS) return;
-    this.lastMediaAt = null;
-    client.close(`no media from the origin for ${MEDIA_SILENCE_MS / 1000} s`);
+    if (limit <= 0 || !client || !this.local || performance.now() - this.lastPacketAt <= limit) return;
+    // Closing reports the loss (onLinkLost): the pull reconnects like after any break, keeping the local stream.
+    client.close(`nothing from the origin for ${(limit / 1000).toFixed(0)} s`);
   }
 
   private async connect(): Promise<void> {
     this.retryTimer = null;
-    this.lastMediaAt = null;
-    this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : 'a viewer asked for it');
+    this.report('connecting', this.downSince ? `attempt ${this.backoff.failures + 1}` : this.opts.keepWithoutViewers ? 'carrying it, watched or not' : 'a viewer asked for it');
     let client: RtmpClient | null = null;
     try {
       const origin = await this.opts.origin(this.app, this.name);
@@ -155,6 +152,7 @@ export class RelayPull {
       if (this.stopped) return client.close('pull stopped');
       const current = client;
       this.client = current;
+      this.lastPacketAt = performance.now();
       current.on('packet', (p) => this.onPacket(p));
       current.on('status', (code) => {
         if (code === 'NetStream.Play.UnpublishNotify') this.onOriginEnded(current);
@@ -208,7 +206,7 @@ export class RelayPull {
 
   private onPacket(packet: MediaPacket): void {
     if (this.stopped || isPlayNotification(packet)) return;
-    this.lastMediaAt = performance.now();
+    this.lastPacketAt = performance.now();
     if (this.downSince !== null || this.backoff.failures > 0) {
       this.downSince = null;
       this.backoff.reset();
