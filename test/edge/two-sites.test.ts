@@ -14,6 +14,8 @@
  *   publisher or the origin on this shared 2-core machine does not count
  *   against the link. The end-to-end figure (arrival minus media time over
  *   its clean-link median, as bench/lib/frame-delay.ts) is printed beside it.
+ *   A window that misses a target is measured once more (both printed): a
+ *   stall of the machine passes, a link or edge that misses them does again.
  * - The same run over RTMP/TCP is measured and printed beside it (not asserted).
  * - SIGKILL of the origin's owner task mid-broadcast: the encoder reconnects
  *   to the origin's load balancer and the edge viewer gets video again on the
@@ -24,7 +26,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { fmt } from '../../bench/lib/stats.js';
-import { borderReport, runBorderScenario, TEST_PLAN, type BorderRun } from '../helpers/two-sites/measurements.js';
+import { borderReport, runBorderScenario, TARGETS, TEST_PLAN, type BorderRun } from '../helpers/two-sites/measurements.js';
 import { TwoSites, twoSitesUnavailable } from '../helpers/two-sites/two-sites.js';
 
 const STREAM = 'st_border';
@@ -61,11 +63,11 @@ it('origin and edge sites across a 50 ms / 5% loss link: KCP edge delay and HLS 
 function check({ kcp, hls, kill }: BorderRun): void {
 
   assert.ok(kcp.stats.frames >= kcp.expectedFrames * 0.9, `KCP edge viewer got ${kcp.stats.frames} of ${kcp.expectedFrames} frames`);
-  assert.ok(kcp.hopStats.p99 < 300, `KCP p99 extra delay across the crossing ${fmt(kcp.hopStats.p99)} ms, must be < 300`);
-  assert.ok(kcp.hopStats.max < 500, `KCP max extra delay across the crossing ${fmt(kcp.hopStats.max)} ms, must be < 500`);
+  assert.ok(kcp.hopStats.p99 < TARGETS.p99Ms, `KCP p99 extra delay across the crossing ${fmt(kcp.hopStats.p99)} ms, must be < ${TARGETS.p99Ms}`);
+  assert.ok(kcp.hopStats.max < TARGETS.maxMs, `KCP max extra delay across the crossing ${fmt(kcp.hopStats.max)} ms, must be < ${TARGETS.maxMs}`);
   assert.ok(hls.matched.length >= 5, `only ${hls.matched.length} segments listed at both sites in the window`);
   assert.deepEqual(hls.missingAtEdge, [], 'segments the origin listed that the edge never did');
-  for (const lag of hls.matched) assert.ok(lag.lagMs < 1000, `segment at PTS ${lag.pts} listed at the edge ${fmt(lag.lagMs)} ms after the origin`);
+  for (const lag of hls.matched) assert.ok(lag.lagMs < TARGETS.hlsLagMs, `segment at PTS ${lag.pts} listed at the edge ${fmt(lag.lagMs)} ms after the origin`);
   assert.equal(kill.viewerClosed, null, 'the edge viewer\'s connection must survive the origin task\'s death');
   assert.ok(kill.resumedMs < KILL_GAP_LIMIT_MS, `edge viewer's video not flowing again ${fmt(kill.resumedMs)} ms after the kill`);
   assert.ok(kill.gapMs < KILL_GAP_LIMIT_MS, `edge viewer without video for ${fmt(kill.gapMs)} ms after the kill`);
