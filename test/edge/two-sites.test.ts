@@ -35,7 +35,7 @@ const STREAM = 'st_border';
  * brings nothing for 5 s and is reopened through the origin's balancer
  * (edge-runtime.ts LINK_SILENCE_MS; before that it waited for KCP's 30 s
  * idle timeout: 31 s measured here), the dead task's lease runs out (~4 s)
- * and ffmpeg's retry lands on the survivor. Measured 6.2–6.5 s on this
+ * and ffmpeg's retry lands on the survivor. Measured 6.4–7.3 s on this
  * machine under other helpers' load.
  */
 const KILL_GAP_LIMIT_MS = 12_000;
