@@ -166,7 +166,12 @@ it('every live stream of the origin crosses once to a 2-task edge cluster, unwat
     assert.ok(performance.now() - originKilledAt < 60_000, 'the encoder found an origin task within 60 s');
     encoder = startPublisher(`rtmp://127.0.0.1:${origin.lb.rtmpPort}/live/${NAME}`, { seconds: 300, gopSeconds: 1 });
   }
-  await waitFor(() => onOther.resumedAt > originKilledAt && flvOnOther.lastVideoAt > originKilledAt + 1000, 30_000, 'video again at the edge after the origin task died');
+  await waitFor(() => onOther.resumedAt > originKilledAt && flvOnOther.lastVideoAt > originKilledAt + 1000, 45_000, 'video again at the edge after the origin task died')
+    .catch((err: unknown) => {
+      // What the edge's links did meanwhile, for whoever reads a failure.
+      for (const t of edge.tasks) console.log(`${t.id}:\n${t.log().split('\n').filter((l) => l.includes('"relay":"pull"')).slice(-15).join('\n')}`);
+      throw err;
+    });
   console.log(`origin task ${server.id} (serving the link) killed: the edge's RTMP viewer had video again ${((onOther.resumedAt - originKilledAt) / 1000).toFixed(1)} s later, without reconnecting`);
   assert.ok(!onOther.closed && !flvOnOther.closed, 'edge viewers stayed attached across the origin task\'s death');
 

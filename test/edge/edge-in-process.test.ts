@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
+import { loadLimits } from '@bridgecast/media/limits.js';
 import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
 import { rtmpPlays, sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
@@ -111,4 +112,36 @@ test('a link that goes silent (a dead origin task sends no reset over UDP) reads
   console.log(`silent link: down after ${(downAfterMs / 1000).toFixed(1)} s, video back ${((viewer.resumedAt - cutAt) / 1000).toFixed(1)} s after the cut (wire restored at the down)`);
   assert.ok(downAfterMs < 10_000, 'reopened on silence, not after the 30 s KCP idle timeout');
   assert.ok(!viewer.closed, 'the edge\'s viewer stayed attached');
+});
+
+test('an origin between publishers (its encoder reconnecting, the end lost on the way): the edge keeps reconnecting past the origin\'s play wait and its viewers stay attached until the stream is back', async (t) => {
+  // The origin's play wait is short here, so the edge's reconnects meet StreamNotFound (after Play.Start: a broken link, retried) before the encoder is back.
+  const origin = await startTestServer({ kcpEnabled: true, relay: relay('origin-3'), limits: { ...loadLimits({}), playWaitMs: 1500 } });
+  t.after(() => origin.close());
+  const wire = await startLossyUdpProxy({ target: { host: '127.0.0.1', port: origin.kcpPort! } });
+  t.after(() => wire.close());
+  const edge = await startTestServer({
+    kcpEnabled: true, relay: relay('edge-3'),
+    edge: { origin: new URL(`kcp://127.0.0.1:${wire.port}`), originApi: new URL(origin.httpBase), mode: 'all', name: 'ap-east-1' },
+  });
+  t.after(() => edge.close());
+  let encoder = startPublisher(origin.rtmpUrl('st_between'), { seconds: 60, gopSeconds: 1 });
+  await waitFor(async () => (await edgeSideState(edge, 'st_between')) === 'up', 20_000, 'the link up');
+  const viewer = flvViewer(edge.httpPort, 'st_between');
+  t.after(() => viewer.close());
+  await waitFor(() => viewer.firstVideoAt !== null, 10_000, 'video at the edge');
+
+  // The wire goes dark and the encoder drops: the origin's end (UnpublishNotify) never reaches the edge.
+  const cutAt = performance.now();
+  wire.setImpairment({ lossPercent: 100 });
+  await encoder.stop();
+  // The edge reopens the silent link; once the wire is back, the origin has no such stream for a while.
+  await waitFor(async () => (await edgeSideState(edge, 'st_between')) === 'down', 12_000, 'the silent link reopened');
+  wire.setImpairment({ lossPercent: 0 });
+  await sleep(4000);
+  encoder = startPublisher(origin.rtmpUrl('st_between'), { seconds: 60, gopSeconds: 1 });
+  await waitFor(() => viewer.resumedAt > cutAt, 20_000, 'video again at the edge');
+  console.log(`encoder back after ${((performance.now() - cutAt) / 1000).toFixed(1)} s; the edge's viewer had video again ${((viewer.resumedAt - cutAt) / 1000).toFixed(1)} s after the cut, still attached`);
+  assert.ok(!viewer.closed, 'the edge\'s viewer stayed attached');
+  await encoder.stop();
 });

@@ -5,6 +5,7 @@ import type { LiveRegistry } from '../cluster/live-registry.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
 import type { LinkReporter } from '../relay/link-state.js';
+import { Backoff } from '../relay/backoff.js';
 import { fixedOrigin, RelayPullManager, type RelayPull } from '../relay/pull.js';
 import type { RelayAuthorizer } from '../relay/relay-auth.js';
 import type { EdgeConfig } from './edge-config.js';
@@ -87,6 +88,8 @@ export class EdgeRuntime {
       keepWithoutViewers: config.mode === 'all',
       startOnDemand: false,
       silenceTimeoutMs: LINK_SILENCE_MS,
+      // One link per stream: reconnecting soon after a break matters more than sparing the origin.
+      backoff: () => new Backoff(500, 4000),
     });
     if (config.mode === 'on-demand') opts.hub.on('demand', this.onDemand);
     this.timer = setInterval(() => void this.sync(), LINK_REPORT_MS);
