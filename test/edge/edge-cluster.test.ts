@@ -137,7 +137,9 @@ it('every live stream of the origin crosses once to a 2-task edge cluster, unwat
   assert.deepEqual((await metricSamples([origin.tasks[0]!], 'bridgecast_relay_list_refused_total', 'reason=')).map((s) => s.value).sort(), [1, 1], 'one refusal counted per reason (missing, bad-signature)');
   await waitFor(() => /"reason":"bad-signature".*relay listing refused/.test(origin.tasks[0]!.log()), 5000, 'the refusal logged');
 
-  // A publisher at the edge is told to publish at the origin.
+  // A publisher at the edge is told to publish at the origin (and the edge's start-up banner offers none).
+  assert.match(edge.tasks[0]!.log(), /Bridgecast is running as an edge \(ap-east-1\) of 127\.0\.0\.1: publish at the origin/);
+  assert.doesNotMatch(edge.tasks[0]!.log(), /Publish \(RTMP\)/);
   const wrongPlace = startPublisher(`rtmp://127.0.0.1:${edge.lb.rtmpPort}/live/st_elsewhere`, { seconds: 10 });
   const refused = await Promise.race([wrongPlace.exited, sleep(15_000).then(() => null)]);
   assert.ok(refused && refused.code !== 0, 'ffmpeg fails to publish at the edge');

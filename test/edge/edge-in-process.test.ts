@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { loadLimits } from '@bridgecast/media/limits.js';
 import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
-import { rtmpPlays, sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+import { memoryLogger, rtmpPlays, sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 import { flvViewer } from '../helpers/stream-viewers.js';
 
 after(killAllChildren);
@@ -144,4 +144,32 @@ test('an origin between publishers (its encoder reconnecting, the end lost on th
   console.log(`encoder back after ${((performance.now() - cutAt) / 1000).toFixed(1)} s; the edge's viewer had video again ${((viewer.resumedAt - cutAt) / 1000).toFixed(1)} s after the cut, still attached`);
   assert.ok(!viewer.closed, 'the edge\'s viewer stayed attached');
   await encoder.stop();
+});
+
+test('an edge with the wrong relay secret gets nothing: the origin refuses and counts its listings, the edge counts and says why, neither logs a secret', async (t) => {
+  const originLogs = memoryLogger('info');
+  const edgeLogs = memoryLogger('info');
+  const origin = await startTestServer({ kcpEnabled: true, relay: relay('origin-4'), logger: originLogs.logger });
+  t.after(() => origin.close());
+  const wrongSecret = randomBytes(32).toString('hex');
+  const edge = await startTestServer({
+    kcpEnabled: true, logger: edgeLogs.logger, relay: { ...relay('edge-4'), secret: wrongSecret },
+    edge: { origin: new URL(`kcp://127.0.0.1:${origin.kcpPort}`), originApi: new URL(origin.httpBase), mode: 'all', name: 'ap-east-1' },
+  });
+  t.after(() => edge.close());
+  startPublisher(origin.rtmpUrl('st_secret'), { seconds: 20 });
+  await waitForKeyframe(origin.hub, 'st_secret', 20_000);
+  await sleep(4500);
+  const metric = async (server: TestServer, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(await (await fetch(`${server.httpBase}/metrics`)).text())?.[1]);
+  assert.ok(await metric(origin, 'bridgecast_relay_list_refused_total') >= 2, 'refusals counted at the origin (bad-signature)');
+  assert.ok(await metric(edge, 'bridgecast_edge_listing_failures_total') >= 2, 'failures counted at the edge');
+  assert.equal(edge.hub.get('live', 'st_secret'), undefined, 'nothing crossed');
+  assert.equal(origin.hub.get('live', 'st_secret')!.viewerCount, 0);
+  const refused = originLogs.lines.find((l) => l.msg === 'relay listing refused');
+  assert.equal(refused?.reason, 'bad-signature');
+  const failed = edgeLogs.lines.find((l) => l.msg.startsWith('origin listing unavailable'));
+  assert.match(String(failed?.error), /HTTP 403: the origin refused the relay signature/);
+  assert.equal(edgeLogs.lines.filter((l) => l.msg.startsWith('origin listing unavailable')).length, 1, 'said once, not every 2 s');
+  const everything = JSON.stringify([...originLogs.lines, ...edgeLogs.lines]);
+  assert.ok(!everything.includes(SECRET) && !everything.includes(wrongSecret), 'no secret in either log');
 });

@@ -16,12 +16,19 @@ Common settings (all of them: the README's Configuration table):
   HLS (true), HLS_SEGMENT_SECONDS (2), HLS_WINDOW (6), HLS_BUCKET
   RECORDINGS_MAX_BYTES (10 GiB), RECORDINGS_MAX_DAYS (0 = no age limit)
   RTMP_APPS (live), RTMP_PLAY_WAIT_MS (10000)
+  EDGE_ORIGIN (kcp://<origin>:<port>: run as an edge of that origin), EDGE_MODE (all | on-demand), EDGE_NAME
 `;
 
 /** The lines printed once the service is up: where to publish and where to watch. */
 async function welcome(server: MediaServer): Promise<string> {
   const { config } = server;
   const host = config.publicHost;
+  if (config.edge) {
+    // An edge takes no publishers (and so needs no demo stream): it shows the origin's streams.
+    return `\nBridgecast is running as an edge (${config.edge.name}) of ${config.edge.origin.hostname}: publish at the origin.\n` +
+      `  Watch:           http://${host}:${server.httpPort}/\n` +
+      `  HTTP-FLV:        http://${host}:${server.httpPort}/live/<stream id>.flv\n\n`;
+  }
   let text =
     `\nBridgecast is running.\n` +
     `  Publish (RTMP):  rtmp://${host}:${server.rtmpPort}/live/<stream key>\n` +
