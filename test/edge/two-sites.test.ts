@@ -14,8 +14,9 @@
  *   publisher or the origin on this shared 2-core machine does not count
  *   against the link. The end-to-end figure (arrival minus media time over
  *   its clean-link median, as bench/lib/frame-delay.ts) is printed beside it.
- *   A window that misses a target is measured once more (both printed): a
- *   stall of the machine passes, a link or edge that misses them does again.
+ *   A window that misses a target is measured again, up to twice (all
+ *   printed): a stall of the machine passes, a link or edge that misses the
+ *   targets misses them every time.
  * - The same run over RTMP/TCP is measured and printed beside it (not asserted).
  * - SIGKILL of the origin's owner task mid-broadcast: the encoder reconnects
  *   to the origin's load balancer and the edge viewer gets video again on the
@@ -49,7 +50,7 @@ before(async () => {
 });
 after(async () => { await sites?.close(); });
 
-it('origin and edge sites across a 50 ms / 5% loss link: KCP edge delay and HLS lag, RTMP/TCP beside it, origin owner killed mid-broadcast', { skip: unavailable ?? false, timeout: 240_000 }, async () => {
+it('origin and edge sites across a 50 ms / 5% loss link: KCP edge delay and HLS lag, RTMP/TCP beside it, origin owner killed mid-broadcast', { skip: unavailable ?? false, timeout: 290_000 }, async () => {
   const run = await runBorderScenario(sites!, STREAM, TEST_PLAN, KILL_GAP_LIMIT_MS + 15_000);
   for (const line of borderReport(run)) console.log(line);
   try {

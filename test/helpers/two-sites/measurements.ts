@@ -24,8 +24,8 @@ export interface BorderRun {
   rtmp: DelayRun;
   /** The KCP edge's HLS against the origin's, over the KCP window. */
   hls: HlsLags;
-  /** A first KCP window that missed the targets, measured again right after it (see runBorderScenario). */
-  retried?: { kcp: DelayRun; hls: HlsLags };
+  /** KCP windows that missed the targets, each measured again right after (see runBorderScenario). */
+  retried: { kcp: DelayRun; hls: HlsLags }[];
   kill: KillRun;
 }
 
@@ -34,10 +34,10 @@ export interface BorderRun {
  * an edge over RTMP/TCP is measured, then replaced by an edge over KCP,
  * measured with its HLS against the origin's; then the origin's owner task
  * is killed under the KCP edge's viewer. A KCP window that misses the
- * targets is measured once more on the same link and connections, and both
- * are reported: other work on this shared 2-core machine can stall any
- * process for a moment, while a link or edge that cannot meet the targets
- * misses them again.
+ * targets is measured again on the same link and connections (up to
+ * KCP_REMEASUREMENTS times), and every window is reported: other work on
+ * this shared 2-core machine can stall any process for a moment, while a
+ * link or edge that cannot meet the targets misses them every time.
  */
 export async function runBorderScenario(sites: TwoSites, stream: string, plan: DelayPlan, killResumeTimeoutMs: number): Promise<BorderRun> {
   sites.publish(stream);
@@ -53,9 +53,9 @@ export async function runBorderScenario(sites: TwoSites, stream: string, plan: D
     return { kcp, hls: hlsLags(originHls, edgeHls!, kcp.windowStart, kcp.windowEnd) };
   };
   let measured = await measureKcp();
-  let retried: BorderRun['retried'];
-  if (!meetsTargets(measured.kcp, measured.hls)) {
-    retried = measured;
+  const retried: BorderRun['retried'] = [];
+  while (!meetsTargets(measured.kcp, measured.hls) && retried.length < KCP_REMEASUREMENTS) {
+    retried.push(measured);
     measured = await measureKcp();
   }
   await kcpEdge.closeReference();
@@ -67,6 +67,9 @@ export function meetsTargets(kcp: DelayRun, hls: HlsLags): boolean {
   return kcp.hopStats.p99 < TARGETS.p99Ms && kcp.hopStats.max < TARGETS.maxMs && hls.missingAtEdge.length === 0
     && hls.matched.every((l) => l.lagMs < TARGETS.hlsLagMs);
 }
+
+/** Further KCP windows after one that missed the targets. */
+const KCP_REMEASUREMENTS = 2;
 
 /** After the window: a segment the origin listed in it is at the edge well within this. */
 const HLS_SETTLE_MS = 3000;
@@ -81,7 +84,7 @@ export function borderReport(run: BorderRun): string[] {
   const { kcp, rtmp, hls, kill, retried } = run;
   return [
     `two sites, 50 ms one way, 5% loss each way, ${run.plan.measureMs / 1000} s window, HTTP-FLV viewer at the edge:`,
-    ...(retried ? [`  first KCP window missed the targets, measured again: ${delayLine(retried.kcp)}; ${hlsLine(retried.hls)}`] : []),
+    ...retried.map((r, i) => `  KCP window ${i + 1} missed the targets, measured again: ${delayLine(r.kcp)}; ${hlsLine(r.hls)}`),
     `  ${delayLine(kcp)}`,
     `  ${delayLine(rtmp)}`,
     `  ${hlsLine(hls)}`,
