@@ -22,7 +22,8 @@
  *   to the origin's load balancer and the edge viewer gets video again on the
  *   connection it has, within KILL_GAP_LIMIT_MS.
  *
- * Needs root (namespaces, TUN, iptables); skipped with the reason otherwise.
+ * Needs root (namespaces, TUN, iptables), and a machine not loaded past 4
+ * per core (see twoSitesUnavailable); skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
