@@ -156,25 +156,25 @@ async function measure(transport: Transport, profile: LinkProfile, seconds: numb
       const [readArgs, sendArgs] = transport.scheme === 'srt'
         ? [['read-srt', port, latency], ['send-srt', EDGE_IP, port, latency]]
         : [['read-ikcp', port], ['send-ikcp', EDGE_IP, port]];
-      const reader = agent(link.edgeNs, [...readArgs, String(seconds + WARMUP_SECONDS)], {});
+      const reader = agent(link.names.edgeNs, [...readArgs, String(seconds + WARMUP_SECONDS)], {});
       helpers.push(reader);
       const readerLines = childLines(reader, `${transport.name} reader`);
       if (await readerLines.next() !== 'ready') throw new Error(`${transport.name} reader failed`);
       const wireBefore = link.wireBytes();
       const readerStart = Date.now();
-      helpers.push(agent(link.originNs, sendArgs, {}));
+      helpers.push(agent(link.names.originNs, sendArgs, {}));
       const { startedAt } = JSON.parse(await childLines(helpers.at(-1)!, `${transport.name} sender`).next()) as { startedAt: number };
       const summary = JSON.parse(await readerLines.next()) as ReadSummary;
       return { summary, startedAt, wireBytes: link.wireBytes() - wireBefore, readerStart };
     }
-    const origin = await startServer('bridgecast', { host: '0.0.0.0', wrap: nsExec(link.originNs), env: transport.env });
+    const origin = await startServer('bridgecast', { host: '0.0.0.0', wrap: nsExec(link.names.originNs), env: transport.env });
     started.push(origin);
-    helpers.push(agent(link.originNs, ['publish', '127.0.0.1', String(origin.rtmpPort), 'weaknet'], {}));
+    helpers.push(agent(link.names.originNs, ['publish', '127.0.0.1', String(origin.rtmpPort), 'weaknet'], {}));
     const { startedAt } = JSON.parse(await childLines(helpers[0]!, 'publisher').next()) as { startedAt: number };
     let kcpPort = origin.kcpPort!;
     if (transport.scheme === 'kcp' && args['kcp-via'] === 'bridge') {
       kcpPort = origin.rtmpPort + 1;
-      helpers.push(agent(link.originNs, ['kcp-bridge', String(kcpPort), String(origin.rtmpPort)], transport.env));
+      helpers.push(agent(link.names.originNs, ['kcp-bridge', String(kcpPort), String(origin.rtmpPort)], transport.env));
       if (await childLines(helpers.at(-1)!, 'KCP bridge').next() !== 'ready') throw new Error('KCP bridge failed');
     }
     await sleep(2500); // a keyframe in the origin's GOP cache
@@ -182,13 +182,13 @@ async function measure(transport: Transport, profile: LinkProfile, seconds: numb
     let readArgs = [transport.scheme, ORIGIN_IP, String(originPort)];
     if (args.via === 'relay') {
       const relayUrl = `${transport.scheme}://${ORIGIN_IP}:${originPort}`;
-      const edge = await startServer('bridgecast', { host: '127.0.0.1', wrap: nsExec(link.edgeNs), env: { ...transport.env, RELAY_ORIGIN: relayUrl } });
+      const edge = await startServer('bridgecast', { host: '127.0.0.1', wrap: nsExec(link.names.edgeNs), env: { ...transport.env, RELAY_ORIGIN: relayUrl } });
       started.push(edge);
       readArgs = ['flv', '127.0.0.1', String(edge.httpPort)];
     }
     const wireBefore = link.wireBytes();
     const readerStart = Date.now();
-    const reader = agent(link.edgeNs, ['read', ...readArgs, 'weaknet', String(seconds + WARMUP_SECONDS)], transport.env);
+    const reader = agent(link.names.edgeNs, ['read', ...readArgs, 'weaknet', String(seconds + WARMUP_SECONDS)], transport.env);
     const summary = JSON.parse(await childLines(reader, 'reader').next()) as ReadSummary;
     return { summary, startedAt, wireBytes: link.wireBytes() - wireBefore, readerStart };
   } finally {
@@ -291,7 +291,6 @@ function fail(message: string): never {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     currentLink?.destroy();
-    ImpairedLink.removeLeftovers();
     process.exit(130);
   });
 }

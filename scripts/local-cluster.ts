@@ -69,7 +69,7 @@ async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 20_000
   throw new Error(`task on HTTP ${port} not healthy after ${timeoutMs} ms`);
 }
 
-function nginxConfig(dir: string, lb: LocalCluster['lb'], tasks: Omit<ClusterTask, 'child' | 'log'>[]): string {
+function nginxConfig(dir: string, listen: string, lb: LocalCluster['lb'], tasks: Omit<ClusterTask, 'child' | 'log'>[]): string {
   const upstream = (name: string, port: (t: typeof tasks[number]) => number) =>
     `  upstream ${name} {\n${tasks.map((t) => `    server 127.0.0.1:${port(t)};`).join('\n')}\n  }`;
   return `load_module ${NGINX_STREAM_MODULE};
@@ -83,10 +83,10 @@ ${upstream('rtmp', (t) => t.rtmpPort)}
 ${upstream('kcp', (t) => t.kcpPort)}
 ${upstream('http', (t) => t.httpPort)}
   proxy_connect_timeout 1s;
-  server { listen 127.0.0.1:${lb.rtmpPort}; proxy_pass rtmp; }
-  server { listen 127.0.0.1:${lb.httpPort}; proxy_pass http; }
+  server { listen ${listen}:${lb.rtmpPort}; proxy_pass rtmp; }
+  server { listen ${listen}:${lb.httpPort}; proxy_pass http; }
   # One UDP flow per client address and port, kept while packets pass (KCP's keepalives do).
-  server { listen 127.0.0.1:${lb.kcpPort} udp; proxy_pass kcp; proxy_timeout 30s; }
+  server { listen ${listen}:${lb.kcpPort} udp; proxy_pass kcp; proxy_timeout 30s; }
 }
 `;
 }
@@ -99,6 +99,8 @@ export interface ClusterOptions {
   echoLogs?: boolean;
   /** Task ids are `<prefix>-<n>` (default `task`): two clusters on one machine (an origin and an edge) need different ones, as SERVER_IDs are relay via-chain entries. */
   idPrefix?: string;
+  /** The address the load balancer listens on (default 127.0.0.1; 0.0.0.0 to be reached from another host or network namespace). */
+  lbListen?: string;
 }
 
 export async function startLocalCluster(options: ClusterOptions): Promise<LocalCluster> {
@@ -158,7 +160,7 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
     const lb = { rtmpPort: await freePort(), kcpPort: await freePort(), httpPort: await freePort() };
     const nginxDir = path.join(workDir, 'nginx');
     await mkdir(nginxDir);
-    await writeFile(path.join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, lb, tasks));
+    await writeFile(path.join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, options.lbListen ?? '127.0.0.1', lb, tasks));
     nginx = spawn('nginx', ['-p', nginxDir, '-e', path.join(nginxDir, 'error.log'), '-c', path.join(nginxDir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let nginxErr = '';
     nginx.stderr!.on('data', (d: Buffer) => { nginxErr += d.toString('utf8'); });

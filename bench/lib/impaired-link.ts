@@ -2,11 +2,13 @@
  * An impaired network path between two Linux network namespaces, built only
  * from what this kernel offers (no netem):
  *
- *   ns bc-origin-ID [10.77.0.1 on TUN bcwIDo] <-> packet wire (userspace) <-> [10.77.0.2 on TUN bcwIDe] ns bc-edge-ID
+ *   ns bcl-PID-TAG-o [10.77.0.1 on TUN bwPIDTAGo] <-> packet wire (userspace) <-> [10.77.0.2 on TUN bwPIDTAGe] ns bcl-PID-TAG-e
  *
- * ID is the benchmark process's pid in base 36, so several runs (other
- * worktrees, other benchmarks) can build links at the same time; the
- * addresses repeat, but each pair of namespaces is its own network.
+ * PID is the creating process's pid in base 36 and TAG a random one, so
+ * several runs (other worktrees, a benchmark beside the test suite) can build
+ * links at the same time; the addresses repeat, but each pair of namespaces
+ * is its own network. A run killed before it cleaned up leaves namespaces
+ * whose PID is dead: the next run removes them.
  *
  * - Delay and burst loss: a small userspace packet wire (python3, stdlib only:
  *   it needs the TUNSETIFF ioctl, which Node cannot issue) that reads IP
@@ -22,12 +24,29 @@
  * the loss and delay are real to both. Needs root.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { childLines } from './child-lines.js';
 
 export const ORIGIN_IP = '10.77.0.1';
 export const EDGE_IP = '10.77.0.2';
-const NS_PREFIXES = ['bc-origin-', 'bc-edge-'];
+
+/** The namespaces and TUN devices of one link (device names: at most 15 characters). */
+export interface LinkNames {
+  originNs: string;
+  edgeNs: string;
+  originDev: string;
+  edgeDev: string;
+}
+
+const UNIQUE_NS = /^bcl-([0-9a-z]+)-[0-9a-f]{4}-[oe]$/;
+
+/** Names no other run uses: this process's id (so a later run can tell a dead run's leftovers) and a random tag. */
+export function uniqueLinkNames(): LinkNames {
+  const pid = process.pid.toString(36);
+  const tag = randomBytes(2).toString('hex');
+  return { originNs: `bcl-${pid}-${tag}-o`, edgeNs: `bcl-${pid}-${tag}-e`, originDev: `bw${pid}${tag}o`, edgeDev: `bw${pid}${tag}e` };
+}
 
 export interface LinkProfile {
   name: string;
@@ -103,34 +122,24 @@ export function nsExec(ns: string): string[] {
   return ['ip', 'netns', 'exec', ns];
 }
 
-/** This run's names: the pid in base 36 (at most 5 characters, so a TUN name stays within IFNAMSIZ's 15). */
-function linkNames(pid: number) {
-  const id = pid.toString(36);
-  return { originNs: `${NS_PREFIXES[0]}${id}`, edgeNs: `${NS_PREFIXES[1]}${id}`, originDev: `bcw${id}o`, edgeDev: `bcw${id}e` };
-}
-
 export class ImpairedLink {
-  /** Namespace the origin side runs in (run commands there with nsExec). */
-  readonly originNs: string;
-  /** Namespace the edge side runs in. */
-  readonly edgeNs: string;
-  private readonly originDev: string;
-  private readonly edgeDev: string;
+  private constructor(private readonly wire: ChildProcess, private readonly wireLines: { next(): Promise<string> }, readonly names: LinkNames) {}
 
-  private constructor(private readonly wire: ChildProcess, private readonly wireLines: { next(): Promise<string> }, names: ReturnType<typeof linkNames>) {
-    ({ originNs: this.originNs, edgeNs: this.edgeNs, originDev: this.originDev, edgeDev: this.edgeDev } = names);
-  }
-
-  static async create(): Promise<ImpairedLink> {
-    ImpairedLink.removeLeftovers();
-    const names = linkNames(process.pid);
-    run(['ip', 'netns', 'add', names.originNs]);
-    run(['ip', 'netns', 'add', names.edgeNs]);
-    const wire = spawn('python3', ['-c', WIRE, names.originDev, names.edgeDev], { stdio: ['pipe', 'pipe', 'inherit'] });
+  static async create(names: LinkNames = uniqueLinkNames()): Promise<ImpairedLink> {
+    ImpairedLink.removeLeftovers(names);
+    ImpairedLink.removeStaleUniqueLinks();
+    const { originNs, edgeNs, originDev, edgeDev } = names;
+    run(['ip', 'netns', 'add', originNs]);
+    run(['ip', 'netns', 'add', edgeNs]);
+    const wire = spawn('python3', ['-c', WIRE, originDev, edgeDev], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = childLines(wire, 'packet wire');
-    if (await lines.next() !== 'ready') throw new Error('packet wire failed to start');
+    if (await lines.next() !== 'ready') {
+      wire.kill('SIGKILL');
+      ImpairedLink.removeLeftovers(names);
+      throw new Error('packet wire failed to start');
+    }
     const link = new ImpairedLink(wire, lines, names);
-    for (const [ns, dev, local, remote] of [[names.originNs, names.originDev, ORIGIN_IP, EDGE_IP], [names.edgeNs, names.edgeDev, EDGE_IP, ORIGIN_IP]] as const) {
+    for (const [ns, dev, local, remote] of [[originNs, originDev, ORIGIN_IP, EDGE_IP], [edgeNs, edgeDev, EDGE_IP, ORIGIN_IP]] as const) {
       run(['ip', 'link', 'set', dev, 'netns', ns]);
       run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
       run(['ip', '-n', ns, 'addr', 'add', local, 'peer', remote, 'dev', dev]);
@@ -140,33 +149,45 @@ export class ImpairedLink {
   }
 
   /**
-   * Deletes the namespaces of runs that are gone (killed before they cleaned
-   * up; their TUN devices and iptables rules go with them), and this run's own.
-   * A live run's namespaces are left alone.
+   * Deletes the namespaces (their TUN devices and iptables rules go with
+   * them), first killing what still runs in them: deleting a namespace does
+   * not stop its processes.
    */
-  static removeLeftovers(): void {
-    for (const ns of run(['ip', 'netns', 'list'], true).split('\n').map((l) => l.split(' ')[0]!)) {
-      const prefix = NS_PREFIXES.find((p) => ns.startsWith(p));
-      if (!prefix) continue;
-      const pid = Number.parseInt(ns.slice(prefix.length), 36);
-      if (pid === process.pid || !isAlive(pid)) run(['ip', 'netns', 'del', ns], true);
+  static removeLeftovers(names: Pick<LinkNames, 'originNs' | 'edgeNs'>): void {
+    for (const ns of [names.originNs, names.edgeNs]) {
+      for (const pid of run(['ip', 'netns', 'pids', ns], true).split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone already */ }
+      }
+      run(['ip', 'netns', 'del', ns], true);
+    }
+  }
+
+  /** Removes uniquely named links whose creating process is dead (a run killed before it cleaned up). */
+  static removeStaleUniqueLinks(): void {
+    let entries: string[] = [];
+    try { entries = readdirSync('/run/netns'); } catch { /* no namespaces yet */ }
+    for (const ns of entries) {
+      const owner = UNIQUE_NS.exec(ns)?.[1];
+      if (owner === undefined || isAlive(Number.parseInt(owner, 36))) continue;
+      ImpairedLink.removeLeftovers({ originNs: ns, edgeNs: ns });
     }
   }
 
   async apply(profile: LinkProfile): Promise<void> {
-    for (const [ns, dev] of [[this.originNs, this.originDev], [this.edgeNs, this.edgeDev]] as const) {
+    const { originNs, edgeNs, originDev, edgeDev } = this.names;
+    for (const [ns, dev] of [[originNs, originDev], [edgeNs, edgeDev]] as const) {
       run([...nsExec(ns), 'iptables', '-w', '-F', 'INPUT']);
       if (profile.lossPercent > 0) {
         run([...nsExec(ns), 'iptables', '-w', '-A', 'INPUT', '-i', dev, '-m', 'statistic', '--mode', 'random',
           '--probability', String(profile.lossPercent / 100), '-j', 'DROP']);
       }
     }
-    run(['ip', '-n', this.originNs, 'link', 'set', this.originDev, 'txqueuelen', '1000']);
-    run(['tc', '-n', this.originNs, 'qdisc', 'del', 'dev', this.originDev, 'root'], true);
+    run(['ip', '-n', originNs, 'link', 'set', originDev, 'txqueuelen', '1000']);
+    run(['tc', '-n', originNs, 'qdisc', 'del', 'dev', originDev, 'root'], true);
     if (profile.rateKbit) {
       // burst: one 1500-byte packet's worth plus a little; latency bounds the queue (drops beyond it, as a router would).
       const queue = profile.queuePackets ? ['limit', String(profile.queuePackets * 1500)] : ['latency', '200ms'];
-      run(['tc', '-n', this.originNs, 'qdisc', 'add', 'dev', this.originDev, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
+      run(['tc', '-n', originNs, 'qdisc', 'add', 'dev', originDev, 'root', 'tbf', 'rate', `${profile.rateKbit}kbit`, 'burst', '4kb', ...queue]);
     }
     this.wire.stdin!.write(`${JSON.stringify({ delayMs: profile.delayMs, burst: profile.burst ?? null })}\n`);
     const reply = await this.wireLines.next();
@@ -175,14 +196,16 @@ export class ImpairedLink {
 
   /** Sets the TCP congestion control of new connections between the namespaces, per route. */
   setCongestionControl(algorithm: 'cubic' | 'bbr'): void {
-    run(['ip', '-n', this.originNs, 'route', 'replace', `${EDGE_IP}/32`, 'dev', this.originDev, 'congctl', algorithm]);
-    run(['ip', '-n', this.edgeNs, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', this.edgeDev, 'congctl', algorithm]);
+    const { originNs, edgeNs, originDev, edgeDev } = this.names;
+    run(['ip', '-n', originNs, 'route', 'replace', `${EDGE_IP}/32`, 'dev', originDev, 'congctl', algorithm]);
+    run(['ip', '-n', edgeNs, 'route', 'replace', `${ORIGIN_IP}/32`, 'dev', edgeDev, 'congctl', algorithm]);
   }
 
   /** Bytes that crossed the link so far, both directions, as the origin's interface counted them (IP headers included). */
   wireBytes(): number {
-    const devLine = run([...nsExec(this.originNs), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${this.originDev}:`));
-    if (!devLine) throw new Error(`${this.originDev} not found`);
+    const { originNs, originDev } = this.names;
+    const devLine = run([...nsExec(originNs), 'cat', '/proc/net/dev']).split('\n').find((l) => l.trim().startsWith(`${originDev}:`));
+    if (!devLine) throw new Error(`${originDev} not found`);
     const fields = devLine.split(':')[1]!.trim().split(/\s+/).map(Number);
     return fields[0]! + fields[8]!; // rx bytes + tx bytes
   }
@@ -190,7 +213,7 @@ export class ImpairedLink {
   destroy(): void {
     this.wire.stdin!.end();
     this.wire.kill('SIGKILL');
-    ImpairedLink.removeLeftovers();
+    ImpairedLink.removeLeftovers(this.names);
   }
 }
 

@@ -52,6 +52,8 @@ export class FrameTracker {
 export interface Viewer {
   readonly protocol: ViewerProtocol;
   readonly tracker: FrameTracker;
+  /** Settles with the reason when the connection ends (closed by either side). */
+  readonly closed: Promise<string>;
   close(): void;
 }
 
@@ -76,8 +78,9 @@ async function startRtmpViewer(target: ViewerTarget, tracker: FrameTracker): Pro
     ? await RtmpClient.connect(target.transport, options)
     : await RtmpClient.connectTcp(target.host, target.rtmpPort, options);
   client.on('packet', (p) => tracker.add(p));
+  const closed = new Promise<string>((resolve) => client.once('close', () => resolve('RTMP connection closed')));
   await client.play(target.name);
-  return { protocol: 'rtmp', tracker, close: () => client.close('viewer left') };
+  return { protocol: 'rtmp', tracker, closed, close: () => client.close('viewer left') };
 }
 
 function startFlvViewer(target: ViewerTarget, tracker: FrameTracker): Promise<Viewer> {
@@ -92,7 +95,8 @@ function startFlvViewer(target: ViewerTarget, tracker: FrameTracker): Promise<Vi
       const reader = new FlvReader((tag) => tracker.add(new MediaPacket(tag.type, tag.timestamp, tag.body)));
       res.on('data', (chunk: Buffer) => reader.push(chunk));
       res.on('error', () => undefined);
-      resolve({ protocol: 'flv', tracker, close: () => request.destroy() });
+      const closed = new Promise<string>((done) => res.once('close', () => done(res.complete ? 'HTTP-FLV response ended' : 'HTTP-FLV connection lost')));
+      resolve({ protocol: 'flv', tracker, closed, close: () => request.destroy() });
     });
     request.on('error', reject);
   });
