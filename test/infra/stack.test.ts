@@ -59,7 +59,7 @@ describe('synthesis as `cdk deploy` runs it', () => {
     try {
       // No bundling: only the policies matter here.
       const { app, stack } = buildApp(new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } }));
-      const handler = stack.node.findAll().find((c) => c.node.path === 'Bridgecast/StreamKeys/Handler') as NodejsFunction;
+      const handler = stack!.node.findAll().find((c) => c.node.path === 'Bridgecast/StreamKeys/Handler') as NodejsFunction;
       handler.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: ['*'] }));
       assert.throws(() => app.synth(), /Validation failed/);
       const report = readFileSync(path.join(outdir, 'validation-report.json'), 'utf8');
