@@ -144,7 +144,7 @@ export class MediaService extends Construct {
       description: 'Bridgecast: signs relay pulls between media tasks and from edges',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       // A replica keeps the primary's name and suffix in its own region (replicaSecretArn below).
-      // https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html
+      // https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html
       replicaRegions: (props.relaySecretReplicaRegions ?? []).map((region) => ({ region })),
     }));
     task.addContainer('media', {
@@ -313,7 +313,7 @@ export class MediaService extends Construct {
  * region swapped (same name and random suffix). A CloudFormation expression;
  * in an edge stack the primary's ARN arrives through a cross-region reference
  * (an attribute of CDK's export reader), which Fn::Split takes like any string.
- * https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html
  */
 export function replicaSecretArn(secret: ISecret, region: string): string {
   return `arn:${Aws.PARTITION}:secretsmanager:${region}:${Aws.ACCOUNT_ID}:secret:${Fn.select(6, Fn.split(':', secret.secretArn))}`;
