@@ -159,7 +159,7 @@ export class BridgecastStack extends SiteStack {
     });
 
     applyNagSuppressions(this, {
-      hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations, streamKeys: streamKeys.handler,
+      hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations, streamKeys: streamKeys.handler, cdnAccessLogs: hls.cdnAccessLogs,
       playbackSigningKey: playbackSigning?.signingKey, webAclAttached: p.webAclArn !== undefined, tlsListeners: tls !== undefined,
     });
 

@@ -130,7 +130,7 @@ export class EdgeStack extends SiteStack {
 
     applyNagSuppressions(this, {
       hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations,
-      webAclAttached: false, tlsListeners: false, chinaCdn: china,
+      webAclAttached: false, tlsListeners: false, chinaCdn: china, cdnAccessLogs: hls.cdnAccessLogs,
     });
 
     new CfnOutput(this, 'HlsBaseUrl', { value: `${hlsBaseUrl}/live`, description: 'HLS at this edge: <this>/<streamId>/index.m3u8' });

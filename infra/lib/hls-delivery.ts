@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import {
   AllowedMethods, CachePolicy, CacheQueryStringBehavior, Distribution, HttpVersion, PriceClass,
   ResponseHeadersPolicy, SecurityPolicyProtocol, ViewerProtocolPolicy,
@@ -75,6 +76,13 @@ export class HlsDelivery extends Construct {
   readonly bucket: Bucket;
   readonly logBucket: Bucket;
   readonly distribution: Distribution;
+  /**
+   * Whether CloudFront writes standard logs to logBucket: not when the stack
+   * is in an opt-in region (ap-east-1 among them), where CloudFront delivers
+   * no standard logs; the bucket's own S3 access logs are kept there too.
+   * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/AccessLogs.html#access-logs-choosing-s3-bucket
+   */
+  readonly cdnAccessLogs: boolean;
 
   constructor(scope: Construct, id: string, props: HlsDeliveryProps) {
     super(scope, id);
@@ -119,6 +127,8 @@ export class HlsDelivery extends Construct {
       (this.bucket.node.defaultChild as CfnBucket).addPropertyOverride(`LifecycleConfiguration.Rules.${sized}.ObjectSizeGreaterThan`, String(ARCHIVE_MIN_OBJECT_BYTES));
     }
 
+    const region = Stack.of(this).region;
+    this.cdnAccessLogs = Token.isUnresolved(region) || !RegionInfo.get(region).isOptInRegion;
     const origin = props.china ? S3BucketOrigin.withOriginAccessIdentity(this.bucket) : S3BucketOrigin.withOriginAccessControl(this.bucket);
     const privatePlayback = props.privatePlayback;
     const cors = new ResponseHeadersPolicy(this, 'PlayerCors', {
@@ -192,9 +202,7 @@ export class HlsDelivery extends Construct {
       // reaching S3 more than once a second per edge.
       // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html
       errorResponses: [403, 404].map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(ERROR_CACHING_SECONDS) })),
-      enableLogging: true,
-      logBucket: this.logBucket,
-      logFilePrefix: 'cloudfront/',
+      ...(this.cdnAccessLogs ? { enableLogging: true, logBucket: this.logBucket, logFilePrefix: 'cloudfront/' } : {}),
       ...(props.webAclArn ? { webAclId: props.webAclArn } : {}),
       ...(props.domainName && props.certificate
         ? { domainNames: [props.domainName], certificate: props.certificate, minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021 }

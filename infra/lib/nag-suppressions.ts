@@ -15,6 +15,8 @@ export function applyNagSuppressions(stack: Stack, parts: {
   playbackSigningKey?: Construct; webAclAttached: boolean; tlsListeners: boolean;
   /** CloudFront in China: an origin access identity (no OAC there) and an IAM server certificate (no ACM there). */
   chinaCdn?: boolean;
+  /** false in opt-in regions, where CloudFront delivers no standard logs (HlsDelivery.cdnAccessLogs). */
+  cdnAccessLogs?: boolean;
 }): void {
   const acknowledge = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
   // cdk-nag names a resource by its ARN as written in the template: with an
@@ -72,6 +74,10 @@ export function applyNagSuppressions(stack: Stack, parts: {
   if (parts.playbackSigningKey) {
     acknowledge(parts.playbackSigningKey, 'AwsSolutions-SMG4',
       'The playback key is rotated by a documented procedure (docs/deploy.md): its public half must enter the CloudFront key group before the private half replaces the old one, which a Secrets Manager rotation Lambda cannot order.');
+  }
+  if (parts.cdnAccessLogs === false) {
+    acknowledge(parts.cdn, 'AwsSolutions-CFR3',
+      'CloudFront delivers no standard logs to buckets in opt-in regions such as ap-east-1 (CloudFront Developer Guide, choosing an S3 bucket for standard logs); the HLS bucket\'s S3 server access logs record every origin fetch.');
   }
   if (parts.chinaCdn) {
     acknowledge(parts.cdn, 'AwsSolutions-CFR7',

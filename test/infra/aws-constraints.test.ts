@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { EDGE_DEPLOYMENTS, sharedAssemblyOf, type CfnTemplate } from '../helpers/as-deployed/synth.js';
 
 /** Every stack the suite synthesizes: the origin alone, the origin with a Hong Kong edge, a China edge alone. */
@@ -234,6 +235,20 @@ describe('CloudFront in either partition', () => {
       assert.equal(['AcmCertificateArn', 'IamCertificateId'].filter((k) => certificate[k] !== undefined).length, 1, `${id}: ACM or IAM certificate, exactly one`);
       assert.equal(certificate.SslSupportMethod, 'sni-only', id);
       assert.ok(certificate.MinimumProtocolVersion, id);
+    }
+  }));
+
+  // "CloudFront doesn't deliver standard logs to buckets in" the opt-in regions (af-south-1, ap-east-1,
+  // eu-south-1, me-south-1, ...): a distribution's log bucket in this stack must not be in one. CDK's region
+  // facts say which regions are opt-in.
+  // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/AccessLogs.html#access-logs-choosing-s3-bucket
+  // https://docs.aws.amazon.com/solutions/latest/dynamic-image-transformation-for-amazon-cloudfront/opt-in-regions.html
+  it('CloudFront standard logs go to no bucket of an opt-in region', each(() => {
+    for (const [id, d] of all('AWS::CloudFront::Distribution')) {
+      const logging = (d.DistributionConfig as { Logging?: { Bucket: unknown } }).Logging;
+      if (!logging) continue;
+      const inThisStack = /"Fn::GetAtt":\["([^"]+)"/.exec(JSON.stringify(logging.Bucket))?.[1];
+      if (inThisStack) assert.ok(!RegionInfo.get(region).isOptInRegion, `${id}: logs to a bucket in ${region}, an opt-in region`);
     }
   }));
 
