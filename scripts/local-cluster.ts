@@ -8,7 +8,12 @@
  *   npm run cluster -- --tasks 3
  *
  * prints the load balancer's RTMP, KCP and HTTP addresses and runs until
- * Ctrl-C. The end-to-end cluster test starts the same thing.
+ * Ctrl-C. The end-to-end cluster test starts the same thing. An origin and
+ * an edge cluster side by side (README, "Edges"):
+ *
+ *   export RELAY_SECRET=$(openssl rand -hex 32)
+ *   npm run cluster -- --tasks 2 --id-prefix origin
+ *   EDGE_ORIGIN=kcp://127.0.0.1:<origin KCP> EDGE_ORIGIN_API=http://127.0.0.1:<origin HTTP> npm run cluster -- --tasks 2 --id-prefix edge
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -92,6 +97,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Also copy the tasks' logs to this process's stderr. */
   echoLogs?: boolean;
+  /** Task ids are `<prefix>-<n>` (default `task`): two clusters on one machine (an origin and an edge) need different ones, as SERVER_IDs are relay via-chain entries. */
+  idPrefix?: string;
 }
 
 export async function startLocalCluster(options: ClusterOptions): Promise<LocalCluster> {
@@ -102,7 +109,8 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
   const s3 = new S3rver({ port: 0, address: '127.0.0.1', directory: s3Dir, silent: true, configureBuckets: [{ name: CLUSTER_BUCKET, configs: [] }] });
   const s3Endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
   // The secret the tasks sign their pulls from each other with (Secrets Manager in AWS); never printed.
-  const relaySecret = randomBytes(32).toString('hex');
+  // An edge cluster must share its origin's: RELAY_SECRET from the environment wins over a fresh one.
+  const relaySecret = process.env.RELAY_SECRET || randomBytes(32).toString('hex');
   const tasks: ClusterTask[] = [];
   const children: ChildProcess[] = [];
   let nginx: ChildProcess | undefined;
@@ -120,7 +128,7 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
   try {
     for (let i = 1; i <= options.tasks; i++) {
       const ports = { rtmpPort: await freePort(), kcpPort: await freePort(), httpPort: await freePort() };
-      const id = `task-${i}`;
+      const id = `${options.idPrefix ?? 'task'}-${i}`;
       const child = spawn(process.execPath, [BRIDGECAST, 'serve'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -170,7 +178,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const at = process.argv.indexOf('--tasks');
   const count = at > 0 ? Number(process.argv[at + 1]) : 3;
   if (!Number.isInteger(count) || count < 1) throw new Error('--tasks must be a positive integer');
-  const cluster = await startLocalCluster({ tasks: count, echoLogs: process.argv.includes('--logs') });
+  const prefixAt = process.argv.indexOf('--id-prefix');
+  const cluster = await startLocalCluster({ tasks: count, echoLogs: process.argv.includes('--logs'), ...(prefixAt > 0 ? { idPrefix: process.argv[prefixAt + 1] } : {}) });
   console.log(`local cluster: ${count} tasks behind nginx
   publish   rtmp://127.0.0.1:${cluster.lb.rtmpPort}/live/<name>   (or RTMP over KCP: kcp://127.0.0.1:${cluster.lb.kcpPort})
   play      http://127.0.0.1:${cluster.lb.httpPort}/live/<name>.flv   rtmp://127.0.0.1:${cluster.lb.rtmpPort}/live/<name>

@@ -5,70 +5,26 @@
  * of every kind land on whatever task nginx picks.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, it } from 'node:test';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { hlsKeys } from '@bridgecast/contracts';
-import { connectRtmp } from '@bridgecast/media/relay/transport.js';
-import type { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { CLUSTER_BUCKET, startLocalCluster, type ClusterTask, type LocalCluster } from '../../scripts/local-cluster.js';
 import { killAllChildren, startPublisher, type ChildRun } from '../helpers/ffmpeg.js';
 import { sleep, waitFor } from '../helpers/media-server.js';
+import { flvViewer as startFlvViewer, rtmpViewer as startRtmpViewer, type Viewer } from '../helpers/stream-viewers.js';
 
 const NAME = 'st_cluster';
 let cluster: LocalCluster;
-const clients: RtmpClient[] = [];
-const requests: http.ClientRequest[] = [];
+const viewers: Viewer[] = [];
+const rtmpViewer = async (url: string) => { const v = await startRtmpViewer(url, NAME); viewers.push(v); return v; };
+const flvViewer = (port: number) => { const v = startFlvViewer(port, NAME); viewers.push(v); return v; };
 
 before(async () => { cluster = await startLocalCluster({ tasks: 3 }); });
 after(async () => {
-  for (const c of clients) c.close('test over');
-  for (const r of requests) r.destroy();
+  for (const v of viewers) v.close();
   await killAllChildren();
   await cluster?.close();
 });
-
-/** resumedAt: the first video after a gap of over a second (the failover). */
-interface Viewer { firstVideoAt: number | null; lastVideoAt: number; resumedAt: number; videoPackets: number; closed: boolean }
-
-async function rtmpViewer(url: string): Promise<Viewer> {
-  const viewer: Viewer = { firstVideoAt: null, lastVideoAt: 0, resumedAt: 0, videoPackets: 0, closed: false };
-  const client = await connectRtmp(new URL(url), 'live');
-  clients.push(client);
-  client.on('packet', (p) => {
-    if (!p.isVideo || p.isSequenceHeader) return;
-    viewer.firstVideoAt ??= performance.now();
-    if (performance.now() - viewer.lastVideoAt > 1000) viewer.resumedAt = performance.now();
-    viewer.lastVideoAt = performance.now();
-    viewer.videoPackets++;
-  });
-  client.on('close', () => { viewer.closed = true; });
-  await client.play(NAME);
-  return viewer;
-}
-
-/** Counts FLV video tags (type 9) crudely by bytes received; the first 13 + header bytes are the FLV header and startup tags. */
-function flvViewer(port: number): Viewer {
-  const viewer: Viewer = { firstVideoAt: null, lastVideoAt: 0, resumedAt: 0, videoPackets: 0, closed: false };
-  const req = http.get({ host: '127.0.0.1', port, path: `/live/${NAME}.flv` }, (res) => {
-    let bytes = 0;
-    if (res.statusCode !== 200) { viewer.closed = true; res.resume(); return; }
-    res.on('data', (d: Buffer) => {
-      bytes += d.length;
-      // Past the startup tags (header + metadata + sequence headers are well under 2 KB): media flows.
-      if (bytes > 4096) {
-        viewer.firstVideoAt ??= performance.now();
-        if (performance.now() - viewer.lastVideoAt > 1000) viewer.resumedAt = performance.now();
-        viewer.lastVideoAt = performance.now();
-        viewer.videoPackets++;
-      }
-    });
-    res.on('close', () => { viewer.closed = true; });
-  });
-  req.on('error', () => { viewer.closed = true; });
-  requests.push(req);
-  return viewer;
-}
 
 async function liveList(port: number): Promise<{ name: string; task: { id: string } }[]> {
   const res = await fetch(`http://127.0.0.1:${port}/api/live`);

@@ -70,11 +70,12 @@ function storeContract(name: string, open: () => Promise<LeaseStore>) {
       const store = await open();
       const mine = lease({ name: 'renew' });
       await store.put(mine, undefined);
-      assert.equal(await store.renew(mine, T0 + 9000, T0 + 3000), true);
-      assert.deepEqual([(await store.get('live', 'renew'))?.expiresAt, (await store.get('live', 'renew'))?.lastMediaAt], [T0 + 9000, T0 + 3000]);
+      assert.equal(await store.renew(mine, T0 + 9000, T0 + 3000, 1_700_000_000_123.4), true);
+      const renewed = await store.get('live', 'renew');
+      assert.deepEqual([renewed?.expiresAt, renewed?.lastMediaAt, Math.round(renewed?.clockOffsetMs ?? 0)], [T0 + 9000, T0 + 3000, 1_700_000_000_123], 'the media clock offset travels with the renewal');
       const theirs = lease({ name: 'renew', owner: 'task-b', broadcastId: 'b2', version: 2 });
       await store.put(theirs, 1);
-      assert.equal(await store.renew(mine, T0 + 12_000, T0 + 6000), false, 'taken over: the renewal fails');
+      assert.equal(await store.renew(mine, T0 + 12_000, T0 + 6000, undefined), false, 'taken over: the renewal fails');
       await store.release(mine);
       assert.equal((await store.get('live', 'renew'))?.owner, 'task-b', 'a replaced publish cannot release its successor');
       await store.release(theirs);

@@ -44,3 +44,17 @@ export const autoscalerStateKey = (service: string) => ({ pk: 'AUTOSCALER', sk: 
 export const LIVE_LEASE_PK = 'LIVE';
 export const STREAMS_TABLE_TTL_ATTRIBUTE = 'ttl';
 export const liveLeaseKey = (app: string, name: string) => ({ pk: LIVE_LEASE_PK, sk: `${app}/${name}` });
+
+/**
+ * Relay links between an origin and its edges, in the same table (each
+ * cluster its own: the origin's tasks write the links they serve, an edge's
+ * tasks the link they pull), so /api/live on any task of either cluster
+ * shows every link:
+ *
+ *   pk EDGE_LINK  sk <side>|<app>/<name>|<edge name>|<task>   one side's view of one link, rewritten every 2 s
+ *
+ * A record not rewritten for three periods reads as a link that is down;
+ * the TTL attribute removes it after a few minutes.
+ */
+export const EDGE_LINK_PK = 'EDGE_LINK';
+export const edgeLinkKey = (side: string, app: string, name: string, edge: string, task: string) => ({ pk: EDGE_LINK_PK, sk: `${side}|${app}/${name}|${edge}|${task}` });

@@ -194,6 +194,12 @@ export interface KcpStats {
   segmentsReceived: number;
   /** Data segments received again (already delivered or buffered). */
   duplicateSegments: number;
+  /**
+   * Data segments accepted after a later one had arrived: their first copy
+   * was lost (this one is a retransmission, or rebuilt by FEC) or overtaken.
+   * Per segmentsReceived it is the receiver's estimate of the path's loss.
+   */
+  segmentsFilledGap: number;
   /** Data segments beyond the receive window, dropped. */
   outOfWindowSegments: number;
   /** Datagrams handed to `output`, and their bytes. */
@@ -214,6 +220,7 @@ export function emptyKcpStats(): KcpStats {
     fastRetransmits: 0,
     segmentsReceived: 0,
     duplicateSegments: 0,
+    segmentsFilledGap: 0,
     outOfWindowSegments: 0,
     datagramsSent: 0,
     bytesSent: 0,
@@ -408,6 +415,8 @@ export class Kcp {
   private sndUna: number;
   private sndNxt: number;
   private rcvNxt: number;
+  /** One past the highest sn accepted so far (for segmentsFilledGap). */
+  private rcvHighest: number;
   private sndWndSegments = WND_SND_DEFAULT;
   private rcvWndSegments = WND_RCV_MIN;
   private rmtWnd = WND_RCV_MIN;
@@ -464,6 +473,7 @@ export class Kcp {
     this.deadLink = options.deadLink ?? DEADLINK_DEFAULT;
     this.sndUna = this.sndNxt = (options.initialSendSn ?? 0) >>> 0;
     this.rcvNxt = (options.initialRecvSn ?? 0) >>> 0;
+    this.rcvHighest = this.rcvNxt;
     this.buffer = new Uint8Array((MTU_DEFAULT + KCP_OVERHEAD) * 3);
     this.rcvSlots = new Array<Segment | undefined>(nextPowerOfTwo(WND_RCV_MIN));
     this.rcvMask = this.rcvSlots.length - 1;
@@ -731,6 +741,8 @@ export class Kcp {
     this.rcvSlots[sn & this.rcvMask] = segment;
     this.nrcvBuf++;
     this.stats.segmentsReceived++;
+    if (seqDiff(sn, this.rcvHighest) < 0) this.stats.segmentsFilledGap++;
+    else this.rcvHighest = (sn + 1) >>> 0;
     this.moveReceivedInOrder();
   }
 

@@ -379,3 +379,14 @@ test('unsentSegments counts what has not gone out even once (queue plus what the
   kcp.update(20);
   assert.equal(kcp.unsentSegments(), 2);
 });
+
+test('segmentsFilledGap counts segments that arrived after a later one (a lost first copy): the receiver\'s loss estimate', () => {
+  const conv = 9;
+  const rx = new Kcp(conv, noOutput, { nodelay: 1, interval: 10, nc: true });
+  const payload = bytes(100);
+  for (const sn of [0, 1, 3, 4, 2, 5, 3, 7, 6]) rx.input(pushSegment(conv, sn, payload));
+  // 2 came after 3 and 4; 6 after 7. The second 3 is a duplicate, not a gap filled.
+  assert.equal(rx.stats.segmentsFilledGap, 2);
+  assert.equal(rx.stats.duplicateSegments, 1);
+  assert.equal(rx.stats.segmentsReceived, 8);
+});

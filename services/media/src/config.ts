@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { checkedSetting, ConfigError } from './config-error.js';
-import { intSetting as int } from './env-settings.js';
+import { httpUrlSetting as httpUrl, intSetting as int, oneOfSetting as oneOf } from './env-settings.js';
+import { loadEdgeConfig, type EdgeConfig } from './edge/edge-config.js';
 import { loadKcpSettings, type KcpSettings } from './kcp-config.js';
 import { loadLimits, type ServiceLimits } from './limits.js';
 import { loadRelayConfig, type RelayConfig } from './relay/relay-config.js';
@@ -91,6 +92,8 @@ export interface MediaConfig {
   clusterAddress: string | undefined;
   /** Connection, session, size and timeout limits (see limits.ts). */
   limits: ServiceLimits;
+  /** Edge mode (EDGE_ORIGIN, EDGE_ORIGIN_API, EDGE_MODE, EDGE_NAME); undefined on an origin. */
+  edge: EdgeConfig | undefined;
 }
 
 /** A TCP/UDP port; 0 lets the system choose (tests). */
@@ -102,27 +105,6 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(name, env[name]!, 'true or false (also 1/0, yes/no, on/off)');
-}
-
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
-  return raw as T;
-}
-
-/** An http(s) URL (S3_ENDPOINT, HLS_BASE_URL, FLV_BASE_URL), or undefined when unset. */
-function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(name, raw, 'an http:// or https:// URL');
-  return raw;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -161,6 +143,9 @@ function tlsFiles(env: NodeJS.ProcessEnv): { tlsCertFile: string | undefined; tl
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
+  // Parsed by their own modules (their messages name the variable and value); a refusal is a StartupError too.
+  const kcp = checkedSetting(() => loadKcpSettings(env));
+  const relay = checkedSetting(() => loadRelayConfig(env));
   return {
     host: env.HOST || '0.0.0.0',
     rtmpPort: port(env, 'RTMP_PORT', 1935),
@@ -203,10 +188,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
     hlsBaseUrl: httpUrl(env, 'HLS_BASE_URL'),
     flvBaseUrl: httpUrl(env, 'FLV_BASE_URL'),
     kcpEnabled: bool(env, 'KCP', true),
-    // Parsed by their own modules (their messages name the variable and value); a refusal is a StartupError too.
-    kcp: checkedSetting(() => loadKcpSettings(env)),
-    relay: checkedSetting(() => loadRelayConfig(env)),
+    kcp,
+    relay,
     clusterAddress: env.CLUSTER_ADDRESS || undefined,
     limits: loadLimits(env),
+    edge: loadEdgeConfig(env, relay, kcp.fec),
   };
 }

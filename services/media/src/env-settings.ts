@@ -21,3 +21,25 @@ function allowedRange(min: number, max: number): string {
   if (max !== Number.MAX_SAFE_INTEGER) return `an integer from ${min} to ${max}`;
   return min === 1 ? 'a positive integer' : `an integer of at least ${min}`;
 }
+
+/** One of `allowed` (EDGE_MODE, AUTH, LOG_LEVEL ...), `fallback` when unset or empty. */
+export function oneOfSetting<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** An http(s) URL (S3_ENDPOINT, HLS_BASE_URL, EDGE_ORIGIN_API ...), or undefined when unset. */
+export function httpUrlSetting(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(name, raw, 'an http:// or https:// URL');
+  return raw;
+}

@@ -44,8 +44,14 @@ export function kcpLinkStats(stream: KcpStream): KcpLinkStats {
   };
 }
 
+/** A relay link's KCP session: undefined for rtmp:// or while not connected. */
+export function relayLinkTransport(client: RtmpClient | null): KcpStream | undefined {
+  const transport = client?.connection.transport;
+  return transport instanceof KcpStream ? transport : undefined;
+}
+
 /** A relay link's KCP stats: undefined for rtmp:// or while not connected. */
 export function relayLinkKcpStats(client: RtmpClient | null): KcpLinkStats | undefined {
-  const transport = client?.connection.transport;
-  return transport instanceof KcpStream ? kcpLinkStats(transport) : undefined;
+  const transport = relayLinkTransport(client);
+  return transport ? kcpLinkStats(transport) : undefined;
 }

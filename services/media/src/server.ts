@@ -22,7 +22,7 @@ import { keysApiRoute } from './http/routes/keys-api.js';
 import { liveListRoute } from './http/routes/live-list.js';
 import { metricsRoute } from './http/routes/metrics.js';
 import { webPageRoute } from './http/web-page.js';
-import { describeClusterStream, describeLiveStream } from './http/stream-list.js';
+import { describeClusterStream, describeLiveStream, withEdgeLinks } from './http/stream-list.js';
 import { streamStateRoute } from './http/stream-state.js';
 import { attachHls, HLS_APP, type HlsAttachment } from './hls/hls-writer.js';
 import type { KcpServerEndpoint } from 'kcp-ts/node';
@@ -34,6 +34,7 @@ import { listLocalRecordings, startRecordingRetention } from './storage/local-re
 import { startCloudReporting } from './scaling/cloud-reporting.js';
 import { openHlsStore } from './storage/open-hls-store.js';
 import { registerHlsMetrics } from './metrics/hls-metrics.js';
+import { registerEdgeLinkMetrics } from './metrics/edge-link-metrics.js';
 import { registerKcpMetrics } from './metrics/kcp-metrics.js';
 import { MediaMetrics } from './metrics/metrics.js';
 import { onDemandFlvRoute } from './relay/demand.js';
@@ -42,6 +43,9 @@ import { Backoff } from './relay/backoff.js';
 import { logLinkState } from './relay/link-state.js';
 import { RelayPullManager } from './relay/pull.js';
 import { joinCluster } from './cluster/cluster-setup.js';
+import { EdgeRuntime } from './edge/edge-runtime.js';
+import { OriginLinkReporter } from './edge/origin-links.js';
+import { relayListRoute } from './http/routes/relay-live.js';
 import { listenRtmpTcp, RtmpSessionManager, type RtmpServerLimits } from './rtmp/rtmp-server.js';
 import type { PublishDecision } from './rtmp/server-session.js';
 
@@ -109,7 +113,16 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     })
     : null;
   const playbackKeys = await loadPlaybackKeys({ publicKeysJson: config.playbackPublicKeys, dataDir: config.dataDir, localSigner: publishAuth.embedded });
-  const playback = new PlaybackAccess({ store: publishAuth.store, verifier: playbackKeys.verifier, playTokenSecret: config.playTokenSecret, logger });
+  // An edge: this task carries the origin's streams across (when it wins their lease in the edge's registry) and
+  // decides its viewers as the origin would, from the origin's listing (privacy) and public keys.
+  const edge = config.edge && config.relay.secret !== undefined
+    ? new EdgeRuntime({
+      config: config.edge, taskId: config.relay.serverId, secret: config.relay.secret, hub, registry: cluster.registry,
+      authorizer: relays.authorizer, links: cluster.links, verifier: playbackKeys.verifier, kcpTuning: config.kcp.tuning,
+      idleMs: config.relay.idleSeconds * 1000, report: logLinkState(logger), logger,
+    })
+    : undefined;
+  const playback = new PlaybackAccess({ store: edge ?? publishAuth.store, verifier: playbackKeys.verifier, playTokenSecret: config.playTokenSecret, logger });
   const tlsFiles = config.tlsCertFile && config.tlsKeyFile
     ? { cert: await readFile(config.tlsCertFile), key: await readFile(config.tlsKeyFile) }
     : undefined;
@@ -119,6 +132,9 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   const authorizePublish = async (
     app: string, key: string, remoteAddress: string, query: URLSearchParams, serverNonce: Buffer | undefined, requireProof: boolean,
   ): Promise<PublishDecision> => {
+    if (config.edge) {
+      return { ok: false, code: 'Edge', reason: `this server is an edge (${config.edge.name}) that relays ${config.edge.origin.hostname}; publish at the origin: rtmp://${config.edge.origin.hostname}/${app}/<stream key>` };
+    }
     const relayDecision = relays.authorizer.authorizePublish(app, key, query);
     if (relayDecision) return relayDecision.ok ? claimLease(app, relayDecision.streamId, relayDecision) : relayDecision;
     if (hub.publishedHere().length >= config.limits.maxPublishers) {
@@ -172,12 +188,19 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   });
   const retention = localHlsRoot === undefined ? undefined
     : startRecordingRetention(localHlsRoot, { maxBytes: config.recordingsMaxBytes, maxDays: config.recordingsMaxDays }, logger);
+  const relayListRefusals = new Map<string, number>();
   metrics = new MediaMetrics({ hub, egress, rtmp, playbackRefusals: playback.refusals }, [
+    registerEdgeLinkMetrics({ links: () => edgeLinks(), listRefusals: relayListRefusals, listingFailures: () => edge?.listingFailures }),
     ...(kcp ? [registerKcpMetrics(kcp)] : []),
     ...(hls && hlsStore ? [registerHlsMetrics(hls, hlsStore)] : []),
   ]);
 
-  const cloudReporting = await startCloudReporting(config, { hub, egress, kcp }, logger);
+  // Links this task serves to edges (relay plays labelled with an edge's name): measured and recorded for /api/live.
+  const originLinks = new OriginLinkReporter({ rtmp, hub, links: cluster.links, taskId: config.relay.serverId, logger });
+  const edgeLinks = () => [...originLinks.records(), ...(edge?.linkRecords() ?? [])];
+  // CloudWatch gets each link from the side that measured it (the edge's copy of the origin's figures stays out).
+  const measuredLinks = () => edgeLinks().filter((r) => r.task === config.relay.serverId);
+  const cloudReporting = await startCloudReporting(config, { hub, egress, kcp, edgeLinks: measuredLinks }, logger);
 
   // A revoked key's live publisher is cut off within seconds.
   const revocationWatch = startRevocationWatch({
@@ -205,13 +228,28 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
     hub, maxBacklogBytes: config.viewerBacklogBytes, authorizePlay, egress: egress.meter('flv'), writeFlusher, appOrigins: config.playbackOrigins,
   };
   const liveStreams = () => hub.publishedHere().map((s) => describeLiveStream(s));
-  // In a cluster, the live list is the registry's: every task answers the same.
-  const clusterLiveStreams = async () => (await cluster.registry.list()).map((lease) => describeClusterStream(lease, hub.get(lease.app, lease.name)));
+  // In a cluster, the live list is the registry's: every task answers the same; with the origin↔edge links of each stream.
+  const linkSide = config.edge ? 'edge' : 'origin';
+  const clusterLiveStreams = async () => {
+    const [leases, links] = await Promise.all([cluster.registry.list(), cluster.links.list()]);
+    return withEdgeLinks(leases.map((lease) => describeClusterStream(lease, hub.get(lease.app, lease.name))), links, linkSide);
+  };
+  const localLiveStreams = async () => withEdgeLinks(liveStreams(), await cluster.links.list(), linkSide);
   const routes: Route[] = [
     healthRoute({ accepting: () => accepting, streamCount: () => hub.list().length }),
     metricsRoute(() => metrics.registry),
     // The live list; also at GET /api/streams unless the local keys API owns that path (it then includes it).
-    liveListRoute(publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'], cluster.shared ? clusterLiveStreams : liveStreams, { apiToken: config.apiToken, publicHost: config.publicHost }),
+    liveListRoute(publishAuth.embedded ? ['/api/live'] : ['/api/live', '/api/streams'], cluster.shared ? clusterLiveStreams : localLiveStreams, { apiToken: config.apiToken, publicHost: config.publicHost }),
+    // What edges ask (signed with the relay secret): the live streams to carry across.
+    relayListRoute({
+      secret: config.relay.secret,
+      liveStreams: () => cluster.registry.list(),
+      isPrivate: (id) => playback.isPrivate(id),
+      publicKeys: () => Object.fromEntries([...playbackKeys.verifier].map(([id, key]) => [id, key.export({ type: 'spki', format: 'pem' }).toString()])),
+      links: cluster.links,
+      refusals: relayListRefusals,
+      logger,
+    }),
   ];
   // Live / ended / offline / not found, for the watch page.
   const keyStore = publishAuth.store;
@@ -254,7 +292,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
   }
   routes.push(webPageRoute({ rtmpPort, apps: config.apps }));
   // On a relay edge, a request for a stream not here yet triggers the pull and waits for it.
-  routes.push(relays.pulls || clusterPulls
+  routes.push(relays.pulls || clusterPulls || edge
     ? onDemandFlvRoute({ ...flvOptions, waitMs: RELAY_PULL_WAIT_MS })
     : (req, res, path, query) => handleFlvRequest(req, res, path, query, flvOptions));
 
@@ -275,12 +313,15 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
       // load balancer and land on another task.
       accepting = false;
       const deadline = Date.now() + config.drainSeconds * 1000;
-      // Pulls from other tasks do not hold the drain: their viewers reconnect to another task like any viewer.
-      while (hub.publishedHere().length > 0 && Date.now() < deadline) await sleep(500);
-      if (hub.publishedHere().length > 0) logger.warn({ streams: hub.publishedHere().length }, 'drain deadline reached; disconnecting publishers');
+      // Pulls (from other tasks, or an edge's from the origin) do not hold the drain: their viewers reconnect to another task like any viewer.
+      const publishers = () => hub.publishedHere().filter((s) => s.publisher.protocol !== 'relay').length;
+      while (publishers() > 0 && Date.now() < deadline) await sleep(500);
+      if (publishers() > 0) logger.warn({ streams: publishers() }, 'drain deadline reached; disconnecting publishers');
       revocationWatch.stop();
       await cloudReporting.stop();
       relays.close(reason);
+      edge?.close(reason);
+      originLinks.close();
       clusterPulls?.close(reason);
       rtmpServer.close();
       rtmpsServer?.close();

@@ -133,6 +133,10 @@ class ServerSession implements KcpTransport {
     });
   }
 
+  get fecStats(): FecStats | undefined {
+    return this.fec?.stats;
+  }
+
   /** `bytes` arrived from the peer on the wire (a datagram, or with FEC a shard). */
   arrived(bytes: number): void {
     this.gate.received(bytes);
@@ -420,6 +424,7 @@ export async function connectKcp(host: string, port: number, options: KcpClientO
   };
   const fec = options.fec ? new FecLink(options.fec, sendToServer) : null;
   const transport: KcpTransport = {
+    fecStats: fec?.stats,
     send: fec ? (datagram) => fec.send(datagram) : sendToServer,
     closed: () => {
       fec?.close();

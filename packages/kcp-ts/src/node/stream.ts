@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
+import type { FecStats } from '../fec/fec-codec.js';
 import { Kcp } from '../kcp.js';
 import { DEFAULT_KCP_TUNING, type KcpTuning } from '../tuning.js';
 
@@ -11,6 +12,8 @@ export interface KcpTransport {
   verified?(): void;
   /** The stream is gone: release the socket or the session slot. */
   closed(): void;
+  /** FEC counters of this link, when it uses FEC. */
+  readonly fecStats?: FecStats;
 }
 
 /**
@@ -151,6 +154,11 @@ export class KcpStream extends Duplex {
 
   get verified(): boolean {
     return this.isVerified;
+  }
+
+  /** FEC counters of this stream's link (shards in, datagrams rebuilt from parity); undefined without FEC. */
+  get fecStats(): FecStats | undefined {
+    return this.transport.fecStats;
   }
 
   /**

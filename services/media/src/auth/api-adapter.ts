@@ -7,6 +7,7 @@ import type { PlaybackSigner, RecordingRecord, StreamKeyStore, StreamUrlConfig }
 import { MAX_BODY_BYTES, payloadTooLargeError } from '@bridgecast/stream-keys';
 import type { LiveStreamDescription } from '../http/stream-list.js';
 import type { Logger } from '../logger.js';
+import { BodyTooLargeError, readBody } from '../http/request-body.js';
 import { operatorRefusal } from './operator-request.js';
 
 /**
@@ -50,32 +51,8 @@ export type LocalApiHandler = (req: IncomingMessage, res: ServerResponse) => Pro
 /** The adapter mounts the API under `/api`, so its routes are `/api/streams...`. */
 const BASE_PATH = '/api';
 
-class BodyTooLargeError extends Error {}
-
 /** How long an oversized upload is drained after the 413 before the connection is cut. */
 const LINGER_MS = 1000;
-
-/** Reads the body, giving up (without buffering the rest) as soon as it exceeds the limit. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.reject(new BodyTooLargeError());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
 
 function toApiEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? '/', 'http://localhost');

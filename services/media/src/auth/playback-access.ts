@@ -6,7 +6,6 @@ import {
   parsePlaybackToken, parsePublicKeys, publicKeyFingerprint, streamResource, verifySignedPolicy,
   type PlaybackSigner, type PlaybackVerifier, type SignedPolicy, type VerifyResult,
 } from '@bridgecast/stream-keys';
-import type { StreamKeyStore } from '@bridgecast/stream-keys';
 import { HLS_APP } from '../hls/hls-writer.js';
 import type { Logger } from '../logger.js';
 import { verifyPlayToken } from './play-token.js';
@@ -23,7 +22,8 @@ import { TtlCache } from './ttl-cache.js';
  * (a table outage must not open private streams).
  */
 export interface PlaybackAccessOptions {
-  store: Pick<StreamKeyStore, 'getStream'> | undefined;
+  /** Where a stream's privacy is read: the streams table, or on an edge the origin's listing (EdgeRuntime). */
+  store: { getStream(streamId: string): Promise<{ private?: boolean } | undefined> } | undefined;
   verifier: PlaybackVerifier;
   playTokenSecret: string | undefined;
   logger: Logger;
@@ -115,7 +115,8 @@ export function signedCookies(header: string | undefined): Partial<SignedPolicy>
 // ---- Keys --------------------------------------------------------------------
 
 export interface PlaybackKeys {
-  verifier: PlaybackVerifier;
+  /** Mutable: an edge adds the origin's keys as its listing names them. */
+  verifier: Map<string, KeyObject>;
   /** Only where this process also serves the keys API (the embedded table): its own signing key. */
   signer: PlaybackSigner | undefined;
 }

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MediaConfig } from '../config.js';
+import { DynamoEdgeLinkStore, MemoryEdgeLinkStore, type EdgeLinkStore } from '../edge/link-record.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../logger.js';
 import type { TaskAddress } from './lease.js';
@@ -12,6 +13,8 @@ export interface ClusterMembership {
   readonly registry: LiveRegistry;
   /** True when the registry is shared (STREAMS_TABLE): other tasks exist and streams are pulled from their owners. */
   readonly shared: boolean;
+  /** Records of origin↔edge links, in the same table as the leases (or in memory), for /api/live on every task. */
+  readonly links: EdgeLinkStore;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function joinCluster(config: MediaConfig, hub: StreamHub, ports: ()
   }
   return {
     registry, shared,
+    links: client ? new DynamoEdgeLinkStore(client, config.streamsTable!) : new MemoryEdgeLinkStore(),
     async close() {
       await registry.close();
       client?.destroy();

@@ -12,7 +12,7 @@ export interface LeaseStore {
   /** Writes `lease` if the stored version is still `readVersion` (undefined: no lease stored). False if someone wrote in between. */
   put(lease: LiveLease, readVersion: number | undefined): Promise<boolean>;
   /** Extends the lease; false if it is no longer this owner's broadcast (taken over). */
-  renew(lease: LiveLease, expiresAt: number, lastMediaAt: number): Promise<boolean>;
+  renew(lease: LiveLease, expiresAt: number, lastMediaAt: number, clockOffsetMs: number | undefined): Promise<boolean>;
   release(lease: LiveLease): Promise<void>;
   list(): Promise<LiveLease[]>;
 }
@@ -29,10 +29,10 @@ export class MemoryLeaseStore implements LeaseStore {
     return true;
   }
 
-  async renew(lease: LiveLease, expiresAt: number, lastMediaAt: number) {
+  async renew(lease: LiveLease, expiresAt: number, lastMediaAt: number, clockOffsetMs: number | undefined) {
     const stored = this.leases.get(`${lease.app}/${lease.name}`);
     if (!isSameLease(stored, lease.owner, lease.broadcastId)) return false;
-    this.leases.set(`${lease.app}/${lease.name}`, { ...stored, expiresAt, lastMediaAt });
+    this.leases.set(`${lease.app}/${lease.name}`, { ...stored, expiresAt, lastMediaAt, ...(clockOffsetMs === undefined ? {} : { clockOffsetMs }) });
     return true;
   }
 
@@ -43,12 +43,12 @@ export class MemoryLeaseStore implements LeaseStore {
   async list() { return [...this.leases.values()]; }
 }
 
-const LEASE_FIELDS = ['app', 'name', 'owner', 'address', 'rtmpPort', 'kcpPort', 'httpPort', 'broadcastId', 'expiresAt', 'lastMediaAt', 'version'] as const;
+const LEASE_FIELDS = ['app', 'name', 'owner', 'address', 'rtmpPort', 'kcpPort', 'httpPort', 'broadcastId', 'expiresAt', 'lastMediaAt', 'clockOffsetMs', 'version'] as const;
 
 function fromItem(item: Record<string, unknown> | undefined): LiveLease | undefined {
   if (!item) return undefined;
   const lease: Record<string, unknown> = {};
-  for (const f of LEASE_FIELDS) lease[f] = item[f];
+  for (const f of LEASE_FIELDS) if (item[f] !== undefined) lease[f] = item[f];
   return lease as unknown as LiveLease;
 }
 
@@ -81,15 +81,19 @@ export class DynamoLeaseStore implements LeaseStore {
     }
   }
 
-  async renew(lease: LiveLease, expiresAt: number, lastMediaAt: number) {
+  async renew(lease: LiveLease, expiresAt: number, lastMediaAt: number, clockOffsetMs: number | undefined) {
+    const clock = clockOffsetMs === undefined ? undefined : Math.round(clockOffsetMs);
     try {
       await this.client.send(new UpdateCommand({
         TableName: this.table,
         Key: liveLeaseKey(lease.app, lease.name),
-        UpdateExpression: 'SET expiresAt = :e, lastMediaAt = :m, #ttl = :ttl',
+        UpdateExpression: `SET expiresAt = :e, lastMediaAt = :m, #ttl = :ttl${clock === undefined ? '' : ', clockOffsetMs = :c'}`,
         ConditionExpression: '#owner = :owner AND broadcastId = :b',
         ExpressionAttributeNames: { '#ttl': STREAMS_TABLE_TTL_ATTRIBUTE, '#owner': 'owner' },
-        ExpressionAttributeValues: { ':e': expiresAt, ':m': lastMediaAt, ':ttl': ttlSeconds(expiresAt), ':owner': lease.owner, ':b': lease.broadcastId },
+        ExpressionAttributeValues: {
+          ':e': expiresAt, ':m': lastMediaAt, ':ttl': ttlSeconds(expiresAt), ':owner': lease.owner, ':b': lease.broadcastId,
+          ...(clock === undefined ? {} : { ':c': clock }),
+        },
       }));
       return true;
     } catch (err) {

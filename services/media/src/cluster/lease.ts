@@ -32,6 +32,12 @@ export interface LiveLease extends TaskAddress {
   expiresAt: number;
   /** Epoch ms of the publisher's last packet, as of the last renewal. */
   lastMediaAt: number;
+  /**
+   * The stream's lowest arrival offset on the owner (wall clock − media
+   * timestamp, see hub/media-clock.ts) as of the last renewal: an edge
+   * subtracts it from its own to measure the media's delay across the hop.
+   */
+  clockOffsetMs?: number;
   /** Incremented by every write that takes the lease: the conditional write's guard against a concurrent taker. */
   version: number;
 }

@@ -92,6 +92,11 @@ export class LiveRegistry {
     return { ok: false, reason: `${app}/${name} was just claimed by another task` };
   }
 
+  /** True while this task holds app/name's lease (claimed, or publishing it). */
+  holds(app: string, name: string): boolean {
+    return this.held.has(`${app}/${name}`);
+  }
+
   /** The live lease of app/name held by another task: where to pull it from. */
   async ownerElsewhere(app: string, name: string): Promise<LiveLease | undefined> {
     const lease = await this.opts.store.get(app, name);
@@ -120,7 +125,7 @@ export class LiveRegistry {
       }
       const lastMediaAt = now - stream.silentForMs();
       try {
-        if (await this.opts.store.renew(held.lease, leaseExpiry(now, this.renewMs), lastMediaAt)) return;
+        if (await this.opts.store.renew(held.lease, leaseExpiry(now, this.renewMs), lastMediaAt, stream.clock.minOffsetMs)) return;
       } catch (err) {
         // The lease runs out on its own if the store stays unreachable; the publisher keeps going until then.
         this.opts.logger.error({ err, stream: path }, 'stream lease renewal failed');

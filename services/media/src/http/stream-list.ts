@@ -1,4 +1,6 @@
 import type { LiveLease } from '../cluster/lease.js';
+import { combinedHealth, currentHealth, type LinkHealth } from '../edge/link-health.js';
+import type { EdgeLinkRecord } from '../edge/link-record.js';
 import type { LiveStream } from '../hub/live-stream.js';
 
 /** A live stream as operators see it (the keys API's list, /api/live: loopback or API_TOKEN callers only). */
@@ -39,5 +41,50 @@ export function describeClusterStream(lease: LiveLease, local: LiveStream | unde
   };
 }
 
-export type LiveStreamDescription = ReturnType<typeof describeLiveStream> | ReturnType<typeof describeClusterStream>;
+export type EdgeLinkView = ReturnType<typeof linksOf>[number];
+
+export type LiveStreamDescription = (ReturnType<typeof describeLiveStream> | ReturnType<typeof describeClusterStream>) & { edgeLinks?: EdgeLinkView[]; upstream?: EdgeLinkView | null };
+
+/** One side's figures of a link, as /api/live shows them. */
+function sideView(r: EdgeLinkRecord | undefined, now: number) {
+  if (!r) return null;
+  const { app: _app, name: _name, edge: _edge, side: _side, ...figures } = r;
+  return { ...figures, state: currentHealth(r, now), updatedAt: new Date(r.updatedAt).toISOString() };
+}
+
+/** Per link (edge name), the freshest record of each side. */
+function linksOf(records: readonly EdgeLinkRecord[], now: number) {
+  const byEdge = new Map<string, { origin?: EdgeLinkRecord; edge?: EdgeLinkRecord }>();
+  for (const r of records) {
+    const entry = byEdge.get(r.edge) ?? {};
+    const current = entry[r.side];
+    if (!current || current.updatedAt < r.updatedAt) entry[r.side] = r;
+    byEdge.set(r.edge, entry);
+  }
+  return [...byEdge].map(([edge, sides]) => ({
+    edge,
+    state: combinedHealth([sides.origin, sides.edge], now) as LinkHealth,
+    origin: sideView(sides.origin, now),
+    edgeSide: sideView(sides.edge, now),
+  }));
+}
+
+/**
+ * The live list with each stream's origin↔edge links. On an origin,
+ * `edgeLinks`: every edge carrying the stream, its state (up / behind /
+ * down) and both sides' figures (the origin task serving it, the edge task
+ * pulling it, as the edge reported). On an edge, `upstream`: its own link
+ * to the origin, null when no task of this edge carries the stream.
+ */
+export function withEdgeLinks<T extends { app: string; name: string }>(streams: T[], records: readonly EdgeLinkRecord[], side: 'origin' | 'edge', now = Date.now()): (T & { edgeLinks?: EdgeLinkView[]; upstream?: EdgeLinkView | null })[] {
+  const byStream = new Map<string, EdgeLinkRecord[]>();
+  for (const r of records) {
+    const key = `${r.app}/${r.name}`;
+    byStream.set(key, [...(byStream.get(key) ?? []), r]);
+  }
+  return streams.map((s) => {
+    const links = linksOf(byStream.get(`${s.app}/${s.name}`) ?? [], now);
+    return side === 'origin' ? { ...s, edgeLinks: links } : { ...s, upstream: links[0] ?? null };
+  });
+}
 

@@ -1,4 +1,5 @@
 import { GopCache } from './gop-cache.js';
+import { MediaClock } from './media-clock.js';
 import type { MediaPacket } from './media-packet.js';
 import { RateMeter } from './rate-meter.js';
 import type { StreamSubscriber } from './subscriber.js';
@@ -42,6 +43,8 @@ export class LiveStream {
   videoSequenceHeader: MediaPacket | null = null;
   audioSequenceHeader: MediaPacket | null = null;
   readonly gop = new GopCache();
+  /** Media time against the wall clock on arrival here (edges compare it with the origin's: the hop's delay). */
+  readonly clock = new MediaClock();
   private readonly subscribers = new Set<StreamSubscriber>();
   private ended = false;
   packetsIn = 0;
@@ -94,6 +97,7 @@ export class LiveStream {
       this.audioSequenceHeader = packet;
     } else {
       this.gop.add(packet);
+      this.clock.observe(packet.timestamp, Date.now());
     }
     for (const subscriber of this.subscribers) subscriber.send(packet);
   }

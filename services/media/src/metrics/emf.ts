@@ -1,3 +1,5 @@
+import type { EdgeLinkRecord } from '../edge/link-record.js';
+
 /**
  * CloudWatch metrics as embedded metric format (EMF) log lines: the task
  * prints one JSON line a minute to stdout, the awslogs driver ships it, and
@@ -59,6 +61,50 @@ export function emfLine(identity: EmfIdentity, sample: EmfSample, timestamp: num
   });
 }
 
+/** The EMF names of an edge link's figures (see edge/link-record.ts), with their units. */
+const LINK_METRICS: [keyof EdgeLinkRecord, string, string][] = [
+  ['rttMs', 'EdgeLinkRttMs', 'Milliseconds'],
+  ['lossRatio', 'EdgeLinkLossRatio', 'None'],
+  ['retransmitRatio', 'EdgeLinkRetransmitRatio', 'None'],
+  ['fecRecovered', 'EdgeLinkFecRecovered', 'Count'],
+  ['mediaDelayMs', 'EdgeLinkMediaDelayMs', 'Milliseconds'],
+  ['mediaDelayMaxMs', 'EdgeLinkMediaDelayMaxMs', 'Milliseconds'],
+  ['queueBytes', 'EdgeLinkQueueBytes', 'Bytes'],
+];
+
+/**
+ * One EMF document per origin-edge link this task measured (pure): the
+ * figures it has (a side measures only some), EdgeLinkDown and
+ * EdgeLinkBehind as 0/1 (alarm on their Maximum), dimensions Edge and Side,
+ * and with Stream for per-stream graphs.
+ */
+export function edgeLinkEmfLine(identity: EmfIdentity, link: EdgeLinkRecord, timestamp: number): string {
+  const present = LINK_METRICS.filter(([field]) => typeof link[field] === 'number');
+  const metrics = [
+    ...present.map(([, name, unit]) => ({ Name: name, Unit: unit })),
+    { Name: 'EdgeLinkDown', Unit: 'Count' },
+    { Name: 'EdgeLinkBehind', Unit: 'Count' },
+  ];
+  return JSON.stringify({
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [{
+        Namespace: identity.namespace,
+        Dimensions: [['ServiceName', 'Edge', 'Side'], ['ServiceName', 'Edge', 'Side', 'Stream']],
+        Metrics: metrics,
+      }],
+    },
+    ServiceName: identity.serviceName,
+    TaskId: identity.taskId,
+    Edge: link.edge,
+    Side: link.side,
+    Stream: `${link.app}/${link.name}`,
+    ...Object.fromEntries(present.map(([field, name]) => [name, link[field]])),
+    EdgeLinkDown: link.state === 'down' ? 1 : 0,
+    EdgeLinkBehind: link.state === 'behind' ? 1 : 0,
+  });
+}
+
 /**
  * Emits once per wall-clock minute, at `offsetMs` into it (default :30), so
  * every task puts exactly one data point into each one-minute bucket: the
@@ -71,6 +117,8 @@ export function startEmfReporter(options: {
   intervalMs?: number;
   offsetMs?: number;
   sample: () => EmfSample;
+  /** More documents for the same minute (the edge links). */
+  extraLines?: (timestamp: number) => string[];
   write: (line: string) => void;
   now?: () => number;
 }): { stop(): void } {
@@ -89,7 +137,9 @@ export function startEmfReporter(options: {
     let next = Math.floor(t / interval) * interval + offset;
     if (next <= t) next += interval;
     timer = setTimeout(() => {
-      options.write(`${emfLine(options.identity, options.sample(), Math.max(now(), next))}\n`);
+      const timestamp = Math.max(now(), next);
+      options.write(`${emfLine(options.identity, options.sample(), timestamp)}\n`);
+      for (const line of options.extraLines?.(timestamp) ?? []) options.write(`${line}\n`);
       schedule(next);
     }, next - now());
     timer.unref();

@@ -27,18 +27,47 @@ export function isValidServerId(id: string): boolean {
 }
 
 export function signRelayToken(secret: string, claims: RelayClaims): string {
-  return createHmac('sha256', secret)
-    .update(`bridgecast-relay/1\n${claims.app}\n${claims.name}\n${claims.expiresAt}\n${claims.via.join(',')}`)
-    .digest('base64url');
+  return hmac(secret, `bridgecast-relay/1\n${claims.app}\n${claims.name}\n${claims.expiresAt}\n${claims.via.join(',')}`);
 }
 
 export type RelayTokenCheck = 'ok' | 'expired' | 'bad-signature';
 
 export function verifyRelayToken(secret: string, claims: RelayClaims, token: string, nowSeconds = Date.now() / 1000): RelayTokenCheck {
-  const expected = Buffer.from(signRelayToken(secret, claims));
+  return checkSignature(signRelayToken(secret, claims), token, claims.expiresAt, nowSeconds);
+}
+
+function hmac(secret: string, text: string): string {
+  return createHmac('sha256', secret).update(text).digest('base64url');
+}
+
+function checkSignature(expectedToken: string, token: string, expiresAt: number, nowSeconds: number): RelayTokenCheck {
+  const expected = Buffer.from(expectedToken);
   const given = Buffer.from(token);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad-signature';
-  return claims.expiresAt < nowSeconds ? 'expired' : 'ok';
+  return expiresAt < nowSeconds ? 'expired' : 'ok';
+}
+
+/**
+ * The credential an edge lists the origin's live streams with (GET
+ * /api/relay/live): `Authorization: Relay <edge name>.<expiry>.<hmac>`, the
+ * HMAC over its own domain string so it can never pass as a play token.
+ * Short-lived like relay names: a header copied out of a proxy log is
+ * useless a minute later.
+ */
+export function relayListAuthorization(secret: string, edge: string, ttlSeconds: number, nowSeconds = Date.now() / 1000): string {
+  const expiresAt = Math.floor(nowSeconds) + ttlSeconds;
+  return `Relay ${edge}.${expiresAt}.${hmac(secret, `bridgecast-relay-list/1\n${edge}\n${expiresAt}`)}`;
+}
+
+export type RelayListCheck = { ok: true; edge: string } | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'bad-signature' };
+
+export function verifyRelayListAuthorization(secret: string, header: string | undefined, nowSeconds = Date.now() / 1000): RelayListCheck {
+  if (!header) return { ok: false, reason: 'missing' };
+  const match = /^Relay ([A-Za-z0-9_.-]{1,64})\.(\d{1,12})\.([A-Za-z0-9_-]{1,128})$/.exec(header);
+  if (!match) return { ok: false, reason: 'malformed' };
+  const [, edge, exp, token] = match as unknown as [string, string, string, string];
+  const verdict = checkSignature(hmac(secret, `bridgecast-relay-list/1\n${edge}\n${Number(exp)}`), token, Number(exp), nowSeconds);
+  return verdict === 'ok' ? { ok: true, edge } : { ok: false, reason: verdict };
 }
 
 /** The relay part of a stream name's query, or null when the request is not a relay. */

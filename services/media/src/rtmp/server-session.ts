@@ -17,7 +17,7 @@ import { statusInfo } from './status.js';
 
 export type PublishDecision =
   | { ok: true; streamId: string }
-  | { ok: false; code: 'BadName' | 'Unauthorized' | 'RateLimited'; reason: string };
+  | { ok: false; code: 'BadName' | 'Unauthorized' | 'RateLimited' | 'Edge'; reason: string };
 
 /** What a session needs from the rest of the service. */
 export interface SessionContext {
@@ -54,6 +54,8 @@ const PUBLISH_REFUSAL_CODES: Record<string, string> = {
   BadName: 'NetStream.Publish.BadName',
   Unauthorized: 'NetStream.Publish.Unauthorized',
   RateLimited: 'NetStream.Publish.Rejected',
+  /** An edge server: streams are published at the origin. */
+  Edge: 'NetStream.Publish.Rejected',
 };
 
 /**
@@ -66,7 +68,7 @@ export class RtmpServerSession {
   private app = '';
   private nextStreamId = 1;
   private publishing: { stream: LiveStream; streamId: number } | null = null;
-  private playing: { viewer: RtmpViewer; app: string; name: string; streamId: number } | null = null;
+  private playing: { viewer: RtmpViewer; app: string; name: string; query: URLSearchParams; streamId: number } | null = null;
   /** Bounds the wait of a play for a stream that is not live yet. */
   private playWaitTimer: NodeJS.Timeout | null = null;
   private publishPending = false;
@@ -77,6 +79,11 @@ export class RtmpServerSession {
     connection.on('command', (c) => this.onCommand(c));
     connection.on('media', (m) => this.onMedia(m));
     connection.on('close', (reason) => this.onClose(reason));
+  }
+
+  /** What this session plays (app, name and the play request's query), if it is a viewer. */
+  get played(): { app: string; name: string; query: URLSearchParams } | null {
+    return this.playing && { app: this.playing.app, name: this.playing.name, query: this.playing.query };
   }
 
   get role(): 'publisher' | 'viewer' | 'idle' {
@@ -230,7 +237,7 @@ export class RtmpServerSession {
     if (deadline && this.connection.transport instanceof KcpStream) watchKcpDeadline(this.connection.transport, deadline);
     const viewer: RtmpViewer = new RtmpViewer(this.ctx.protocol, this.connection, streamId, this.ctx.maxViewerBacklogBytes, hasVideo,
       (reason) => this.onViewedStreamEnded(viewer, reason), this.ctx.egress, this.ctx.writeFlusher, deadline);
-    this.playing = { viewer, app, name, streamId };
+    this.playing = { viewer, app, name, query, streamId };
     this.ctx.hub.subscribe(app, name, viewer, true);
     if (!this.ctx.hub.get(app, name)) this.awaitPublisher(viewer);
     this.log.info({ stream: `${app}/${name}` }, 'play started');

@@ -4,7 +4,8 @@ import type { EgressMeters } from '../hub/egress-meter.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { KcpServerEndpoint } from 'kcp-ts/node';
 import type { Logger } from '../logger.js';
-import { metricsServiceName, readEcsTaskIdentity, startEmfReporter, type EmfSample } from '../metrics/emf.js';
+import type { EdgeLinkRecord } from '../edge/link-record.js';
+import { edgeLinkEmfLine, metricsServiceName, readEcsTaskIdentity, startEmfReporter, type EmfSample } from '../metrics/emf.js';
 import { kcpHealth } from '../metrics/kcp-metrics.js';
 import { startTaskProtection } from './task-protection.js';
 
@@ -12,6 +13,8 @@ export interface CloudReportingSources {
   hub: StreamHub;
   egress: EgressMeters;
   kcp: KcpServerEndpoint | undefined;
+  /** The origin-edge links this task measured (each becomes its own EMF document). */
+  edgeLinks?: () => EdgeLinkRecord[];
 }
 
 /** What the autoscaler and CloudWatch see of this task, sampled from the hub and meters. */
@@ -48,10 +51,12 @@ export async function startCloudReporting(config: MediaConfig, sources: CloudRep
     if (serviceName.guessed) {
       logger.warn({ serviceName: serviceName.name }, 'METRICS_SERVICE_NAME unset and no ServiceName in the task metadata: the autoscaler may not find these metrics');
     }
+    const emfIdentity = { namespace: config.metricsNamespace, serviceName: serviceName.name, taskId: identity?.taskId ?? os.hostname() };
     const reporter = startEmfReporter({
-      identity: { namespace: config.metricsNamespace, serviceName: serviceName.name, taskId: identity?.taskId ?? os.hostname() },
+      identity: emfIdentity,
       intervalMs: 60_000,
       sample: () => sampleLoad(sources),
+      extraLines: (timestamp) => (sources.edgeLinks?.() ?? []).map((link) => edgeLinkEmfLine(emfIdentity, link, timestamp)),
       write: (line) => process.stdout.write(line),
     });
     stops.push(() => reporter.stop());

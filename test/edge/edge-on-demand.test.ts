@@ -1,0 +1,92 @@
+/**
+ * An edge in EDGE_MODE=on-demand, and an edge's viewers authorized as the
+ * origin would: origin and edge are media services in this process (real
+ * RTMP, KCP and HTTP between them; the cluster test runs processes). The
+ * origin keeps stream keys and private streams (AUTH=keys); the edge has
+ * no table of its own and no PLAYBACK_PUBLIC_KEYS: privacy and keys come
+ * from the origin's listing.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
+import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
+import { sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+
+after(killAllChildren);
+
+const SECRET = randomBytes(32).toString('hex');
+const relay = (serverId: string) => ({ serverId, secret: SECRET, origin: undefined, idleSeconds: 1, push: [], tokenTtlSeconds: 60 });
+
+async function api<T>(server: TestServer, method: string, route: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${server.httpBase}/api${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return (await res.json()) as T;
+}
+
+/** Bytes of an HTTP-FLV response within `ms` (status, and the body's size). */
+async function flvBytes(url: string, ms: number): Promise<{ status: number; bytes: number }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(ms) }).catch(() => undefined);
+  if (!res) return { status: 0, bytes: 0 };
+  let bytes = 0;
+  try {
+    for await (const chunk of res.body!) bytes += (chunk as Uint8Array).length;
+  } catch { /* the timeout ends the read */ }
+  return { status: res.status, bytes };
+}
+
+async function rtmpPlays(server: TestServer, name: string): Promise<boolean> {
+  const client = await RtmpClient.connectTcp('127.0.0.1', server.rtmpPort, { app: 'live', timeoutMs: 5000 });
+  try {
+    await client.play(name);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.close('test done');
+  }
+}
+
+test('on-demand: the edge pulls only while a viewer asks; private streams play there only with their credential, checked with the origin\'s keys', async (t) => {
+  const origin = await startTestServer({ auth: 'keys', kcpEnabled: true, relay: relay('origin-1') });
+  t.after(() => origin.close());
+  const edge = await startTestServer({
+    kcpEnabled: true, relay: relay('edge-1'),
+    edge: { origin: new URL(`kcp://127.0.0.1:${origin.kcpPort}`), originApi: new URL(origin.httpBase), mode: 'on-demand', name: 'cn-northwest-1' },
+  });
+  t.after(() => edge.close());
+
+  const open = await api<{ streamId: string; streamKey: string }>(origin, 'POST', '/streams', { name: 'open' });
+  const closed = await api<{ streamId: string; streamKey: string }>(origin, 'POST', '/streams', { name: 'closed', private: true });
+  for (const s of [open, closed]) startPublisher(origin.rtmpUrl(s.streamKey), { seconds: 60 });
+  for (const s of [open, closed]) await waitForKeyframe(origin.hub, s.streamId, 20_000);
+  const relayViewers = (id: string) => origin.hub.get('live', id)?.viewersByProtocol().kcp ?? 0;
+
+  // Listed at the origin, unwatched at the edge: nothing crosses.
+  await sleep(4500);
+  assert.equal(relayViewers(open.streamId), 0, 'no pull without a viewer');
+  assert.equal(edge.hub.get('live', open.streamId), undefined);
+
+  // A viewer asks: one pull, the viewer gets media; the viewer leaves: the pull ends after RELAY_IDLE_SECONDS.
+  const watched = await flvBytes(edge.flvUrl(open.streamId), 4000);
+  assert.equal(watched.status, 200);
+  assert.ok(watched.bytes > 20_000, `media through the edge (${watched.bytes} bytes in 4 s)`);
+  assert.equal(relayViewers(open.streamId), 1, 'one pull at the origin while watched');
+  await waitFor(() => relayViewers(open.streamId) === 0, 10_000, 'the pull ending after the viewer left');
+
+  // A private stream: refused at the edge without its credential, played with it (signed by the origin's key,
+  // which the edge only knows from the listing).
+  // Not pulled for an unauthorized request, so not live here: 404 (the origin, where it is live, answers 403).
+  assert.equal((await flvBytes(edge.flvUrl(closed.streamId), 2000)).status, 404, 'HTTP-FLV without a credential');
+  assert.equal(relayViewers(closed.streamId), 0, 'an unauthorized request starts no pull');
+  assert.equal(await rtmpPlays(edge, closed.streamId), false, 'RTMP without a credential');
+  const credential = await api<{ token: string }>(origin, 'POST', `/streams/${closed.streamId}/playback`, { expiresInSeconds: 600 });
+  const otherCredential = await api<{ token: string }>(origin, 'POST', `/streams/${open.streamId}/playback`, { expiresInSeconds: 600 });
+  const watching = flvBytes(`${edge.flvUrl(closed.streamId)}?token=${encodeURIComponent(credential.token)}`, 5000);
+  // While it is pulled (live here), another stream's credential meets the 403 the origin gives.
+  await waitFor(() => edge.hub.get('live', closed.streamId) !== undefined, 5000, 'the private stream pulled for its viewer');
+  assert.equal((await flvBytes(`${edge.flvUrl(closed.streamId)}?token=${encodeURIComponent(otherCredential.token)}`, 1000)).status, 403, 'another stream\'s credential');
+  assert.equal(await rtmpPlays(edge, closed.streamId), false, 'RTMP without a credential, stream live here');
+  const withToken = await watching;
+  assert.equal(withToken.status, 200, 'HTTP-FLV with the origin\'s credential');
+  assert.ok(withToken.bytes > 20_000, `private media through the edge (${withToken.bytes} bytes)`);
+});
