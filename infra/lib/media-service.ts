@@ -14,7 +14,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Secret as SecretsManagerSecret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { HLS_LIVE_PREFIX, HLS_RECORDINGS_PREFIX, LIVE_LEASE_PK, STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
+import { EDGE_LINK_PK, HLS_LIVE_PREFIX, HLS_RECORDINGS_PREFIX, LIVE_LEASE_PK, STREAMS_TABLE_SCHEMA } from '@bridgecast/contracts';
 import { REPO_ROOT } from './paths.js';
 
 export const RTMP_PORT = 1935;
@@ -222,6 +222,15 @@ export class MediaService extends Construct {
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       resources: [props.table.tableArn],
       conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [LIVE_LEASE_PK] } },
+    }));
+    // Relay link records (edge/link-record.ts): an origin task writes the links
+    // it serves, an edge task the link it pulls, with PutItem only, in the
+    // EDGE_LINK partition (read back by the Query granted above).
+    task.taskRole.addToPrincipalPolicy(new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:PutItem'],
+      resources: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [EDGE_LINK_PK] } },
     }));
     // Scale-in protection: the ECS agent calls these with the task role's credentials.
     task.taskRole.addToPrincipalPolicy(new PolicyStatement({
