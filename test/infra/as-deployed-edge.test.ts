@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { lavfiEncodeArgs } from '../helpers/ffmpeg.js';
 import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
 import { AsDeployedStack, httpApiEvent, type RunningTask } from '../helpers/as-deployed/deployment.js';
+import { assertNothingRefused, until } from '../helpers/as-deployed/checks.js';
 import { EDGE_DEPLOYMENTS, sharedAssemblyOf } from '../helpers/as-deployed/synth.js';
 
 const CHINA = EDGE_DEPLOYMENTS.chinaEdge;
@@ -28,21 +29,6 @@ let origin: AsDeployedStack;
 let edge: AsDeployedStack;
 let originTask: RunningTask;
 let edgeTask: RunningTask;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-function assertNothingRefused(stack: AsDeployedStack): void {
-  assert.deepEqual(stack.proxy.unmapped, [], `${stack.stackName}: every AWS call maps to IAM`);
-  assert.deepEqual(stack.proxy.denials().map((d) => `${d.role}: ${d.action} on ${d.resource} ${JSON.stringify(d.context)}`), [], `${stack.stackName}: no call refused by a policy`);
-}
 
 before(async () => {
   const china = await sharedAssemblyOf(CHINA.name, CHINA.args);
