@@ -36,7 +36,7 @@ export interface EdgeParameters {
    * the origin's business, the edge serves live windows.
    */
   segmentRetentionDays: number;
-  /** Custom CDN domain: mandatory in China (with hlsIamCertificateId), optional elsewhere (with an ACM certificate in us-east-1). */
+  /** Custom CDN domain: China only (mandatory there, with hlsIamCertificateId); elsewhere an edge serves on its *.cloudfront.net name. */
   hlsDomainName?: string;
   /** China: the id (ASCA…) of the IAM server certificate for hlsDomainName; CloudFront there takes no ACM certificate. */
   hlsIamCertificateId?: string;
@@ -65,7 +65,9 @@ export function validateEdgeParameters(p: EdgeParameters, region: string): void 
   if (isChinaRegion(region) && (!p.hlsDomainName || !p.hlsIamCertificateId)) {
     throw new Error(`an edge in ${region} needs -c hlsDomainName=<ICP-recorded domain> -c hlsIamCertificateId=<IAM server certificate id>: CloudFront in China serves no *.cloudfront.cn name and takes no ACM certificate (docs/edges.md)`);
   }
-  if (!isChinaRegion(region) && p.hlsIamCertificateId) throw new Error('hlsIamCertificateId is for the China regions; elsewhere CloudFront takes an ACM certificate');
+  if (!isChinaRegion(region) && (p.hlsIamCertificateId || p.hlsDomainName)) {
+    throw new Error(`hlsDomainName and hlsIamCertificateId on an edge are for the China regions; an edge in ${region} serves HLS on its *.cloudfront.net name`);
+  }
   if (p.mode !== 'all' && p.mode !== 'on-demand') throw new Error(`edgeMode must be "all" or "on-demand", got "${String(p.mode)}"`);
 }
 

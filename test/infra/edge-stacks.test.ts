@@ -247,6 +247,13 @@ describe('CloudFront in the China regions', () => {
     }
   });
 
+  it('outside China an edge takes no custom CDN domain or IAM certificate (it would hand out a name its CloudFront does not serve)', () => {
+    const context: Record<string, unknown> = { ...contextFor(CHINA.args), region: 'ap-southeast-1', relaySecretArn: 'arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:relay-AbC123', 'availabilityZones': 'ap-southeast-1a,ap-southeast-1b', 'aws:cdk:bundling-stacks': [] };
+    assert.throws(() => buildApp(new App({ context })), /^Error: hlsDomainName and hlsIamCertificateId on an edge are for the China regions/);
+    const { hlsDomainName: _domain, hlsIamCertificateId: _certificate, ...plain } = context;
+    assert.equal(buildApp(new App({ context: plain })).edges[0]!.region, 'ap-southeast-1', 'without them an edge deploys alone in any region');
+  });
+
   it('a China region in edgeRegions is refused: no reference can cross partitions', () => {
     assert.throws(() => buildApp(new App({ context: { edgeRegions: 'ap-east-1,cn-northwest-1', 'aws:cdk:bundling-stacks': [] } })),
       /^Error: edgeRegions: cn-northwest-1 is in the aws-cn partition .* -c role=edge -c region=cn-northwest-1/);
