@@ -10,8 +10,8 @@ import { before, describe, it } from 'node:test';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { EDGE_DEPLOYMENTS, sharedAssemblyOf, type CfnTemplate } from '../helpers/as-deployed/synth.js';
 
-/** Every stack the suite synthesizes: the origin alone, the origin with a Hong Kong edge, a China edge alone. */
-let templates: [string, CfnTemplate][];
+/** Every stack the suite synthesizes (the origin alone, the origin with a Hong Kong edge, a China edge alone, the origin in Hong Kong), with its region. */
+let templates: [string, CfnTemplate, string][];
 /** The template a rule is being checked on (each() runs a rule on every one). */
 let template: CfnTemplate;
 let region: string;
@@ -24,24 +24,23 @@ before(async () => {
     sharedAssemblyOf('origin'),
     sharedAssemblyOf(EDGE_DEPLOYMENTS.withHongKongEdge.name, EDGE_DEPLOYMENTS.withHongKongEdge.args),
     sharedAssemblyOf(EDGE_DEPLOYMENTS.chinaEdge.name, EDGE_DEPLOYMENTS.chinaEdge.args),
+    sharedAssemblyOf(EDGE_DEPLOYMENTS.hongKongOrigin.name, EDGE_DEPLOYMENTS.hongKongOrigin.args),
   ]);
-  templates = assemblies.flatMap((a) => Object.entries(a.templates));
+  templates = assemblies.flatMap((a) => Object.entries(a.templates).map(([name, t]) => [name, t, a.regions[name]!] as [string, CfnTemplate, string]));
 });
-
-const REGION_OF_STACK: Record<string, string> = { Bridgecast: 'ap-northeast-2', 'Bridgecast-edge-ap-east-1': 'ap-east-1', 'Bridgecast-edge-cn-northwest-1': 'cn-northwest-1' };
 
 /** A rule checked on every synthesized template in turn; a failure names the stack. */
 function each(rule: () => void): () => void {
   return () => {
-    assert.ok(templates.length >= 4);
-    for (const [name, t] of templates) {
+    assert.ok(templates.length >= 5);
+    for (const [name, t, stackRegion] of templates) {
       template = t;
-      region = REGION_OF_STACK[name]!;
+      region = stackRegion;
       assert.ok(region, `the region of ${name}`);
       try {
         rule();
       } catch (error) {
-        (error as Error).message = `${name}: ${(error as Error).message}`;
+        (error as Error).message = `${name} (${region}): ${(error as Error).message}`;
         throw error;
       }
     }

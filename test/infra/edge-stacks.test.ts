@@ -282,6 +282,16 @@ describe('cfn-lint for each stack\'s region', () => {
     assert.deepEqual(await lint(cnEdge(), 'cn-northwest-1'), []);
   });
 
+  it('recipe 1: the origin itself in Hong Kong (-c region=ap-east-1) synthesizes, zones defaulted, no CloudFront logs, cfn-lint clean', { skip: cfnLint ? false : 'cfn-lint is not installed' }, async () => {
+    const assembly = await sharedAssemblyOf(EDGE_DEPLOYMENTS.hongKongOrigin.name, EDGE_DEPLOYMENTS.hongKongOrigin.args);
+    const template = assembly.templates.Bridgecast!;
+    assert.equal(assembly.regions.Bridgecast, 'ap-east-1');
+    const zones = new Set(resources(template, 'AWS::EC2::Subnet').map(([, s]) => s.Properties.AvailabilityZone));
+    assert.deepEqual([...zones].sort(), ['ap-east-1a', 'ap-east-1b']);
+    assert.equal((only(template, 'AWS::CloudFront::Distribution')[1].Properties.DistributionConfig as { Logging?: unknown }).Logging, undefined);
+    assert.deepEqual(await lint(template, 'ap-east-1'), []);
+  });
+
   it('and the check can fail: the ap-east-1 edge (OAC) linted for cn-northwest-1 is refused', { skip: cfnLint ? false : 'cfn-lint is not installed' }, async () => {
     const errors = await lint(hkEdge(), 'cn-northwest-1');
     assert.ok(errors.some((e) => e.includes("'AWS::CloudFront::OriginAccessControl' does not exist in 'cn-northwest-1'")), errors.join('\n'));

@@ -93,6 +93,8 @@ export interface MultiStackAssembly {
   dir: string;
   /** Template of each stack, by stack name. */
   templates: Record<string, CfnTemplate>;
+  /** Region of each stack (from the manifest's environments). */
+  regions: Record<string, string>;
   output: string;
 }
 
@@ -122,7 +124,10 @@ export function sharedAssemblyOf(name: string, extraArgs: string[] = []): Promis
       for (const file of (await readdir(dir)).filter((f) => f.endsWith('.template.json'))) {
         templates[file.replace(/\.template\.json$/, '')] = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CfnTemplate;
       }
-      return { dir, templates, output };
+      const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> };
+      const regions = Object.fromEntries(Object.entries(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack')
+        .map(([name, a]) => [name, a.environment!.split('/').pop()!]));
+      return { dir, templates, regions, output };
     })();
     shared.set(name, assembly);
   }
@@ -141,6 +146,8 @@ export async function sharedAssembly(): Promise<CloudAssembly> {
  */
 export const EDGE_DEPLOYMENTS = {
   withHongKongEdge: { name: 'edge-ap-east-1', args: ['-c', 'edgeRegions=ap-east-1'] },
+  /** Recipe 1 of docs/edges.md: the origin itself in Hong Kong, an opt-in region. */
+  hongKongOrigin: { name: 'origin-ap-east-1', args: ['-c', 'region=ap-east-1'] },
   chinaEdge: {
     name: 'edge-cn-northwest-1',
     origin: 'kcp://media.news.example:1936',
