@@ -18,9 +18,8 @@ import {
   fromCloudFrontBase64, issuePlaybackCredential, publicKeyFingerprint, toCloudFrontBase64, type SignedCookie,
 } from '@bridgecast/stream-keys';
 import { playOverKcp } from '@bridgecast/media/client/index.js';
-import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
-import { startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+import { rtmpPlays, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 
 after(killAllChildren);
 
@@ -52,19 +51,6 @@ async function status(url: string, headers: Record<string, string> = {}): Promis
   const res = await fetch(url, { headers });
   await res.body?.cancel();
   return res.status;
-}
-
-/** RTMP play over TCP: resolves true on NetStream.Play.Start, false on a refusal. */
-async function rtmpPlays(server: TestServer, name: string): Promise<boolean> {
-  const client = await RtmpClient.connectTcp('127.0.0.1', server.rtmpPort, { app: 'live', timeoutMs: 5000 });
-  try {
-    await client.play(name);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.close('test done');
-  }
 }
 
 async function kcpPlays(server: TestServer, name: string): Promise<boolean> {

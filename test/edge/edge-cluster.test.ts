@@ -83,7 +83,7 @@ it('every live stream of the origin crosses once to a 2-task edge cluster, unwat
   const s3 = edgeS3();
 
   // Nobody watches at the edge: the stream arrives anyway, and its HLS is written to the edge's bucket.
-  const upstream = await waitFor(async () => (await liveList(edge.lb.httpPort)).find((s) => s.name === NAME && s.upstream?.state === 'up')?.upstream, 30_000, 'the stream at the edge with its upstream link up');
+  const upstream = await waitFor(async () => (await liveList(edge.lb.httpPort)).find((s) => s.name === NAME && s.upstream?.edgeSide?.state === 'up')?.upstream, 30_000, 'the stream at the edge with its upstream link up');
   const carrier = edge.tasks.find((t) => t.id === upstream!.edgeSide!.task)!;
   const other = edge.tasks.find((t) => t !== carrier)!;
   const playlist = await waitFor(async () => {
@@ -135,13 +135,13 @@ it('every live stream of the origin crosses once to a 2-task edge cluster, unwat
   assert.deepEqual([unsigned.status, forged.status], [403, 403]);
   assert.doesNotMatch(await forged.text(), new RegExp(NAME));
   assert.deepEqual((await metricSamples([origin.tasks[0]!], 'bridgecast_relay_list_refused_total', 'reason=')).map((s) => s.value).sort(), [1, 1], 'one refusal counted per reason (missing, bad-signature)');
-  assert.match(origin.tasks[0]!.log(), /"reason":"bad-signature".*relay listing refused/);
+  await waitFor(() => /"reason":"bad-signature".*relay listing refused/.test(origin.tasks[0]!.log()), 5000, 'the refusal logged');
 
   // A publisher at the edge is told to publish at the origin.
   const wrongPlace = startPublisher(`rtmp://127.0.0.1:${edge.lb.rtmpPort}/live/st_elsewhere`, { seconds: 10 });
   const refused = await Promise.race([wrongPlace.exited, sleep(15_000).then(() => null)]);
   assert.ok(refused && refused.code !== 0, 'ffmpeg fails to publish at the edge');
-  assert.match(edge.tasks.map((t) => t.log()).join(''), /this server is an edge \(ap-east-1\) that relays 127\.0\.0\.1; publish at the origin/);
+  await waitFor(() => /this server is an edge \(ap-east-1\) that relays 127\.0\.0\.1; publish at the origin/.test(edge.tasks.map((t) => t.log()).join('')), 5000, 'the refusal\'s reason in the edge\'s log');
 
   // The carrier dies: the other edge task takes the lease and the link; its viewers continue without reconnecting.
   const killedAt = performance.now();

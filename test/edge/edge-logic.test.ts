@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '@bridgecast/media/config.js';
 import { planEdgePulls } from '@bridgecast/media/edge/edge-plan.js';
-import { combinedHealth, currentHealth, edgeSideHealth, LINK_STALE_MS, originSideHealth } from '@bridgecast/media/edge/link-health.js';
+import { combinedHealth, currentHealth, edgeSideHealth, LINK_STALE_MS, originSideHealth, stalledFor } from '@bridgecast/media/edge/link-health.js';
 import { parseReportedRecord, type EdgeLinkRecord } from '@bridgecast/media/edge/link-record.js';
 import { hopDelay, periodFigures } from '@bridgecast/media/edge/link-sample.js';
 import { MediaClock } from '@bridgecast/media/hub/media-clock.js';
@@ -68,12 +68,17 @@ describe('which streams an edge task pulls', () => {
 });
 
 describe('link health', () => {
-  it('edge side: down unless connected and flowing; behind past a second of delay', () => {
-    assert.equal(edgeSideHealth({ connected: false, flowing: false, mediaDelayMaxMs: null }), 'down');
-    assert.equal(edgeSideHealth({ connected: true, flowing: false, mediaDelayMaxMs: null }), 'down');
-    assert.equal(edgeSideHealth({ connected: true, flowing: true, mediaDelayMaxMs: 400 }), 'up');
-    assert.equal(edgeSideHealth({ connected: true, flowing: true, mediaDelayMaxMs: 1001 }), 'behind');
-    assert.equal(edgeSideHealth({ connected: true, flowing: true, mediaDelayMaxMs: null }), 'up');
+  it('edge side: down unless connected and flowing; behind past a second of delay, or a second short of the origin\'s last media', () => {
+    const flowing = { connected: true, flowing: true, mediaDelayMaxMs: 400, stalledMs: 0 };
+    assert.equal(edgeSideHealth({ ...flowing, connected: false, flowing: false }), 'down');
+    assert.equal(edgeSideHealth({ ...flowing, flowing: false }), 'down');
+    assert.equal(edgeSideHealth(flowing), 'up');
+    assert.equal(edgeSideHealth({ ...flowing, mediaDelayMaxMs: 1001 }), 'behind');
+    assert.equal(edgeSideHealth({ ...flowing, stalledMs: 1001 }), 'behind', 'a stalled link measures no delay, but the origin has moved on');
+    assert.equal(edgeSideHealth({ ...flowing, mediaDelayMaxMs: null, stalledMs: null }), 'up', 'nothing known yet');
+    assert.equal(stalledFor(10_000, 8_500), 1500);
+    assert.equal(stalledFor(10_000, 10_300), 0, 'the edge\'s last media after the origin\'s renewal');
+    assert.equal(stalledFor(undefined, 1), null);
   });
   it('origin side: behind when more than a second of the stream waits for the edge', () => {
     assert.equal(originSideHealth({ queueBytes: 300_000, bitsPerSecond: 2_500_000 }), 'up');

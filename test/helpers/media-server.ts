@@ -16,6 +16,7 @@ import pino from 'pino';
 import type { LiveStream } from '@bridgecast/media/hub/live-stream.js';
 import type { StreamHub } from '@bridgecast/media/hub/stream-hub.js';
 import { silentLogger, type Logger } from '@bridgecast/media/logger.js';
+import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import type { RtmpServerLimits } from '@bridgecast/media/rtmp/rtmp-server.js';
 import { startMediaServer, type MediaServer, type StartOptions } from '@bridgecast/media/server.js';
 
@@ -129,4 +130,17 @@ export function memoryLogger(level = 'debug'): MemoryLogger {
     waitForLine: (predicate, timeoutMs = 5000) =>
       waitFor(() => lines.find(predicate), timeoutMs, 'a matching log line'),
   };
+}
+
+/** RTMP play over TCP: resolves true on NetStream.Play.Start, false on a refusal. */
+export async function rtmpPlays(server: { rtmpPort: number }, name: string): Promise<boolean> {
+  const client = await RtmpClient.connectTcp('127.0.0.1', server.rtmpPort, { app: 'live', timeoutMs: 5000 });
+  try {
+    await client.play(name);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.close('test done');
+  }
 }

@@ -209,4 +209,21 @@ describe('CloudWatch embedded metric format', () => {
     assert.equal(new Set(buckets).size, buckets.length, `one point per bucket: ${stamps.map((t) => t % 100)}`);
     for (const t of stamps) assert.ok(t % 100 >= 50, `emitted in the second half of its bucket (${t % 100} ms in)`);
   });
+
+  it('writes the extra documents (the edge links) after the task\'s own, stamped with the same time', async () => {
+    const lines: { Timestamp: number; kind: string }[] = [];
+    const reporter = startEmfReporter({
+      identity: { namespace: 'Bridgecast', serviceName: 'media', taskId: 't' }, intervalMs: 100, offsetMs: 50,
+      sample: () => ({ publishers: 1, viewers: 0, ingestBitsPerSecond: 0, egressBitsPerSecond: 0, kcpRetransmitRatio: 0, kcpRttMs: 0 }),
+      extraLines: (timestamp) => [JSON.stringify({ _aws: { Timestamp: timestamp }, Edge: 'ap-east-1' }), JSON.stringify({ _aws: { Timestamp: timestamp }, Edge: 'cn-northwest-1' })],
+      write: (line) => {
+        const doc = JSON.parse(line) as { _aws: { Timestamp: number }; Edge?: string };
+        lines.push({ Timestamp: doc._aws.Timestamp, kind: doc.Edge ?? 'task' });
+      },
+    });
+    await waitFor(() => lines.length >= 6, 3000, 'two emissions');
+    reporter.stop();
+    assert.deepEqual(lines.slice(0, 6).map((l) => l.kind), ['task', 'ap-east-1', 'cn-northwest-1', 'task', 'ap-east-1', 'cn-northwest-1']);
+    assert.equal(new Set(lines.slice(0, 3).map((l) => l.Timestamp)).size, 1);
+  });
 });

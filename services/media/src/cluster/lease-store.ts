@@ -117,20 +117,25 @@ export class DynamoLeaseStore implements LeaseStore {
   }
 
   async list() {
-    const leases: LiveLease[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': LIVE_LEASE_PK },
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
-      for (const item of out.Items ?? []) leases.push(fromItem(item)!);
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return leases;
+    return (await queryPartition(this.client, this.table, LIVE_LEASE_PK)).map((item) => fromItem(item)!);
   }
+}
+
+/** Every item of one partition of the streams table (the leases, the edge links), page by page. */
+export async function queryPartition(client: DynamoDBDocumentClient, table: string, pk: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await client.send(new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ...(start ? { ExclusiveStartKey: start } : {}),
+    }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
 }
 
 /** TTL wants epoch seconds; a minute of slack so the sweeper never races a renewal. */

@@ -9,7 +9,7 @@ import { fixedOrigin, RelayPullManager, type RelayPull } from '../relay/pull.js'
 import type { RelayAuthorizer } from '../relay/relay-auth.js';
 import type { EdgeConfig } from './edge-config.js';
 import { MISSING_GRACE_MS, planEdgePulls } from './edge-plan.js';
-import { edgeSideHealth, LINK_REPORT_MS } from './link-health.js';
+import { edgeSideHealth, LINK_REPORT_MS, stalledFor } from './link-health.js';
 import type { EdgeLinkRecord, EdgeLinkStore } from './link-record.js';
 import { hopDelay, periodFigures, readKcpCounters, type KcpCounters } from './link-sample.js';
 import { OriginListingClient } from './origin-client.js';
@@ -35,6 +35,9 @@ export interface EdgeRuntimeOptions {
   logger: Logger;
   fetchImpl?: typeof fetch;
 }
+
+/** A link that brought nothing for this long is reopened (see PullOptions.silenceTimeoutMs): the publisher takeover time. */
+const LINK_SILENCE_MS = 5000;
 
 /** A viewer's question about a stream the listing does not carry is asked again after this. */
 const PRIVACY_LOOKUP_TTL_MS = 5000;
@@ -83,6 +86,7 @@ export class EdgeRuntime {
       kcpTuning: opts.kcpTuning,
       keepWithoutViewers: config.mode === 'all',
       startOnDemand: false,
+      silenceTimeoutMs: LINK_SILENCE_MS,
     });
     if (config.mode === 'on-demand') opts.hub.on('demand', this.onDemand);
     this.timer = setInterval(() => void this.sync(), LINK_REPORT_MS);
@@ -198,10 +202,12 @@ export class EdgeRuntime {
       const figures = counters ? periodFigures(before && before.stream === kcp ? before.counters : undefined, counters) : { lossRatio: null };
       if (kcp && counters) this.previous.set(key, { stream: kcp, counters });
       const local = pull.stream;
-      const delay = hopDelay(this.listed.get(key)?.clockOffsetMs ?? undefined, local?.clock ?? { minOffsetMs: undefined, maxOffsetMs: undefined });
+      const listed = this.listed.get(key);
+      const delay = hopDelay(listed?.clockOffsetMs ?? undefined, local?.clock ?? { minOffsetMs: undefined, maxOffsetMs: undefined });
+      const stalledMs = stalledFor(listed?.lastMediaAt, local ? now - local.silentForMs() : undefined);
       records.push({
         app: pull.app, name: pull.name, edge: this.opts.config.name, side: 'edge', task: this.opts.taskId,
-        state: edgeSideHealth({ connected: pull.state === 'live' || pull.state === 'waiting', flowing: pull.state === 'live' && local !== null, mediaDelayMaxMs: delay.mediaDelayMaxMs }),
+        state: edgeSideHealth({ connected: pull.state === 'live' || pull.state === 'waiting', flowing: pull.state === 'live' && local !== null, mediaDelayMaxMs: delay.mediaDelayMaxMs, stalledMs }),
         rttMs: counters && counters.srttMs > 0 ? counters.srttMs : null,
         lossRatio: figures.lossRatio,
         retransmitRatio: null,

@@ -7,7 +7,9 @@
  *   flowing through it; `behind` when the slowest media of the last
  *   window reached the edge more than LINK_BEHIND_MS after the origin's
  *   earliest (see hub/media-clock.ts), i.e. viewers here are more than a
- *   second behind the origin's own viewers; else `up`.
+ *   second behind the origin's own viewers, or when the origin had media
+ *   more than LINK_BEHIND_MS later than the last that arrived here (a
+ *   stalled link brings no media to measure a delay on); else `up`.
  * - origin side: `behind` when more than LINK_BEHIND_MS of the stream's
  *   media is queued for the edge (queue bytes against the stream's bit
  *   rate), i.e. the path carries less than the stream; else `up`.
@@ -20,9 +22,15 @@ export const LINK_REPORT_MS = 2000;
 export const LINK_STALE_MS = 3 * LINK_REPORT_MS;
 export const LINK_BEHIND_MS = 1000;
 
-export function edgeSideHealth(s: { connected: boolean; flowing: boolean; mediaDelayMaxMs: number | null }): LinkHealth {
+export function edgeSideHealth(s: { connected: boolean; flowing: boolean; mediaDelayMaxMs: number | null; stalledMs: number | null }): LinkHealth {
   if (!s.connected || !s.flowing) return 'down';
-  return s.mediaDelayMaxMs !== null && s.mediaDelayMaxMs > LINK_BEHIND_MS ? 'behind' : 'up';
+  const late = (s.mediaDelayMaxMs ?? 0) > LINK_BEHIND_MS || (s.stalledMs ?? 0) > LINK_BEHIND_MS;
+  return late ? 'behind' : 'up';
+}
+
+/** How far the edge's last media is behind the origin's last (ms; null when either is unknown). Clock disagreement is its error, as for the hop delay. */
+export function stalledFor(originLastMediaAt: number | undefined, edgeLastMediaAt: number | undefined): number | null {
+  return originLastMediaAt === undefined || edgeLastMediaAt === undefined ? null : Math.max(0, originLastMediaAt - edgeLastMediaAt);
 }
 
 export function originSideHealth(s: { queueBytes: number; bitsPerSecond: number }): LinkHealth {

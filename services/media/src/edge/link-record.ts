@@ -1,5 +1,6 @@
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EDGE_LINK_PK, edgeLinkKey, STREAMS_TABLE_TTL_ATTRIBUTE } from '@bridgecast/contracts';
+import { queryPartition } from '../cluster/lease-store.js';
 import type { LinkHealth } from './link-health.js';
 
 /**
@@ -77,22 +78,12 @@ export class DynamoEdgeLinkStore implements EdgeLinkStore {
 
   async list() {
     const records: EdgeLinkRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': EDGE_LINK_PK },
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
-      for (const item of out.Items ?? []) {
-        const record: Record<string, unknown> = {};
-        for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
-        // DynamoDB deletes expired items lazily: skip what the TTL has already passed.
-        if (this.now() - (record.updatedAt as number) <= LINK_RECORD_KEEP_MS) records.push(record as unknown as EdgeLinkRecord);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for (const item of await queryPartition(this.client, this.table, EDGE_LINK_PK)) {
+      const record: Record<string, unknown> = {};
+      for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
+      // DynamoDB deletes expired items lazily: skip what the TTL has already passed.
+      if (this.now() - (record.updatedAt as number) <= LINK_RECORD_KEEP_MS) records.push(record as unknown as EdgeLinkRecord);
+    }
     return records;
   }
 }

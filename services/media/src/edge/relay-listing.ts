@@ -12,6 +12,8 @@ export interface ListedStream {
   private: boolean;
   /** The origin owner's media clock (hub/media-clock.ts): the edge's hop-delay reference. */
   clockOffsetMs: number | null;
+  /** Epoch ms of the origin publisher's last media, as of its owner's last lease renewal (up to 2 s old). */
+  lastMediaAt: number;
 }
 
 export interface RelayListing {

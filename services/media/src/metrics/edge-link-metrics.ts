@@ -1,15 +1,19 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EdgeLinkRecord } from '../edge/link-record.js';
 
-/** Per-link gauges: name, help, the record's field. Labelled edge, stream (app/name) and side (origin: measured by the sender, edge: by the receiver). */
-const LINK_GAUGES: [string, string, keyof EdgeLinkRecord][] = [
-  ['bridgecast_edge_link_rtt_ms', 'Smoothed KCP RTT of an origin-edge link, ms (the origin side\'s is the reliable one)', 'rttMs'],
-  ['bridgecast_edge_link_loss_ratio', 'Share of the media\'s KCP segments whose first copy did not reach the edge (resent or rebuilt by FEC), last 2 s', 'lossRatio'],
-  ['bridgecast_edge_link_retransmit_ratio', 'KCP segments the origin sent again per segment sent, last 2 s', 'retransmitRatio'],
-  ['bridgecast_edge_link_fec_recovered', 'Datagrams rebuilt from FEC parity on this side since the link opened', 'fecRecovered'],
-  ['bridgecast_edge_link_media_delay_ms', 'Delay of the media across the hop, origin arrival to edge arrival, least-delayed media of the last 2-4 s (needs synchronized clocks)', 'mediaDelayMs'],
-  ['bridgecast_edge_link_media_delay_max_ms', 'The same for the most-delayed media of the last 2-4 s', 'mediaDelayMaxMs'],
-  ['bridgecast_edge_link_queue_bytes', 'Bytes the origin has queued or in flight towards the edge', 'queueBytes'],
+/**
+ * The figures of an origin-edge link (edge/link-record.ts), with their
+ * Prometheus gauge (labelled edge, stream = app/name, side: origin =
+ * measured by the sender, edge = by the receiver) and their CloudWatch name.
+ */
+export const LINK_FIGURES: { field: keyof EdgeLinkRecord; gauge: string; help: string; emf: string; unit: string }[] = [
+  { field: 'rttMs', gauge: 'bridgecast_edge_link_rtt_ms', help: 'Smoothed KCP RTT of an origin-edge link, ms (the origin side\'s is the reliable one)', emf: 'EdgeLinkRttMs', unit: 'Milliseconds' },
+  { field: 'lossRatio', gauge: 'bridgecast_edge_link_loss_ratio', help: 'Share of the media\'s KCP segments whose first copy did not reach the edge (resent or rebuilt by FEC), last 2 s', emf: 'EdgeLinkLossRatio', unit: 'None' },
+  { field: 'retransmitRatio', gauge: 'bridgecast_edge_link_retransmit_ratio', help: 'KCP segments the origin sent again per segment sent, last 2 s', emf: 'EdgeLinkRetransmitRatio', unit: 'None' },
+  { field: 'fecRecovered', gauge: 'bridgecast_edge_link_fec_recovered', help: 'Datagrams rebuilt from FEC parity on this side since the link opened', emf: 'EdgeLinkFecRecovered', unit: 'Count' },
+  { field: 'mediaDelayMs', gauge: 'bridgecast_edge_link_media_delay_ms', help: 'Delay of the media across the hop, origin arrival to edge arrival, least-delayed media of the last 2-4 s (needs synchronized clocks)', emf: 'EdgeLinkMediaDelayMs', unit: 'Milliseconds' },
+  { field: 'mediaDelayMaxMs', gauge: 'bridgecast_edge_link_media_delay_max_ms', help: 'The same for the most-delayed media of the last 2-4 s', emf: 'EdgeLinkMediaDelayMaxMs', unit: 'Milliseconds' },
+  { field: 'queueBytes', gauge: 'bridgecast_edge_link_queue_bytes', help: 'Bytes the origin has queued or in flight towards the edge', emf: 'EdgeLinkQueueBytes', unit: 'Bytes' },
 ];
 
 const STATES = ['up', 'behind', 'down'] as const;
@@ -28,9 +32,9 @@ export function registerEdgeLinkMetrics(sources: EdgeLinkMetricSources): (regist
   return (registry) => {
     const registers = [registry];
     const labels = (r: EdgeLinkRecord) => ({ edge: r.edge, stream: `${r.app}/${r.name}`, side: r.side });
-    for (const [name, help, field] of LINK_GAUGES) {
+    for (const { field, gauge, help } of LINK_FIGURES) {
       new Gauge({
-        name, help, labelNames: ['edge', 'stream', 'side'], registers,
+        name: gauge, help, labelNames: ['edge', 'stream', 'side'], registers,
         collect() {
           this.reset();
           for (const r of sources.links()) {

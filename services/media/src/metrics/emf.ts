@@ -1,4 +1,5 @@
 import type { EdgeLinkRecord } from '../edge/link-record.js';
+import { LINK_FIGURES } from './edge-link-metrics.js';
 
 /**
  * CloudWatch metrics as embedded metric format (EMF) log lines: the task
@@ -61,17 +62,6 @@ export function emfLine(identity: EmfIdentity, sample: EmfSample, timestamp: num
   });
 }
 
-/** The EMF names of an edge link's figures (see edge/link-record.ts), with their units. */
-const LINK_METRICS: [keyof EdgeLinkRecord, string, string][] = [
-  ['rttMs', 'EdgeLinkRttMs', 'Milliseconds'],
-  ['lossRatio', 'EdgeLinkLossRatio', 'None'],
-  ['retransmitRatio', 'EdgeLinkRetransmitRatio', 'None'],
-  ['fecRecovered', 'EdgeLinkFecRecovered', 'Count'],
-  ['mediaDelayMs', 'EdgeLinkMediaDelayMs', 'Milliseconds'],
-  ['mediaDelayMaxMs', 'EdgeLinkMediaDelayMaxMs', 'Milliseconds'],
-  ['queueBytes', 'EdgeLinkQueueBytes', 'Bytes'],
-];
-
 /**
  * One EMF document per origin-edge link this task measured (pure): the
  * figures it has (a side measures only some), EdgeLinkDown and
@@ -79,9 +69,9 @@ const LINK_METRICS: [keyof EdgeLinkRecord, string, string][] = [
  * and with Stream for per-stream graphs.
  */
 export function edgeLinkEmfLine(identity: EmfIdentity, link: EdgeLinkRecord, timestamp: number): string {
-  const present = LINK_METRICS.filter(([field]) => typeof link[field] === 'number');
+  const present = LINK_FIGURES.filter(({ field }) => typeof link[field] === 'number');
   const metrics = [
-    ...present.map(([, name, unit]) => ({ Name: name, Unit: unit })),
+    ...present.map(({ emf, unit }) => ({ Name: emf, Unit: unit })),
     { Name: 'EdgeLinkDown', Unit: 'Count' },
     { Name: 'EdgeLinkBehind', Unit: 'Count' },
   ];
@@ -99,7 +89,7 @@ export function edgeLinkEmfLine(identity: EmfIdentity, link: EdgeLinkRecord, tim
     Edge: link.edge,
     Side: link.side,
     Stream: `${link.app}/${link.name}`,
-    ...Object.fromEntries(present.map(([field, name]) => [name, link[field]])),
+    ...Object.fromEntries(present.map(({ field, emf }) => [emf, link[field]])),
     EdgeLinkDown: link.state === 'down' ? 1 : 0,
     EdgeLinkBehind: link.state === 'behind' ? 1 : 0,
   });

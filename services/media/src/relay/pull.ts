@@ -33,6 +33,14 @@ export interface PullOptions {
   keepWithoutViewers?: boolean;
   /** RelayPullManager: start a pull when a viewer waits here (hub 'demand'); default true. False: only pull() starts one. */
   startOnDemand?: boolean;
+  /**
+   * Reconnect when a live link has brought nothing for this long (ms; 0 or
+   * unset: never). Over KCP a dead origin sends no reset, and behind a load
+   * balancer the flow may stay pinned to it: without this the pull would
+   * wait out KCP's 30 s idle timeout. An origin whose publisher is merely
+   * silent costs a reconnect (its GOP again, skipped here).
+   */
+  silenceTimeoutMs?: number;
   report: LinkReporter;
   backoff?: () => Backoff;
   /** KCP tuning of kcp:// links (default: kcp-ts's live-video preset). */
@@ -82,6 +90,8 @@ export class RelayPull {
   /** The origin of the current or last connection. */
   private peer = '(not resolved yet)';
   private lastState: LinkState = 'connecting';
+  /** performance.now() of the last packet on the current connection (or of its start). */
+  private lastPacketAt = 0;
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
@@ -111,12 +121,21 @@ export class RelayPull {
   }
 
   private checkDemand(): void {
+    this.checkSilence();
     if (this.demand() > 0 || this.opts.keepWithoutViewers) {
       this.idleSince = null;
       return;
     }
     this.idleSince ??= Date.now();
     if (Date.now() - this.idleSince >= this.opts.idleMs) this.stop(`no viewers for ${Math.round(this.opts.idleMs / 1000)} s`);
+  }
+
+  private checkSilence(): void {
+    const limit = this.opts.silenceTimeoutMs ?? 0;
+    const client = this.client;
+    if (limit <= 0 || !client || !this.local || performance.now() - this.lastPacketAt <= limit) return;
+    // Closing reports the loss (onLinkLost): the pull reconnects like after any break, keeping the local stream.
+    client.close(`nothing from the origin for ${(limit / 1000).toFixed(0)} s`);
   }
 
   private async connect(): Promise<void> {
@@ -133,6 +152,7 @@ export class RelayPull {
       if (this.stopped) return client.close('pull stopped');
       const current = client;
       this.client = current;
+      this.lastPacketAt = performance.now();
       current.on('packet', (p) => this.onPacket(p));
       current.on('status', (code) => {
         if (code === 'NetStream.Play.UnpublishNotify') this.onOriginEnded(current);
@@ -186,6 +206,7 @@ export class RelayPull {
 
   private onPacket(packet: MediaPacket): void {
     if (this.stopped || isPlayNotification(packet)) return;
+    this.lastPacketAt = performance.now();
     if (this.downSince !== null || this.backoff.failures > 0) {
       this.downSince = null;
       this.backoff.reset();

@@ -76,9 +76,9 @@ export function relayListRoute(opts: RelayListOptions): Route {
     }
     const [leases, links] = await Promise.all([opts.liveStreams(), opts.links.list()]);
     const listing: RelayListing = {
-      streams: await Promise.all(leases.map(async (l) => ({ app: l.app, name: l.name, private: await opts.isPrivate(l.name), clockOffsetMs: l.clockOffsetMs ?? null }))),
+      streams: await Promise.all(leases.map(async (l) => ({ app: l.app, name: l.name, private: await opts.isPrivate(l.name), clockOffsetMs: l.clockOffsetMs ?? null, lastMediaAt: l.lastMediaAt }))),
       publicKeys: opts.publicKeys(),
-      links: links.filter((r) => r.edge === edge && r.side === 'origin'),
+      links: freshestPerStream(links.filter((r) => r.edge === edge && r.side === 'origin')),
     };
     sendJson(res, 200, listing);
     return true;
@@ -110,4 +110,15 @@ async function storeReports(req: IncomingMessage, edge: string, opts: RelayListO
     opts.logger.error({ err, edge }, 'edge link report not stored');
   }
   return true;
+}
+
+/** One record per stream, the newest: after the link moved to another origin task, the old task's record is history. */
+function freshestPerStream(records: EdgeLinkRecord[]): EdgeLinkRecord[] {
+  const newest = new Map<string, EdgeLinkRecord>();
+  for (const r of records) {
+    const key = `${r.app}/${r.name}`;
+    const current = newest.get(key);
+    if (!current || current.updatedAt < r.updatedAt) newest.set(key, r);
+  }
+  return [...newest.values()];
 }

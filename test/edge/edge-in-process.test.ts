@@ -1,17 +1,18 @@
 /**
- * An edge in EDGE_MODE=on-demand, and an edge's viewers authorized as the
- * origin would: origin and edge are media services in this process (real
- * RTMP, KCP and HTTP between them; the cluster test runs processes). The
- * origin keeps stream keys and private streams (AUTH=keys); the edge has
- * no table of its own and no PLAYBACK_PUBLIC_KEYS: privacy and keys come
- * from the origin's listing.
+ * An edge and its origin as media services in this process (real RTMP, KCP
+ * and HTTP between them; the cluster test runs processes): EDGE_MODE=
+ * on-demand; the edge's viewers authorized as the origin would (the origin
+ * keeps stream keys and private streams, AUTH=keys; the edge has no table of
+ * its own and no PLAYBACK_PUBLIC_KEYS: privacy and keys come from the
+ * origin's listing); a link that goes silent.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
+import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
-import { sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+import { rtmpPlays, sleep, startTestServer, waitFor, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
+import { flvViewer } from '../helpers/stream-viewers.js';
 
 after(killAllChildren);
 
@@ -32,18 +33,6 @@ async function flvBytes(url: string, ms: number): Promise<{ status: number; byte
     for await (const chunk of res.body!) bytes += (chunk as Uint8Array).length;
   } catch { /* the timeout ends the read */ }
   return { status: res.status, bytes };
-}
-
-async function rtmpPlays(server: TestServer, name: string): Promise<boolean> {
-  const client = await RtmpClient.connectTcp('127.0.0.1', server.rtmpPort, { app: 'live', timeoutMs: 5000 });
-  try {
-    await client.play(name);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.close('test done');
-  }
 }
 
 test('on-demand: the edge pulls only while a viewer asks; private streams play there only with their credential, checked with the origin\'s keys', async (t) => {
@@ -89,4 +78,37 @@ test('on-demand: the edge pulls only while a viewer asks; private streams play t
   const withToken = await watching;
   assert.equal(withToken.status, 200, 'HTTP-FLV with the origin\'s credential');
   assert.ok(withToken.bytes > 20_000, `private media through the edge (${withToken.bytes} bytes)`);
+});
+
+/** The edge side's link state on /metrics (up, behind, down), or undefined before the link exists. */
+async function edgeSideState(edge: TestServer, name: string): Promise<string | undefined> {
+  const text = await (await fetch(`${edge.httpBase}/metrics`)).text();
+  return /bridgecast_edge_link_state\{[^}]*side="edge",state="(\w+)"\} 1/.exec(text.split('\n').filter((l) => l.includes(`stream="live/${name}"`)).join('\n'))?.[1];
+}
+
+test('a link that goes silent (a dead origin task sends no reset over UDP) reads down and is reopened within seconds, not after KCP\'s 30 s idle timeout; the edge\'s viewers stay attached', async (t) => {
+  const origin = await startTestServer({ kcpEnabled: true, relay: relay('origin-2') });
+  t.after(() => origin.close());
+  const wire = await startLossyUdpProxy({ target: { host: '127.0.0.1', port: origin.kcpPort! } });
+  t.after(() => wire.close());
+  const edge = await startTestServer({
+    kcpEnabled: true, relay: relay('edge-2'),
+    edge: { origin: new URL(`kcp://127.0.0.1:${wire.port}`), originApi: new URL(origin.httpBase), mode: 'all', name: 'ap-east-1' },
+  });
+  t.after(() => edge.close());
+  startPublisher(origin.rtmpUrl('st_silent'), { seconds: 60, gopSeconds: 1 });
+  await waitFor(async () => (await edgeSideState(edge, 'st_silent')) === 'up', 20_000, 'the link up');
+  const viewer = flvViewer(edge.httpPort, 'st_silent');
+  t.after(() => viewer.close());
+  await waitFor(() => viewer.firstVideoAt !== null, 10_000, 'video at the edge');
+
+  const cutAt = performance.now();
+  wire.setImpairment({ lossPercent: 100 });
+  await waitFor(async () => (await edgeSideState(edge, 'st_silent')) === 'down', 12_000, 'the silent link read as down');
+  const downAfterMs = performance.now() - cutAt;
+  wire.setImpairment({ lossPercent: 0 });
+  await waitFor(() => viewer.resumedAt > cutAt, 30_000, 'video again at the edge');
+  console.log(`silent link: down after ${(downAfterMs / 1000).toFixed(1)} s, video back ${((viewer.resumedAt - cutAt) / 1000).toFixed(1)} s after the cut (wire restored at the down)`);
+  assert.ok(downAfterMs < 10_000, 'reopened on silence, not after the 30 s KCP idle timeout');
+  assert.ok(!viewer.closed, 'the edge\'s viewer stayed attached');
 });
