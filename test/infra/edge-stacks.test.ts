@@ -24,6 +24,7 @@ import { EDGE_DEPLOYMENTS, REPO_ROOT, sharedAssemblyOf, TEST_ACCOUNT, type CfnTe
 const CHINA = EDGE_DEPLOYMENTS.chinaEdge;
 let hongKong: MultiStackAssembly;
 let china: MultiStackAssembly;
+let hongKongOrigin: MultiStackAssembly;
 const origin = () => hongKong.templates.Bridgecast!;
 const hkEdge = () => hongKong.templates['Bridgecast-edge-ap-east-1']!;
 const cnEdge = () => china.templates['Bridgecast-edge-cn-northwest-1']!;
@@ -40,10 +41,11 @@ const mediaContainer = (t: CfnTemplate) => (only(t, 'AWS::ECS::TaskDefinition')[
 const envOf = (t: CfnTemplate) => Object.fromEntries(mediaContainer(t).Environment.map((e) => [e.Name, e.Value]));
 
 before(async () => {
-  // Both at once: each is one CLI synthesis (~20 s), shared with aws-constraints.test.ts.
-  [hongKong, china] = await Promise.all([
+  // At once: each is one CLI synthesis (~20 s), shared with aws-constraints.test.ts.
+  [hongKong, china, hongKongOrigin] = await Promise.all([
     sharedAssemblyOf(EDGE_DEPLOYMENTS.withHongKongEdge.name, EDGE_DEPLOYMENTS.withHongKongEdge.args),
     sharedAssemblyOf(CHINA.name, CHINA.args),
+    sharedAssemblyOf(EDGE_DEPLOYMENTS.hongKongOrigin.name, EDGE_DEPLOYMENTS.hongKongOrigin.args),
   ]);
 });
 
@@ -283,7 +285,7 @@ describe('cfn-lint for each stack\'s region', () => {
   });
 
   it('recipe 1: the origin itself in Hong Kong (-c region=ap-east-1) synthesizes, zones defaulted, no CloudFront logs, cfn-lint clean', { skip: cfnLint ? false : 'cfn-lint is not installed' }, async () => {
-    const assembly = await sharedAssemblyOf(EDGE_DEPLOYMENTS.hongKongOrigin.name, EDGE_DEPLOYMENTS.hongKongOrigin.args);
+    const assembly = hongKongOrigin;
     const template = assembly.templates.Bridgecast!;
     assert.equal(assembly.regions.Bridgecast, 'ap-east-1');
     const zones = new Set(resources(template, 'AWS::EC2::Subnet').map(([, s]) => s.Properties.AvailabilityZone));

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,37 @@ export interface MultiStackAssembly {
 
 const shared = new Map<string, Promise<MultiStackAssembly>>();
 
+/** A lock older than this belongs to a run that died: taken over. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/**
+ * Synthesizes into `dir` unless another process of this run is doing the
+ * same (test files run in parallel processes): the first takes a lock
+ * directory and synthesizes, the others wait for its manifest instead of
+ * repeating a CLI synthesis on a 2-core machine.
+ */
+async function synthesizeOnce(dir: string, extraArgs: string[]): Promise<string> {
+  const lock = `${dir}.lock`;
+  for (;;) {
+    if (existsSync(path.join(dir, 'manifest.json'))) return '(synthesized by another test process)';
+    const taken = await mkdir(lock).then(() => true, () => false);
+    if (taken) {
+      try {
+        if (existsSync(path.join(dir, 'manifest.json'))) return '(synthesized by another test process)';
+        const scratch = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-synth-'));
+        const output = await synthLikeDeploy(scratch, extraArgs);
+        await rename(scratch, dir).catch(async () => { await rm(scratch, { recursive: true, force: true }); });
+        return output;
+      } finally {
+        await rm(lock, { recursive: true, force: true });
+      }
+    }
+    const info = await stat(lock).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /**
  * The cloud assembly of the current sources with these context arguments,
  * synthesized once per source state and shared by every test file of a run.
@@ -111,12 +142,7 @@ export function sharedAssemblyOf(name: string, extraArgs: string[] = []): Promis
       const key = await hashSources();
       const dir = path.join(os.tmpdir(), `bridgecast-cdk-out-${key}${name === 'origin' ? '' : `-${name}`}`);
       let output = '(reused)';
-      if (!existsSync(path.join(dir, 'manifest.json'))) {
-        const scratch = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-synth-'));
-        output = await synthLikeDeploy(scratch, extraArgs);
-        // Another test file may have finished the same synthesis meanwhile: keep whichever landed first.
-        await rename(scratch, dir).catch(async () => { await rm(scratch, { recursive: true, force: true }); });
-      }
+      if (!existsSync(path.join(dir, 'manifest.json'))) output = await synthesizeOnce(dir, extraArgs);
       const now = new Date();
       await utimes(dir, now, now); // in use: not pruned by another run for a day
       await pruneOldAssemblies(dir);
