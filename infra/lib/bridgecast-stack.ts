@@ -1,10 +1,10 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
-import { FlowLogDestination, FlowLogTrafficType, GatewayVpcEndpointAwsService, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { HlsDelivery } from './hls-delivery.js';
 import { applyNagSuppressions } from './nag-suppressions.js';
 import { KCP_PORT, MediaService, RTMP_PORT, RTMPS_PORT } from './media-service.js';
+import { SiteStack } from './site-stack.js';
 import { PlaybackSigning } from './playback-signing.js';
 import { Operations } from './operations.js';
 import { StreamKeysApi } from './stream-keys-api.js';
@@ -51,6 +51,12 @@ export interface BridgecastParameters {
   mediaDomainName?: string;
   /** A CLOUDFRONT-scope AWS WAF web ACL (us-east-1) for the distribution, e.g. with a rate-based rule. */
   webAclArn?: string;
+  /**
+   * Reed-Solomon FEC of every KCP link of the deployment ("10,3"; "off"): the
+   * origin's KCP port, the edges' pulls from it and their own KCP ports. Both
+   * ends of a KCP link must use the same setting, so origin and edges share it.
+   */
+  kcpFec: string;
 }
 
 /**
@@ -75,6 +81,7 @@ export function validateParameters(p: BridgecastParameters, region: string): voi
       throw new Error(`tlsCertificateArn must be an ACM certificate in ${region}, the stack's region`);
     }
   }
+  if (!/^(off|\d{1,3},\d{1,3})$/.test(p.kcpFec)) throw new Error(`kcpFec must be "<data>,<parity>" such as "10,3", or "off"; got "${p.kcpFec}"`);
   // A web ACL for CloudFront must be created in us-east-1 with scope CLOUDFRONT; its ARN says so ("global").
   // https://docs.aws.amazon.com/waf/latest/developerguide/how-aws-waf-works-resources.html
   if (p.webAclArn !== undefined && !/^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[\w-]+\/[0-9a-f-]+$/.test(p.webAclArn)) {
@@ -90,15 +97,13 @@ export const DEFAULT_PARAMETERS: BridgecastParameters = {
   natGateways: 1,
   recordingRetentionDays: 0,
   recordingArchiveDays: 90,
-};
-
-/** Zones used when the region is Seoul and none are given: present in every account (zone names map per account, all four exist). */
-export const DEFAULT_AVAILABILITY_ZONES: Record<string, string[]> = {
-  'ap-northeast-2': ['ap-northeast-2a', 'ap-northeast-2c'],
+  kcpFec: '10,3',
 };
 
 export interface BridgecastStackProps extends StackProps {
   parameters: BridgecastParameters;
+  /** Regions of the edge stacks in this app (same partition): the relay secret is replicated there. */
+  edgeRegions?: string[];
 }
 
 /**
@@ -106,41 +111,16 @@ export interface BridgecastStackProps extends StackProps {
  * CDN, the media service behind the NLB, the stream-keys API, and the
  * autoscaler and recording indexer.
  */
-export class BridgecastStack extends Stack {
-  /** Zones given or defaulted (no lookup); undefined: looked up with the deploying credentials. */
-  private readonly explicitZones: string[] | undefined;
-
-  /**
-   * The Vpc checks given zones against the stack's, which with an account set
-   * is a lookup needing credentials; explicit zones answer it without one.
-   */
-  override get availabilityZones(): string[] {
-    return this.explicitZones ?? super.availabilityZones;
-  }
+export class BridgecastStack extends SiteStack {
+  readonly media: MediaService;
+  /** The host edges pull from: the operator's DNS name for the NLB when there is one (stable), else the NLB's own name. */
+  readonly originHost: string;
 
   constructor(scope: Construct, id: string, props: BridgecastStackProps) {
-    super(scope, id, props);
+    super(scope, id, { ...props, availabilityZones: props.parameters.availabilityZones, natGateways: props.parameters.natGateways });
     const p = props.parameters;
     validateParameters(p, this.region);
-
-    // [] (context availabilityZones="") asks for the lookup; unset takes the region's defaults.
-    this.explicitZones = p.availabilityZones === undefined ? DEFAULT_AVAILABILITY_ZONES[this.region] : p.availabilityZones.length > 0 ? p.availabilityZones : undefined;
-    const vpc = new Vpc(this, 'Vpc', {
-      ...(this.explicitZones ? { availabilityZones: this.explicitZones } : { maxAzs: 2 }),
-      natGateways: p.natGateways,
-      subnetConfiguration: [
-        { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'tasks', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
-      ],
-      // HLS uploads and stream-key lookups stay off the NAT gateway (its data
-      // charge would be ~USD 0.21 per 4 Mbit/s streaming hour); gateway
-      // endpoints cost nothing.
-      gatewayEndpoints: {
-        S3: { service: GatewayVpcEndpointAwsService.S3 },
-        DynamoDB: { service: GatewayVpcEndpointAwsService.DYNAMODB },
-      },
-      flowLogs: { rejected: { destination: FlowLogDestination.toCloudWatchLogs(), trafficType: FlowLogTrafficType.REJECT } },
-    });
+    const vpc = this.vpc;
     const table = streamsTable(this);
     const playbackSigning = p.privatePlayback ? new PlaybackSigning(this, 'PlaybackSigning', { publicKeyFiles: p.playbackPublicKeys! }) : undefined;
     const hls = new HlsDelivery(this, 'HlsDelivery', {
@@ -158,10 +138,11 @@ export class BridgecastStack extends Stack {
     const tls = p.tlsCertificateArn
       ? { certificate: Certificate.fromCertificateArn(this, 'MediaCertificate', p.tlsCertificateArn), domainName: p.mediaDomainName!, accessLogs: hls.logBucket }
       : undefined;
-    const media = new MediaService(this, 'Media', {
+    const media = this.media = new MediaService(this, 'Media', {
       vpc, table, bucket: hls.bucket, hlsBaseUrl, serviceName, cpu: p.cpu, memoryMiB: p.memoryMiB,
-      tls, playbackPublicKeysJson: playbackSigning?.publicKeysJson,
+      tls, playbackPublicKeysJson: playbackSigning?.publicKeysJson, kcpFec: p.kcpFec, relaySecretReplicaRegions: props.edgeRegions,
     });
+    this.originHost = tls?.domainName ?? media.loadBalancer.loadBalancerDnsName;
     const streamKeys = new StreamKeysApi(this, 'StreamKeys', {
       table,
       ingestHost: tls?.domainName ?? media.loadBalancer.loadBalancerDnsName,
@@ -174,10 +155,11 @@ export class BridgecastStack extends Stack {
     });
     const operations = new Operations(this, 'Operations', {
       service: media.service, metricsServiceName: serviceName, table, bucket: hls.bucket, hlsBaseUrl, minTasks: p.minTasks, maxTasks: p.maxTasks,
+      indexRecordings: true,
     });
 
     applyNagSuppressions(this, {
-      hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations, streamKeys: streamKeys.handler,
+      hlsUsesDefaultCertificate: !p.hlsDomainName, media, cdn: hls.distribution, hls: hls.bucket, operations, streamKeys: streamKeys.handler, cdnAccessLogs: hls.cdnAccessLogs,
       playbackSigningKey: playbackSigning?.signingKey, webAclAttached: p.webAclArn !== undefined, tlsListeners: tls !== undefined,
     });
 
@@ -186,3 +168,4 @@ export class BridgecastStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
   }
 }
+

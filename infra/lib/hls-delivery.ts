@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import {
   AllowedMethods, CachePolicy, CacheQueryStringBehavior, Distribution, HttpVersion, PriceClass,
   ResponseHeadersPolicy, SecurityPolicyProtocol, ViewerProtocolPolicy,
@@ -6,7 +7,7 @@ import {
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership, StorageClass, HttpMethods, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
-import type { IKeyGroup } from 'aws-cdk-lib/aws-cloudfront';
+import type { CfnDistribution, IKeyGroup } from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
 import { HLS_LIVE_PREFIX, HLS_RECORDINGS_PREFIX } from '@bridgecast/contracts';
 
@@ -27,6 +28,16 @@ export interface HlsDeliveryProps {
   privatePlayback?: { keyGroup: IKeyGroup; appOrigins: string[] };
   /** A CLOUDFRONT-scope AWS WAF web ACL (created in us-east-1) to attach. */
   webAclArn?: string;
+  /**
+   * CloudFront in the China regions (aws-cn), which differs in two ways the
+   * template must follow: it has no Origin Access Control
+   * (AWS::CloudFront::OriginAccessControl is not a resource type there, so
+   * the bucket is read through an origin access identity), and it takes no
+   * ACM certificate: the custom domain, mandatory there, is served with an
+   * IAM server certificate (its id, not its ARN).
+   * https://docs.amazonaws.cn/en_us/aws/latest/userguide/cloudfront.html
+   */
+  china?: { domainName: string; iamCertificateId: string };
 }
 
 /**
@@ -65,6 +76,13 @@ export class HlsDelivery extends Construct {
   readonly bucket: Bucket;
   readonly logBucket: Bucket;
   readonly distribution: Distribution;
+  /**
+   * Whether CloudFront writes standard logs to logBucket: not when the stack
+   * is in an opt-in region (ap-east-1 among them), where CloudFront delivers
+   * no standard logs; the bucket's own S3 access logs are kept there too.
+   * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/AccessLogs.html#access-logs-choosing-s3-bucket
+   */
+  readonly cdnAccessLogs: boolean;
 
   constructor(scope: Construct, id: string, props: HlsDeliveryProps) {
     super(scope, id);
@@ -109,7 +127,9 @@ export class HlsDelivery extends Construct {
       (this.bucket.node.defaultChild as CfnBucket).addPropertyOverride(`LifecycleConfiguration.Rules.${sized}.ObjectSizeGreaterThan`, String(ARCHIVE_MIN_OBJECT_BYTES));
     }
 
-    const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
+    const region = Stack.of(this).region;
+    this.cdnAccessLogs = Token.isUnresolved(region) || !RegionInfo.get(region).isOptInRegion;
+    const origin = props.china ? S3BucketOrigin.withOriginAccessIdentity(this.bucket) : S3BucketOrigin.withOriginAccessControl(this.bucket);
     const privatePlayback = props.privatePlayback;
     const cors = new ResponseHeadersPolicy(this, 'PlayerCors', {
       comment: privatePlayback ? 'CORS with credentials for the app\'s players' : 'CORS for browser HLS players',
@@ -167,7 +187,11 @@ export class HlsDelivery extends Construct {
       defaultBehavior: behavior(segments),
       // In order: CloudFront takes the first pattern that matches.
       additionalBehaviors: { [`${HLS_RECORDINGS_PREFIX}*.m3u8`]: behavior(recordingPlaylists), '*.m3u8': behavior(playlists) },
-      httpVersion: HttpVersion.HTTP2_AND_3,
+      // HTTP/3 is not among the China regions' documented features; the AWS sample for CloudFront China uses http2.
+      // https://github.com/aws-samples/deploy-cloudfront-in-china-with-cdk
+      httpVersion: props.china ? HttpVersion.HTTP2 : HttpVersion.HTTP2_AND_3,
+      // Likewise IPv6 is off in that sample; on elsewhere.
+      enableIpv6: !props.china,
       priceClass: PriceClass.PRICE_CLASS_ALL, // viewers are in mainland China / Asia: serve from the nearest edges
       // CloudFront caches an error 10 s by default, whatever the cache policy
       // says: the 403 S3 answers for a playlist not written yet (OAC has no
@@ -178,13 +202,21 @@ export class HlsDelivery extends Construct {
       // reaching S3 more than once a second per edge.
       // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html
       errorResponses: [403, 404].map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(ERROR_CACHING_SECONDS) })),
-      enableLogging: true,
-      logBucket: this.logBucket,
-      logFilePrefix: 'cloudfront/',
+      ...(this.cdnAccessLogs ? { enableLogging: true, logBucket: this.logBucket, logFilePrefix: 'cloudfront/' } : {}),
       ...(props.webAclArn ? { webAclId: props.webAclArn } : {}),
       ...(props.domainName && props.certificate
         ? { domainNames: [props.domainName], certificate: props.certificate, minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021 }
         : {}),
+      ...(props.china ? { domainNames: [props.china.domainName] } : {}),
     });
+    if (props.china) {
+      // The L2 takes only ACM certificates; an IAM server certificate goes in by id.
+      // https://docs.amazonaws.cn/en_us/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-procedures.html
+      (this.distribution.node.defaultChild as CfnDistribution).addPropertyOverride('DistributionConfig.ViewerCertificate', {
+        IamCertificateId: props.china.iamCertificateId,
+        SslSupportMethod: 'sni-only',
+        MinimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
+      });
+    }
   }
 }

@@ -22,6 +22,12 @@ export interface OperationsProps {
   hlsBaseUrl: string;
   minTasks: number;
   maxTasks: number;
+  /**
+   * The recording indexer (S3 events → SQS → Lambda → VOD playlists and the
+   * recordings index). Off at an edge: recordings are the origin's; an
+   * edge's HLS bucket only serves live windows near its viewers.
+   */
+  indexRecordings: boolean;
 }
 
 const INDEXER_TIMEOUT = Duration.seconds(60);
@@ -35,7 +41,7 @@ export const RECORDING_EVENT_SUFFIXES = ['.ts', '/end.json'];
  */
 export class Operations extends Construct {
   readonly autoscaler: NodejsFunction;
-  readonly indexer: NodejsFunction;
+  readonly indexer?: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
@@ -80,6 +86,10 @@ export class Operations extends Construct {
       targets: [new LambdaFunction(autoscaler, { retryAttempts: 0 })], // the next run is a minute away
     });
 
+    if (props.indexRecordings) this.indexer = this.recordingIndexer(props);
+  }
+
+  private recordingIndexer({ table, bucket, hlsBaseUrl }: OperationsProps): NodejsFunction {
     const deadLetters = new Queue(this, 'RecordingEventsDlq', {
       retentionPeriod: Duration.days(14),
       encryption: QueueEncryption.SQS_MANAGED,
@@ -97,10 +107,10 @@ export class Operations extends Construct {
       bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(events), { prefix: HLS_RECORDINGS_PREFIX, suffix });
     }
 
-    const indexer = this.indexer = bridgecastFunction(this, 'RecordingIndexer', {
+    const indexer = bridgecastFunction(this, 'RecordingIndexer', {
       lambda: 'recording',
       description: 'Bridgecast recording indexer: recordings index and VOD playlists from S3 events',
-      environment: { STREAMS_TABLE: table.tableName, HLS_BUCKET: bucket.bucketName, HLS_BASE_URL: props.hlsBaseUrl },
+      environment: { STREAMS_TABLE: table.tableName, HLS_BUCKET: bucket.bucketName, HLS_BASE_URL: hlsBaseUrl },
       timeout: INDEXER_TIMEOUT,
     });
     indexer.addEventSource(new SqsEventSource(events, { batchSize: 10, maxBatchingWindow: Duration.seconds(5), reportBatchItemFailures: true }));
@@ -122,5 +132,6 @@ export class Operations extends Construct {
       resources: [table.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${STREAM_PK_PREFIX}*`] } },
     }));
+    return indexer;
   }
 }

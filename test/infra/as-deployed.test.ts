@@ -21,6 +21,7 @@ import { emfLine } from '@bridgecast/media/metrics/emf.js';
 import { lavfiEncodeArgs } from '../helpers/ffmpeg.js';
 import { parseMediaPlaylist } from '../helpers/hls-playlist.js';
 import { AsDeployedStack, httpApiEvent, type RunningTask } from '../helpers/as-deployed/deployment.js';
+import { assertNothingRefused, until } from '../helpers/as-deployed/checks.js';
 
 let stack: AsDeployedStack;
 let taskA: RunningTask;
@@ -47,24 +48,9 @@ function publish(task: RunningTask, key: string, seconds: number): Promise<{ cod
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 after(() => {
   if (process.env.HARNESS_DEBUG) for (const [id, out] of stack.lambdaOutput) console.log(id, out.join(''), stack.proxy.unmapped);
 });
-
-function assertNothingRefused(): void {
-  assert.deepEqual(stack.proxy.unmapped, [], 'every AWS call maps to IAM');
-  assert.deepEqual(stack.proxy.denials().map((d) => `${d.role}: ${d.action} on ${d.resource} ${JSON.stringify(d.context)}`), [], 'no call refused by a policy');
-}
 
 before(async () => { stack = await AsDeployedStack.start(); });
 after(async () => { await stack?.close(); });
@@ -89,7 +75,7 @@ describe('the stack as deployed', () => {
     assert.equal(taskA.exitCode, null, `the task exited:\n${taskA.output.join('\n')}`);
     assert.equal((await fetch(`http://127.0.0.1:${taskA.httpPort}/healthz`)).status, 200);
     assert.doesNotMatch(taskA.output.join('\n'), /sk_[A-Za-z0-9_-]{20,}/, 'no stream key in the logs');
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 
   it('a key created through the stream-keys Lambda publishes (ffmpeg), with the ingest URLs the NLB really listens on', async () => {
@@ -112,7 +98,7 @@ describe('the stack as deployed', () => {
     assert.ok(playlist.segments.length >= 2, text);
     firstWindow = { mediaSequence: playlist.mediaSequenceBase ?? 0, segments: playlist.segments.length, uris: playlist.segments.map((x) => x.uri) };
     assert.equal(taskA.exitCode, null);
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 
   it('the live playlist continues its media sequence when the publisher moves to another task', async (t) => {
@@ -135,7 +121,7 @@ describe('the stack as deployed', () => {
     assert.ok(firstOfB >= 0 && playlist.segments[firstOfB]?.discontinuity, 'the new task\'s first segment follows an EXT-X-DISCONTINUITY');
     assert.ok(taskB.output.some((l) => l.includes('HLS live playlist continued')), 'task B read the playlist task A wrote');
     t.diagnostic(`task A window: media sequence ${firstWindow.mediaSequence}, ${firstWindow.segments} segments; after task B: media sequence ${playlist.mediaSequenceBase ?? 0}, ${playlist.segments.length} segments`);
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 
   it('two tasks as a cluster: a viewer on the other task gets the stream through a pull from its owner, a second publisher is refused, and the lease is released at the end', async (t) => {
@@ -166,7 +152,7 @@ describe('the stack as deployed', () => {
     assert.equal(first.code, 0, first.stderr);
     await until('the lease released', async () => ((await liveOn(taskA)).length === 0 ? true : undefined), 10_000);
     t.diagnostic(`task A relayed ${viewer} bytes of task B's stream to its viewer`);
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 
   it('the recording indexer indexes a finished broadcast from the S3 events the bucket sends (through SQS)', async () => {
@@ -196,7 +182,7 @@ describe('the stack as deployed', () => {
     assert.equal(listed.statusCode, 200, listed.body);
     const recordings = (JSON.parse(listed.body) as { items: { status: string; url?: string }[] }).items;
     assert.equal(recordings.filter((r) => r.status === 'complete').length, 2, listed.body);
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 
   it('the autoscaler reads the tasks\' metrics and sets the service\'s count', async (t) => {
@@ -218,7 +204,7 @@ describe('the stack as deployed', () => {
     assert.ok(decision.desired > 2);
     assert.equal(service.desiredCount, decision.desired, 'UpdateService set the count it decided');
     t.diagnostic(`60 publishers on 2 tasks: desired count 2 -> ${service.desiredCount}`);
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 
   it('task protection was taken while publishing and is released once idle', async (t) => {
@@ -226,6 +212,6 @@ describe('the stack as deployed', () => {
     assert.ok(history().includes(true), 'protected while the publisher was live');
     await until('protection released after the idle grace', () => (history().at(-1) === false ? true : undefined), 60_000);
     t.diagnostic(`task A protection changes: ${history().join(' -> ')}`);
-    assertNothingRefused();
+    assertNothingRefused(stack);
   });
 });

@@ -60,7 +60,7 @@ before(async () => {
   }
   const { app, stack } = buildApp(new App({ context: { ...CONTEXT, playbackPublicKeys: files.join(',') } }));
   app.synth(); // cdk-nag: any unacknowledged finding throws
-  template = Template.fromStack(stack);
+  template = Template.fromStack(stack!);
 });
 
 after(() => rm(dir, { recursive: true, force: true }));
@@ -165,7 +165,7 @@ describe('the optional edge WAF stack (-c edgeWaf=true)', () => {
     const built = buildApp(new App({ context: { edgeWaf: 'true', edgeWafRateLimit: '1500' } }));
     built.app.synth(); // cdk-nag over both stacks
     assert.equal(built.edgeWaf?.region, 'us-east-1', 'a CLOUDFRONT web ACL can only be made in us-east-1');
-    assert.equal(built.stack.region, 'ap-northeast-2');
+    assert.equal(built.stack!.region, 'ap-northeast-2');
     waf = Template.fromStack(built.edgeWaf!);
   });
   it('one CLOUDFRONT-scope web ACL blocking an IP above the rate, default allow', () => {

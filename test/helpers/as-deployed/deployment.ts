@@ -20,6 +20,14 @@ import S3rver from 's3rver';
 import { AwsPolicyProxy, type TableSchema } from './aws-proxy.js';
 import { CloudWatchStandIn, EcsApiStandIn, TaskEndpointsStandIn } from './ecs-stand-ins.js';
 import { sharedAssembly, REPO_ROOT, TEST_ACCOUNT, TEST_REGION, type CloudAssembly } from './synth.js';
+
+/** Which synthesized stack to run: the origin of cdk.json's context by default. */
+export interface StackToRun {
+  assembly: CloudAssembly;
+  /** Its stack name (the assembly's <name>.template.json and <name>.assets.json). */
+  stackName: string;
+  region: string;
+}
 import { resolveTemplate, roleStatements, type ResolvedTemplate } from './template.js';
 
 /** The image's runtime stage as the Dockerfile writes it: ENV and CMD of the last stage. */
@@ -77,15 +85,15 @@ export class AsDeployedStack {
   private nextId = 1;
 
   private constructor(
-    readonly assembly: CloudAssembly, readonly t: ResolvedTemplate, readonly proxy: AwsPolicyProxy,
+    readonly assembly: CloudAssembly, readonly stackName: string, readonly region: string, readonly t: ResolvedTemplate, readonly proxy: AwsPolicyProxy,
     readonly ecs: EcsApiStandIn, readonly cloudwatch: CloudWatchStandIn, readonly bucket: string, readonly table: string,
     /** The S3 stand-in itself, for the test's own unsigned reads (no role, no policy). */
     readonly s3Url: string, private readonly scratch: string,
   ) {}
 
-  static async start(): Promise<AsDeployedStack> {
-    const assembly = await sharedAssembly();
-    const t = resolveTemplate(assembly.template, TEST_ACCOUNT, TEST_REGION);
+  static async start(which?: StackToRun): Promise<AsDeployedStack> {
+    const { assembly, stackName, region } = which ?? { assembly: await sharedAssembly(), stackName: 'Bridgecast', region: TEST_REGION };
+    const t = resolveTemplate(assembly.template, TEST_ACCOUNT, region);
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-as-deployed-'));
     const closers: (() => Promise<void>)[] = [];
 
@@ -97,7 +105,7 @@ export class AsDeployedStack {
     await new Promise<void>((resolve) => db.listen(0, '127.0.0.1', () => resolve()));
     closers.push(() => new Promise((resolve) => db.close(() => resolve())));
     const dynamodbUrl = `http://127.0.0.1:${(db.address() as AddressInfo).port}`;
-    const admin = new DynamoDBClient({ endpoint: dynamodbUrl, region: TEST_REGION, credentials: { accessKeyId: 'admin', secretAccessKey: 'admin' } });
+    const admin = new DynamoDBClient({ endpoint: dynamodbUrl, region, credentials: { accessKeyId: 'admin', secretAccessKey: 'admin' } });
     const gsis = (tableProps.GlobalSecondaryIndexes as { IndexName: string; KeySchema: { AttributeName: string; KeyType: string }[]; Projection: unknown }[] | undefined) ?? [];
     await admin.send(new CreateTableCommand({
       TableName: table,
@@ -120,17 +128,17 @@ export class AsDeployedStack {
     const s3Address = await s3.run();
     closers.push(() => s3.close());
 
-    const ecs = new EcsApiStandIn(TEST_REGION, TEST_ACCOUNT);
+    const ecs = new EcsApiStandIn(region, TEST_ACCOUNT);
     const serviceId = t.findOne('AWS::ECS::Service');
     const clusterName = t.nameOf((t.template.Resources[serviceId]!.Properties!.Cluster as { Ref: string }).Ref);
     ecs.addService(clusterName, t.nameOf(serviceId), 1, 1);
     const cloudwatch = new CloudWatchStandIn();
     const s3Url = `http://127.0.0.1:${s3Address.port}`;
     const proxy = await new AwsPolicyProxy({
-      account: TEST_ACCOUNT, region: TEST_REGION, dynamodbUrl, s3Url, tables: [schema], ecs: ecs.handle, cloudwatch: cloudwatch.handle,
+      account: TEST_ACCOUNT, region, dynamodbUrl, s3Url, tables: [schema], ecs: ecs.handle, cloudwatch: cloudwatch.handle,
     }).start();
     closers.push(() => proxy.close());
-    const stack = new AsDeployedStack(assembly, t, proxy, ecs, cloudwatch, bucket, table, s3Url, scratch);
+    const stack = new AsDeployedStack(assembly, stackName, region, t, proxy, ecs, cloudwatch, bucket, table, s3Url, scratch);
     stack.closers.push(...closers);
     return stack;
   }
@@ -152,8 +160,16 @@ export class AsDeployedStack {
     return { environment, secrets, command: container.Command as string[] | undefined, entryPoint: container.EntryPoint as string[] | undefined, taskRole: props.TaskRoleArn, family: String(props.Family ?? id) };
   }
 
-  /** Starts one task of the media service; resolves once /healthz answers 200 (rejects if the process exits first). */
-  async startTask(): Promise<RunningTask> {
+  /**
+   * Starts one task of the media service; resolves once /healthz answers 200
+   * (rejects if the process exits first). `endpoints` replaces addresses of
+   * other deployments in the task's environment (an edge's EDGE_ORIGIN and
+   * EDGE_ORIGIN_API: here the origin is a local task, not an NLB); nothing else.
+   */
+  async startTask(endpoints: Partial<Record<'EDGE_ORIGIN' | 'EDGE_ORIGIN_API', string>> = {}): Promise<RunningTask> {
+    for (const name of Object.keys(endpoints)) {
+      if (!(name in this.mediaContainer().environment)) throw new Error(`${name} is not in the task definition: nothing to replace`);
+    }
     const container = this.mediaContainer();
     const image = imageRuntime();
     if (container.entryPoint) throw new Error('the task definition overrides the ENTRYPOINT: not modelled');
@@ -161,12 +177,12 @@ export class AsDeployedStack {
     const index = this.tasks.length + 1;
     const serviceId = this.t.findOne('AWS::ECS::Service');
     const clusterName = this.t.nameOf((this.t.template.Resources[serviceId]!.Properties!.Cluster as { Ref: string }).Ref);
-    const clusterArn = `arn:aws:ecs:${TEST_REGION}:${TEST_ACCOUNT}:cluster/${clusterName}`;
-    const taskArn = `arn:aws:ecs:${TEST_REGION}:${TEST_ACCOUNT}:task/${clusterName}/${index.toString(16).padStart(32, '0')}`;
+    const clusterArn = `arn:aws:ecs:${this.region}:${TEST_ACCOUNT}:cluster/${clusterName}`;
+    const taskArn = `arn:aws:ecs:${this.region}:${TEST_ACCOUNT}:task/${clusterName}/${index.toString(16).padStart(32, '0')}`;
     const credentials = this.credentialsOfRoleRef(container.taskRole);
-    const endpoints = await new TaskEndpointsStandIn({ taskArn, clusterArn, family: container.family }, this.proxy.url, TEST_REGION,
+    const taskEndpoints = await new TaskEndpointsStandIn({ taskArn, clusterArn, family: container.family }, this.proxy.url, this.region,
       this.credentialsOfRoleRef(container.taskRole)).start();
-    this.closers.push(() => endpoints.close());
+    this.closers.push(() => taskEndpoints.close());
     const [rtmpPort, kcpPort, httpPort] = [await freeTcpPort(), await freeUdpPort(), await freeTcpPort()];
     const dataDir = await mkdtemp(path.join(this.scratch, `task${index}-`));
     const env: Record<string, string> = {
@@ -174,13 +190,14 @@ export class AsDeployedStack {
       HOME: dataDir,
       ...image.env,
       ...container.environment,
+      ...endpoints,
       // ECS resolves the container's secrets into its environment (all tasks get the same value: one secret).
       ...Object.fromEntries(container.secrets.map((name) => [name, `stand-in-${name.toLowerCase()}-of-this-deployment`])),
       // What ECS injects into every container:
-      AWS_DEFAULT_REGION: container.environment.AWS_REGION ?? TEST_REGION,
+      AWS_DEFAULT_REGION: container.environment.AWS_REGION ?? this.region,
       AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
-      ECS_AGENT_URI: endpoints.agentUri,
-      ECS_CONTAINER_METADATA_URI_V4: endpoints.metadataUri,
+      ECS_AGENT_URI: taskEndpoints.agentUri,
+      ECS_CONTAINER_METADATA_URI_V4: taskEndpoints.metadataUri,
       // Replaced: credentials (the task role's), endpoints, ports, the data directory.
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
@@ -235,7 +252,7 @@ export class AsDeployedStack {
     if (!runner) {
       const props = this.t.template.Resources[id]!.Properties!;
       const code = props.Code as { S3Key: string };
-      const assets = JSON.parse(readFileSync(path.join(this.assembly.dir, 'Bridgecast.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string; packaging?: string } }> };
+      const assets = JSON.parse(readFileSync(path.join(this.assembly.dir, `${this.stackName}.assets.json`), 'utf8')) as { files: Record<string, { source: { path: string; packaging?: string } }> };
       const asset = assets.files[code.S3Key.replace(/\.zip$/, '')];
       if (!asset || asset.source.packaging !== 'zip') throw new Error(`${id}: no zipped asset for ${code.S3Key}`);
       const credentials = this.credentialsOfRoleRef(props.Role);
@@ -244,8 +261,8 @@ export class AsDeployedStack {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         ...templateEnv,
         // What the Lambda runtime sets:
-        AWS_REGION: TEST_REGION,
-        AWS_DEFAULT_REGION: TEST_REGION,
+        AWS_REGION: this.region,
+        AWS_DEFAULT_REGION: this.region,
         AWS_LAMBDA_FUNCTION_NAME: this.t.nameOf(id),
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(props.MemorySize ?? 128),
         AWS_EXECUTION_ENV: `AWS_Lambda_${String(props.Runtime)}`,

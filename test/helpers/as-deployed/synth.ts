@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,25 +88,101 @@ async function pruneOldAssemblies(keep: string): Promise<void> {
   }
 }
 
-let shared: Promise<CloudAssembly> | undefined;
-
-/** The cloud assembly of the current sources, synthesized once and shared. */
-export function sharedAssembly(): Promise<CloudAssembly> {
-  shared ??= (async () => {
-    const key = await hashSources();
-    const dir = path.join(os.tmpdir(), `bridgecast-cdk-out-${key}`);
-    let output = '(reused)';
-    if (!existsSync(path.join(dir, 'manifest.json'))) {
-      const scratch = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-synth-'));
-      output = await synthLikeDeploy(scratch);
-      // Another test file may have finished the same synthesis meanwhile: keep whichever landed first.
-      await rename(scratch, dir).catch(async () => { await rm(scratch, { recursive: true, force: true }); });
-    }
-    const now = new Date();
-    await utimes(dir, now, now); // in use: not pruned by another run for a day
-    await pruneOldAssemblies(dir);
-    const template = JSON.parse(await readFile(path.join(dir, 'Bridgecast.template.json'), 'utf8')) as CfnTemplate;
-    return { dir, template, output };
-  })();
-  return shared;
+/** A cloud assembly of several stacks (an origin and its edges, or an edge alone). */
+export interface MultiStackAssembly {
+  dir: string;
+  /** Template of each stack, by stack name. */
+  templates: Record<string, CfnTemplate>;
+  /** Region of each stack (from the manifest's environments). */
+  regions: Record<string, string>;
+  output: string;
 }
+
+const shared = new Map<string, Promise<MultiStackAssembly>>();
+
+/** A lock older than this belongs to a run that died: taken over. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/**
+ * Synthesizes into `dir` unless another process of this run is doing the
+ * same (test files run in parallel processes): the first takes a lock
+ * directory and synthesizes, the others wait for its manifest instead of
+ * repeating a CLI synthesis on a 2-core machine.
+ */
+async function synthesizeOnce(dir: string, extraArgs: string[]): Promise<string> {
+  const lock = `${dir}.lock`;
+  for (;;) {
+    if (existsSync(path.join(dir, 'manifest.json'))) return '(synthesized by another test process)';
+    const taken = await mkdir(lock).then(() => true, () => false);
+    if (taken) {
+      try {
+        if (existsSync(path.join(dir, 'manifest.json'))) return '(synthesized by another test process)';
+        const scratch = await mkdtemp(path.join(os.tmpdir(), 'bridgecast-synth-'));
+        const output = await synthLikeDeploy(scratch, extraArgs);
+        await rename(scratch, dir).catch(async () => { await rm(scratch, { recursive: true, force: true }); });
+        return output;
+      } finally {
+        await rm(lock, { recursive: true, force: true });
+      }
+    }
+    const info = await stat(lock).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * The cloud assembly of the current sources with these context arguments,
+ * synthesized once per source state and shared by every test file of a run.
+ */
+export function sharedAssemblyOf(name: string, extraArgs: string[] = []): Promise<MultiStackAssembly> {
+  let assembly = shared.get(name);
+  if (!assembly) {
+    assembly = (async () => {
+      const key = await hashSources();
+      const dir = path.join(os.tmpdir(), `bridgecast-cdk-out-${key}${name === 'origin' ? '' : `-${name}`}`);
+      let output = '(reused)';
+      if (!existsSync(path.join(dir, 'manifest.json'))) output = await synthesizeOnce(dir, extraArgs);
+      const now = new Date();
+      await utimes(dir, now, now); // in use: not pruned by another run for a day
+      await pruneOldAssemblies(dir);
+      const templates: Record<string, CfnTemplate> = {};
+      for (const file of (await readdir(dir)).filter((f) => f.endsWith('.template.json'))) {
+        templates[file.replace(/\.template\.json$/, '')] = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CfnTemplate;
+      }
+      const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> };
+      const regions = Object.fromEntries(Object.entries(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack')
+        .map(([name, a]) => [name, a.environment!.split('/').pop()!]));
+      return { dir, templates, regions, output };
+    })();
+    shared.set(name, assembly);
+  }
+  return assembly;
+}
+
+/** The cloud assembly of the current sources (the origin alone, cdk.json's context), synthesized once and shared. */
+export async function sharedAssembly(): Promise<CloudAssembly> {
+  const { dir, templates, output } = await sharedAssemblyOf('origin');
+  return { dir, template: templates.Bridgecast!, output };
+}
+
+/**
+ * Context of the edge deployments the suite synthesizes (docs/edges.md): an
+ * origin with a Hong Kong edge in one app, and a China edge on its own.
+ */
+export const EDGE_DEPLOYMENTS = {
+  withHongKongEdge: { name: 'edge-ap-east-1', args: ['-c', 'edgeRegions=ap-east-1'] },
+  /** Recipe 1 of docs/edges.md: the origin itself in Hong Kong, an opt-in region. */
+  hongKongOrigin: { name: 'origin-ap-east-1', args: ['-c', 'region=ap-east-1'] },
+  chinaEdge: {
+    name: 'edge-cn-northwest-1',
+    origin: 'kcp://media.news.example:1936',
+    relaySecretArn: `arn:aws-cn:secretsmanager:cn-northwest-1:${TEST_ACCOUNT}:secret:bridgecast/relay-AbC123`,
+    hlsDomainName: 'live.news.example.cn',
+    hlsIamCertificateId: 'ASCAEXAMPLECERTID0001',
+    get args(): string[] {
+      return ['-c', 'role=edge', '-c', 'region=cn-northwest-1', '-c', `origin=${this.origin}`, '-c', `relaySecretArn=${this.relaySecretArn}`,
+        '-c', `hlsDomainName=${this.hlsDomainName}`, '-c', `hlsIamCertificateId=${this.hlsIamCertificateId}`];
+    },
+  },
+};
