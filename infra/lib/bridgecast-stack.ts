@@ -150,6 +150,7 @@ export class BridgecastStack extends SiteStack {
       flvBaseUrl: media.flvBaseUrl,
       rtmpPort: RTMP_PORT,
       kcpPort: KCP_PORT,
+      kcpFec: p.kcpFec,
       ...(tls ? { rtmpsPort: RTMPS_PORT } : {}),
       playbackSigning,
     });

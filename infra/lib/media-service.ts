@@ -294,7 +294,9 @@ export class MediaService extends Construct {
     }
 
     new CfnOutput(scope, 'RtmpEndpoint', { value: `rtmp://${publicHost}:${RTMP_PORT}/live`, description: 'OBS server URL; the stream key goes in the key field' });
-    new CfnOutput(scope, 'KcpEndpoint', { value: `kcp://${publicHost}:${KCP_PORT}/live`, description: 'RTMP over KCP (bridgecast kcp-push --server)' });
+    // A KCP client without the port's FEC never connects: the URL carries it (kcp-push / kcp-pull read ?fec=).
+    const fecQuery = props.kcpFec === 'off' ? '' : `?fec=${props.kcpFec.replace(',', ':')}`;
+    new CfnOutput(scope, 'KcpEndpoint', { value: `kcp://${publicHost}:${KCP_PORT}/live${fecQuery}`, description: 'RTMP over KCP (bridgecast kcp-push --server)' });
     new CfnOutput(scope, 'FlvBaseUrl', { value: `${this.flvBaseUrl}/live`, description: 'Low-delay HTTP-FLV: <this>/<streamId>.flv' });
     if (props.tls) {
       new CfnOutput(scope, 'RtmpsEndpoint', { value: `rtmps://${publicHost}:${RTMPS_PORT}/live`, description: 'OBS server URL over TLS' });

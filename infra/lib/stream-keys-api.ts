@@ -20,6 +20,8 @@ export interface StreamKeysApiProps {
   kcpPort: number;
   /** RTMPS on the ingest host, when the NLB offers it. */
   rtmpsPort?: number;
+  /** The KCP port's FEC (`10,3` or `off`), put in the kcp:// URLs the API hands out. */
+  kcpFec: string;
   /** Private playback: the secret holding the signing key and the key group's public keys. */
   playbackSigning?: { signingKey: ISecret; publicKeysJson: string };
 }
@@ -45,6 +47,7 @@ export class StreamKeysApi extends Construct {
         FLV_BASE_URL: props.flvBaseUrl,
         RTMP_PORT: String(props.rtmpPort),
         KCP_PORT: String(props.kcpPort),
+        KCP_FEC: props.kcpFec,
         ...(props.rtmpsPort ? { RTMPS_PORT: String(props.rtmpsPort) } : {}),
         // The secret's ARN, never its value: the Lambda reads the key at run time.
         ...(props.playbackSigning ? {

@@ -147,6 +147,7 @@ describe('media service behind the NLB', () => {
     const keysApi = resourcesOf('AWS::Lambda::Function').find((f) => String(f.Properties.Description).startsWith('Bridgecast stream keys'))!;
     const apiEnv = (keysApi.Properties.Environment as { Variables: Record<string, string> }).Variables;
     assert.deepEqual([apiEnv.RTMP_PORT, apiEnv.KCP_PORT], [env.RTMP_PORT, env.KCP_PORT], 'the keys API hands out the same ports');
+    assert.equal(apiEnv.KCP_FEC, env.KCP_FEC, 'and the KCP port\'s FEC, which its kcp:// URLs must carry');
   });
 
   it('S3 and DynamoDB gateway endpoints on the task subnets, so HLS uploads and key lookups skip the NAT gateway', () => {
@@ -427,6 +428,7 @@ describe('Lambdas and operations', () => {
     const value = (name: string) => JSON.stringify(template.findOutputs(name)[name]!.Value);
     assert.match(value('RtmpEndpoint'), /rtmp:\/\/.*:1935\/live/);
     assert.match(value('KcpEndpoint'), /kcp:\/\/.*:1936\/live/, 'KCP has its own UDP port in AWS');
+    assert.match(value('KcpEndpoint'), /\?fec=10:3/, 'the port has FEC (kcpFec 10,3): a client without it never connects');
   });
 });
 

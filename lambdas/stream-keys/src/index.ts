@@ -6,11 +6,13 @@ import pino from 'pino';
 import { createStreamKeysHandler } from './handler.js';
 import { parsePublicKeys, signerFor, type PlaybackSigner } from './playback-credentials.js';
 import { StreamKeyStore } from './store.js';
+import { kcpFecUrlValue } from './urls.js';
 
 /**
  * Lambda entry: the stream-keys API behind API Gateway (HTTP API, payload
  * v2). Env: STREAMS_TABLE, INGEST_HOST, HLS_BASE_URL, FLV_BASE_URL; optional
- * RTMP_PORT / KCP_PORT (1935), RTMPS_PORT (when the NLB offers RTMPS),
+ * RTMP_PORT / KCP_PORT (1935), KCP_FEC (the KCP port's FEC, e.g. 10,3: put in
+ * every kcp:// URL), RTMPS_PORT (when the NLB offers RTMPS),
  * BASE_PATH when a custom domain maps the API under a path, and for private
  * playback PLAYBACK_SIGNING_SECRET_ARN (the PEM private key in Secrets
  * Manager) with PLAYBACK_PUBLIC_KEYS (the key group's keys, by id).
@@ -66,6 +68,7 @@ export const handler = createStreamKeysHandler({
     hlsBaseUrl: requiredEnv('HLS_BASE_URL'),
     flvBaseUrl: requiredEnv('FLV_BASE_URL'),
     ...(process.env.RTMPS_PORT ? { rtmpsPort: Number(process.env.RTMPS_PORT) } : {}),
+    ...(kcpFecUrlValue(process.env.KCP_FEC) ? { kcpFec: kcpFecUrlValue(process.env.KCP_FEC)! } : {}),
   },
   playbackSigner: secretSigner(process.env.PLAYBACK_SIGNING_SECRET_ARN, process.env.PLAYBACK_PUBLIC_KEYS),
   logger: pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'bridgecast-stream-keys' } }),

@@ -271,6 +271,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
         ingestHost: config.publicHost,
         rtmpPort,
         kcpPort: kcpPort ?? config.kcpPort,
+        ...(config.kcp.fec ? { kcpFec: `${config.kcp.fec.dataShards}:${config.kcp.fec.parityShards}` } : {}),
         // Read per request: the HTTP port is known once it listens (it may be 0 = any).
         get hlsBaseUrl() { return config.hlsBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
         get flvBaseUrl() { return config.flvBaseUrl ?? `http://${config.publicHost}:${httpPort}`; },
