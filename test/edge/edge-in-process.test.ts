@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import { loadLimits } from '@bridgecast/media/limits.js';
 import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 import { killAllChildren, startPublisher } from '../helpers/ffmpeg.js';
@@ -19,6 +19,20 @@ after(killAllChildren);
 
 const SECRET = randomBytes(32).toString('hex');
 const relay = (serverId: string) => ({ serverId, secret: SECRET, origin: undefined, idleSeconds: 1, push: [], tokenTtlSeconds: 60 });
+
+/** Edge settings pulling from `origin` through the KCP port `kcpPort` (the origin's own, or a wire in front of it). */
+function edgeOf(origin: TestServer, kcpPort: number, mode: 'all' | 'on-demand', name: string) {
+  return { origin: new URL(`kcp://127.0.0.1:${kcpPort}`), originApi: new URL(origin.httpBase), mode, name };
+}
+
+/** An edge (EDGE_MODE=all) whose KCP link to `origin` runs through a lossy UDP proxy the test can cut. */
+async function edgeBehindWire(t: TestContext, origin: TestServer, serverId: string) {
+  const wire = await startLossyUdpProxy({ target: { host: '127.0.0.1', port: origin.kcpPort! } });
+  t.after(() => wire.close());
+  const edge = await startTestServer({ kcpEnabled: true, relay: relay(serverId), edge: edgeOf(origin, wire.port, 'all', 'ap-east-1') });
+  t.after(() => edge.close());
+  return { wire, edge };
+}
 
 async function api<T>(server: TestServer, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(`${server.httpBase}/api${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -41,7 +55,7 @@ test('on-demand: the edge pulls only while a viewer asks; private streams play t
   t.after(() => origin.close());
   const edge = await startTestServer({
     kcpEnabled: true, relay: relay('edge-1'),
-    edge: { origin: new URL(`kcp://127.0.0.1:${origin.kcpPort}`), originApi: new URL(origin.httpBase), mode: 'on-demand', name: 'cn-northwest-1' },
+    edge: edgeOf(origin, origin.kcpPort!, 'on-demand', 'cn-northwest-1'),
   });
   t.after(() => edge.close());
 
@@ -90,13 +104,7 @@ async function edgeSideState(edge: TestServer, name: string): Promise<string | u
 test('a link that goes silent (a dead origin task sends no reset over UDP) reads down and is reopened within seconds, not after KCP\'s 30 s idle timeout; the edge\'s viewers stay attached', async (t) => {
   const origin = await startTestServer({ kcpEnabled: true, relay: relay('origin-2') });
   t.after(() => origin.close());
-  const wire = await startLossyUdpProxy({ target: { host: '127.0.0.1', port: origin.kcpPort! } });
-  t.after(() => wire.close());
-  const edge = await startTestServer({
-    kcpEnabled: true, relay: relay('edge-2'),
-    edge: { origin: new URL(`kcp://127.0.0.1:${wire.port}`), originApi: new URL(origin.httpBase), mode: 'all', name: 'ap-east-1' },
-  });
-  t.after(() => edge.close());
+  const { wire, edge } = await edgeBehindWire(t, origin, 'edge-2');
   startPublisher(origin.rtmpUrl('st_silent'), { seconds: 60, gopSeconds: 1 });
   await waitFor(async () => (await edgeSideState(edge, 'st_silent')) === 'up', 20_000, 'the link up');
   const viewer = flvViewer(edge.httpPort, 'st_silent');
@@ -118,13 +126,7 @@ test('an origin between publishers (its encoder reconnecting, the end lost on th
   // The origin's play wait is short here, so the edge's reconnects meet StreamNotFound (after Play.Start: a broken link, retried) before the encoder is back.
   const origin = await startTestServer({ kcpEnabled: true, relay: relay('origin-3'), limits: { ...loadLimits({}), playWaitMs: 1500 } });
   t.after(() => origin.close());
-  const wire = await startLossyUdpProxy({ target: { host: '127.0.0.1', port: origin.kcpPort! } });
-  t.after(() => wire.close());
-  const edge = await startTestServer({
-    kcpEnabled: true, relay: relay('edge-3'),
-    edge: { origin: new URL(`kcp://127.0.0.1:${wire.port}`), originApi: new URL(origin.httpBase), mode: 'all', name: 'ap-east-1' },
-  });
-  t.after(() => edge.close());
+  const { wire, edge } = await edgeBehindWire(t, origin, 'edge-3');
   let encoder = startPublisher(origin.rtmpUrl('st_between'), { seconds: 60, gopSeconds: 1 });
   await waitFor(async () => (await edgeSideState(edge, 'st_between')) === 'up', 20_000, 'the link up');
   const viewer = flvViewer(edge.httpPort, 'st_between');
@@ -154,7 +156,7 @@ test('an edge with the wrong relay secret gets nothing: the origin refuses and c
   const wrongSecret = randomBytes(32).toString('hex');
   const edge = await startTestServer({
     kcpEnabled: true, logger: edgeLogs.logger, relay: { ...relay('edge-4'), secret: wrongSecret },
-    edge: { origin: new URL(`kcp://127.0.0.1:${origin.kcpPort}`), originApi: new URL(origin.httpBase), mode: 'all', name: 'ap-east-1' },
+    edge: edgeOf(origin, origin.kcpPort!, 'all', 'ap-east-1'),
   });
   t.after(() => edge.close());
   startPublisher(origin.rtmpUrl('st_secret'), { seconds: 20 });
