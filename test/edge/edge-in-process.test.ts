@@ -34,6 +34,15 @@ async function edgeBehindWire(t: TestContext, origin: TestServer, serverId: stri
   return { wire, edge };
 }
 
+/** Once the edge's link for `name` is up: an FLV viewer at the edge, returned when it has video. */
+async function watchOnceUp(t: TestContext, edge: TestServer, name: string) {
+  await waitFor(async () => (await edgeSideState(edge, name)) === 'up', 20_000, 'the link up');
+  const viewer = flvViewer(edge.httpPort, name);
+  t.after(() => viewer.close());
+  await waitFor(() => viewer.firstVideoAt !== null, 10_000, 'video at the edge');
+  return viewer;
+}
+
 async function api<T>(server: TestServer, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(`${server.httpBase}/api${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   return (await res.json()) as T;
@@ -106,10 +115,7 @@ test('a link that goes silent (a dead origin task sends no reset over UDP) reads
   t.after(() => origin.close());
   const { wire, edge } = await edgeBehindWire(t, origin, 'edge-2');
   startPublisher(origin.rtmpUrl('st_silent'), { seconds: 60, gopSeconds: 1 });
-  await waitFor(async () => (await edgeSideState(edge, 'st_silent')) === 'up', 20_000, 'the link up');
-  const viewer = flvViewer(edge.httpPort, 'st_silent');
-  t.after(() => viewer.close());
-  await waitFor(() => viewer.firstVideoAt !== null, 10_000, 'video at the edge');
+  const viewer = await watchOnceUp(t, edge, 'st_silent');
 
   const cutAt = performance.now();
   wire.setImpairment({ lossPercent: 100 });
@@ -128,10 +134,7 @@ test('an origin between publishers (its encoder reconnecting, the end lost on th
   t.after(() => origin.close());
   const { wire, edge } = await edgeBehindWire(t, origin, 'edge-3');
   let encoder = startPublisher(origin.rtmpUrl('st_between'), { seconds: 60, gopSeconds: 1 });
-  await waitFor(async () => (await edgeSideState(edge, 'st_between')) === 'up', 20_000, 'the link up');
-  const viewer = flvViewer(edge.httpPort, 'st_between');
-  t.after(() => viewer.close());
-  await waitFor(() => viewer.firstVideoAt !== null, 10_000, 'video at the edge');
+  const viewer = await watchOnceUp(t, edge, 'st_between');
 
   // The wire goes dark and the encoder drops: the origin's end (UnpublishNotify) never reaches the edge.
   const cutAt = performance.now();
