@@ -89,7 +89,7 @@ const TRANSPORTS: Transport[] = [
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
-    warmup: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '8' },
     profiles: { type: 'string', default: PROFILES.map((p) => p.name).join(',') },
     transports: { type: 'string', default: TRANSPORTS.map((t) => t.name).join(',') },
     via: { type: 'string', default: 'direct' },

@@ -17,7 +17,11 @@ import { seqDiff } from './seq.js';
  * - A live stream is application-limited: between frames the sender has
  *   nothing to send, so most rate samples only say "the path carried at
  *   least the stream". The maximum filter takes them as that (a lower bound
- *   never lowers the estimate), and the pacer runs at 1.25x the estimate
+ *   never lowers the estimate). Ack-to-ack samples cannot exceed what was
+ *   in flight over one RTT, so a keyframe sent in 50 ms over a 100 ms RTT
+ *   never shows a path faster than the stream: trains do (see
+ *   trainSample), so keyframes leave faster once the path has carried one
+ *   at the pacing rate without spreading it. The pacer runs at 1.25x the estimate
  *   while no queue stands: a keyframe or a backlog leaves a little faster
  *   than the path has proven, which both drains our own queue and probes
  *   (if the path takes it, the samples rise and so does the estimate; BBR's
@@ -35,7 +39,16 @@ import { seqDiff } from './seq.js';
  *   at most -30 % each time, and only from rounds in which data waited on
  *   us) and the pacer drains at 0.8x until the queue is gone. Between half
  *   the threshold and the threshold it holds at 1x.
- * - Timeouts: see minRto (a queued segment is not resent as lost).
+ * - Timeouts: see minRto (a queued segment is not resent as lost; on a
+ *   path without a queue, ikcp's own timeout repairs random loss).
+ * - A longer path is not a queue: a route change (or a link that gained
+ *   delay) raises every RTT at once, and the minimum filter would hold the
+ *   old path's RTT for 5-10 s, reading a standing queue and cutting the
+ *   rate all that time. A queue of ours moves: it grows while we overdrive
+ *   and shrinks while we drain at 0.8x. When the smallest RTT of every
+ *   round stays flat for half a second of "queueing" while almost everything
+ *   sent is delivered, the controller takes the new RTT as the path's
+ *   minimum and restores the estimate it had before (see watchLongerPath).
  * - Random loss is not congestion: while no queue stands, samples are
  *   scaled up by the recent loss ratio (the path carried what we sent; some
  *   of it was dropped, not queued) and the pacer adds 2 x loss of headroom
@@ -101,6 +114,10 @@ class WindowedExtreme {
   }
 }
 
+/** Consecutive acked segments sent at most this many flush intervals apart belong to one train. */
+const TRAIN_GAP_INTERVALS = 2;
+/** A train's acks must span this many flush intervals before it yields a sample (the receiver acks once per interval). */
+const TRAIN_MIN_ACK_INTERVALS = 2;
 /** Pacing gain over the estimate while no queue stands (see the class comment). */
 const CRUISE_GAIN = 1.25;
 /** Pacing gain while a queue stands: the bottleneck drains it at 20 % of its rate. */
@@ -115,6 +132,15 @@ const MAX_LOSS_CORRECTION = 0.3;
 const MAX_ROUND_CUT = 0.3;
 /** A standing queue that outlasts this many rounds of draining cuts the estimate again. */
 const RECUT_ROUNDS = 4;
+/** How long a standing "queue" must hold flat (neither growing nor draining) before it counts as a longer path. */
+const LONGER_PATH_MS = 500;
+const LONGER_PATH_MIN_ROUNDS = 8;
+/**
+ * Share of the bytes sent in that time that must have been delivered: a queue
+ * that our overdriving keeps full also holds a flat RTT, but drops what
+ * overflows it. 10-15 % of random loss (and its repairs) still passes.
+ */
+const LONGER_PATH_DELIVERED = 0.8;
 
 export type LiveRatePhase = 'cruise' | 'drain';
 
@@ -151,6 +177,24 @@ export class LiveRateController implements KcpSendOps {
   private queueRounds = 0;
   private lastBudget = 0;
   private tokensBefore = 0;
+  /** Bytes the pacer let out this round (first sends and retransmissions). */
+  private roundSentBytes = 0;
+  /** When the first RTT sample came: the filters hold a full window 2 x BW_BUCKET_MS later. */
+  private firstRttAt: number | undefined;
+  /** The current queueing episode, while one lasts (see watchLongerPath). */
+  private episodeStart: number | undefined;
+  private episodeLowRtt = 0;
+  private episodeHighRtt = 0;
+  private episodeSentBytes = 0;
+  private episodeDeliveredStart = 0;
+  private episodeEstimateBefore = 0;
+  private episodeInitialFloorBefore = false;
+  private longerPaths = 0;
+  /** The train being acknowledged (see trainSample); trainFirstAckAt undefined: none. */
+  private trainFirstAckAt: number | undefined;
+  private trainFirstSentAt = 0;
+  private trainLastSentAt = 0;
+  private trainBytes = 0;
 
   constructor(options: LiveRateOptions = {}) {
     this.initialBytesPerMs = (options.initialKbit ?? 6000) / 8;
@@ -179,6 +223,10 @@ export class LiveRateController implements KcpSendOps {
   get loss(): number {
     return this.lossRatio;
   }
+  /** Times a standing RTT rise was taken for a longer path (the minimum RTT moved up), since the session began. */
+  get longerPathsSeen(): number {
+    return this.longerPaths;
+  }
 
   /**
    * The initial rate is a floor until a standing queue has been seen: the
@@ -199,19 +247,32 @@ export class LiveRateController implements KcpSendOps {
   }
 
   /**
-   * No timeout before the longest round trip of the last 2-4 s, nor before
-   * the queue this controller tolerates has had time to drain (minRtt +
-   * the queue threshold), plus two flush intervals: a segment waiting in a
-   * bottleneck's queue is not lost, and a spurious copy would only lengthen
-   * the queue (ikcp's nodelay RTO, srtt + 4 x rttvar, follows a growing
-   * queue too slowly). Fast retransmit, which does not wait, repairs most
-   * losses; the cost on a link with random loss and no queue is that repairs
-   * left to the timer wait up to ~70 ms longer (see docs/benchmarks.md).
+   * On a path that queues: no timeout before the longest round trip of the
+   * last 2-4 s, nor before the queue this controller tolerates has had time
+   * to drain (minRtt + the queue threshold), plus two flush intervals. A
+   * segment waiting in a bottleneck's queue is not lost, and a spurious copy
+   * would only lengthen the queue (ikcp's nodelay RTO, srtt + 4 x rttvar,
+   * follows a growing queue too slowly).
+   *
+   * On a path that shows no queue (the longest RTT of the last 2-4 s within
+   * half the threshold of the minimum, none standing now) there is no floor:
+   * ikcp's own timeout, so random loss left to the timer is repaired as fast
+   * as without the controller (the floor cost 20-25 % of p99 at 5-10 % loss).
+   * The first 4 s of a session keep the floor: a joining viewer's GOP burst
+   * builds its queue before the first RTTs show it.
    */
   minRto(kcp: Kcp): number {
     const minRtt = this.minRtt;
     if (minRtt === 0) return 0;
-    return Math.max(this.maxRttFilter.value, minRtt + Math.max(this.queueDelayMs, minRtt / 2)) + 2 * kcp.interval;
+    const threshold = this.queueThreshold(minRtt);
+    const settled = this.firstRttAt !== undefined && seqDiff(kcp.now, this.firstRttAt) >= 2 * BW_BUCKET_MS;
+    if (settled && this.maxRttFilter.value <= minRtt + threshold / 2 && this.queueDelay <= threshold / 2) return 0;
+    return Math.max(this.maxRttFilter.value, minRtt + threshold) + 2 * kcp.interval;
+  }
+
+  /** RTT above the minimum that counts as a standing queue. */
+  private queueThreshold(minRtt: number): number {
+    return Math.max(this.queueDelayMs, minRtt / 2);
   }
 
   sendBudget(kcp: Kcp, current: number): number {
@@ -225,16 +286,18 @@ export class LiveRateController implements KcpSendOps {
   }
 
   sent(kcp: Kcp, unspent: number): void {
+    this.roundSentBytes += this.lastBudget - unspent;
     this.pacer.sent(kcp, this.tokensBefore - (this.lastBudget - unspent));
     // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
     if (unspent < kcp.mtu) this.roundBacklogged = true;
     else if (kcp.unsentSegments() === 0) this.roundAppLimited = true;
   }
 
-  acked(kcp: Kcp, _bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void {
+  acked(kcp: Kcp, bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void {
     // A una covering segments whose own acks were lost releases them in one burst: no sample.
     if (rtt < 0) return;
     const sampleRtt = Math.max(1, rtt);
+    this.firstRttAt ??= current;
     this.minRttFilter.add(sampleRtt, current);
     this.maxRttFilter.add(sampleRtt, current);
     if (sampleRtt < this.roundMinRtt) this.roundMinRtt = sampleRtt;
@@ -245,6 +308,33 @@ export class LiveRateController implements KcpSendOps {
     const raw = (kcp.delivered - deliveredAtSend) / span;
     if (raw > this.roundDelivery) this.roundDelivery = raw;
     this.addSample(raw, current);
+    if (transmission === 1) this.trainSample(kcp, bytes, current - rtt, current);
+  }
+
+  /**
+   * Dispersion of a train: segments sent back to back (a keyframe leaving at
+   * the pacing rate) come back spread by the narrowest link they crossed.
+   * The bytes after the train's first segment over max(time between its
+   * first and latest ack, time between their sends) is what the path
+   * carried; never more than the rate they were sent at, so one train
+   * raises the estimate by at most the pacing gain, and a narrower path
+   * shows as acks spread wider than the sends. Batching of acks (once per
+   * receiver flush) is why the acks must span two intervals first.
+   */
+  private trainSample(kcp: Kcp, bytes: number, sentAt: number, current: number): void {
+    const gap = this.trainFirstAckAt === undefined ? Infinity : seqDiff(sentAt, this.trainLastSentAt);
+    if (gap < 0) return; // acked out of order (an earlier segment's ack was lost): not part of the spread
+    if (gap > TRAIN_GAP_INTERVALS * kcp.interval) {
+      this.trainFirstAckAt = current;
+      this.trainFirstSentAt = this.trainLastSentAt = sentAt;
+      this.trainBytes = 0;
+      return;
+    }
+    this.trainLastSentAt = sentAt;
+    this.trainBytes += bytes;
+    const ackSpan = seqDiff(current, this.trainFirstAckAt!);
+    if (ackSpan < TRAIN_MIN_ACK_INTERVALS * kcp.interval) return;
+    this.addSample(this.trainBytes / Math.max(ackSpan, seqDiff(sentAt, this.trainFirstSentAt)), current);
   }
 
   private addSample(raw: number, current: number): void {
@@ -271,10 +361,15 @@ export class LiveRateController implements KcpSendOps {
     this.maxRttFilter.rotate(current);
 
     // A round without acks (an idle sender) says nothing new: the queue state carries over.
-    if (Number.isFinite(this.roundMinRtt)) this.queueDelay = minRtt > 0 ? this.roundMinRtt - minRtt : 0;
+    const roundMinRtt = this.roundMinRtt;
+    if (Number.isFinite(roundMinRtt)) this.queueDelay = minRtt > 0 ? roundMinRtt - minRtt : 0;
     this.roundMinRtt = Infinity;
-    const threshold = Math.max(this.queueDelayMs, minRtt / 2);
+    const roundSentBytes = this.roundSentBytes;
+    this.roundSentBytes = 0;
+    const threshold = this.queueThreshold(minRtt);
     this.queueing = this.queueDelay > threshold;
+    if (this.queueing) this.watchLongerPath(kcp, current, roundMinRtt, roundSentBytes, threshold);
+    else this.episodeStart = undefined;
     this.queueRounds = this.queueing ? this.queueRounds + 1 : 0;
     const delivered = Math.max(this.roundDelivery, this.lastRoundDelivery);
     this.lastRoundDelivery = this.roundDelivery;
@@ -302,5 +397,44 @@ export class LiveRateController implements KcpSendOps {
     }
     const rate = Math.min(this.maxBytesPerMs, Math.max(this.minBytesPerMs, gain * this.estimate()));
     this.pacer.rateKbit = rate * 8;
+  }
+
+  /**
+   * Called once per round while a queue seems to stand. Our own queue grows
+   * (we overdrive) or shrinks (we drain at 0.8x); a longer path's RTT
+   * stays flat, whatever we send. After LONGER_PATH_MS of rounds whose
+   * smallest RTTs all lie within half the threshold of each other, with
+   * at least LONGER_PATH_DELIVERED of what was sent delivered (a queue we
+   * keep full drops the rest), the new RTT becomes the minimum, the queue
+   * reading ends, and the estimate cut on its account comes back.
+   */
+  private watchLongerPath(kcp: Kcp, current: number, roundMinRtt: number, roundSentBytes: number, threshold: number): void {
+    if (this.episodeStart === undefined) {
+      this.episodeStart = current;
+      this.episodeLowRtt = this.episodeHighRtt = this.queueDelay + this.minRtt;
+      this.episodeSentBytes = 0;
+      this.episodeDeliveredStart = kcp.delivered;
+      this.episodeEstimateBefore = this.bandwidth.value;
+      this.episodeInitialFloorBefore = this.initialFloor;
+      return;
+    }
+    if (Number.isFinite(roundMinRtt)) {
+      this.episodeLowRtt = Math.min(this.episodeLowRtt, roundMinRtt);
+      this.episodeHighRtt = Math.max(this.episodeHighRtt, roundMinRtt);
+    }
+    this.episodeSentBytes += roundSentBytes;
+    if (this.episodeHighRtt - this.episodeLowRtt > threshold / 2) {
+      this.episodeStart = undefined; // it moved: a queue after all (a new episode starts next round)
+      return;
+    }
+    if (this.queueRounds + 1 < LONGER_PATH_MIN_ROUNDS || seqDiff(current, this.episodeStart) < LONGER_PATH_MS) return;
+    if (kcp.delivered - this.episodeDeliveredStart < LONGER_PATH_DELIVERED * this.episodeSentBytes) return;
+    this.longerPaths++;
+    this.minRttFilter.reset(this.episodeLowRtt, current);
+    this.queueing = false;
+    this.queueDelay = 0;
+    this.episodeStart = undefined;
+    this.initialFloor = this.episodeInitialFloorBefore;
+    if (this.episodeEstimateBefore > this.bandwidth.value) this.bandwidth.reset(this.episodeEstimateBefore, current);
   }
 }

@@ -98,30 +98,37 @@ test('queueing reduces the rate: the bottleneck narrows from 8 to 2 Mbit/s and t
   assert.ok(after.worstQueueMs < 200, `standing queue ${after.worstQueueMs} ms (full: ${Math.round((100 * 1378 * 8) / 2000)} ms)`);
 });
 
-/** A 2.5 Mbit/s live stream (30 fps, a 49 KB keyframe every 2 s, 9.8 KB frames between) for `ms`; per-frame delay beyond the path's 50 ms. */
-function liveFrameDelays(link: VirtualLink, ms: number): number[] {
+const p99 = (delays: number[]) => delays[Math.floor(delays.length * 0.99)]!;
+
+/**
+ * A 2.5 Mbit/s live stream (30 fps, a 49 KB keyframe every 2 s, 9.8 KB
+ * frames between) for `ms`; the delay of each frame sent after `from` ms
+ * beyond the path's one-way delay when it was sent.
+ */
+function liveFrameDelays(link: VirtualLink, ms: number, from = 5000, oneWayMs = () => 50): number[] {
   const frame = new Uint8Array(200_000);
   const view = new DataView(frame.buffer);
   const sentAt: number[] = [];
+  const pathAt: number[] = [];
   const delays: number[] = [];
   let next = 0;
   link.advance(ms, () => {
     if (link.now % 33 === 0) {
       view.setUint32(0, next);
       link.a.send(frame.subarray(0, next % 60 === 0 ? 49_000 : 9_800));
+      pathAt[next] = oneWayMs();
       sentAt[next++] = link.now;
     }
     for (let size = link.b.peeksize(); size >= 0; size = link.b.peeksize()) {
       link.b.recv(frame);
       const n = view.getUint32(0);
-      if (sentAt[n]! > 5000) delays.push(link.now - sentAt[n]! - 50);
+      if (sentAt[n]! > from) delays.push(link.now - sentAt[n]! - pathAt[n]!);
     }
   });
   return delays.sort((x, y) => x - y);
 }
 
 test('a live stream with keyframe bursts on a 3 Mbit/s link: p99 frame delay under 300 ms, where ikcp without congestion control queues seconds', () => {
-  const p99 = (delays: number[]) => delays[Math.floor(delays.length * 0.99)]!;
   const paced = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
   paced.bottleneck = { kbit: 3000, queuePackets: 100 };
   const withController = liveFrameDelays(paced, 20_000);
@@ -138,8 +145,53 @@ test('a live stream over 20% random loss on a wide link: the controller leaves h
   const link = new VirtualLink({ loss: 0.2, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
   link.bottleneck = { kbit: 20_000, queuePackets: 100 };
   const delays = liveFrameDelays(link, 20_000);
-  const p99 = delays[Math.floor(delays.length * 0.99)]!;
-  console.log(`live 2.5 Mbit/s, 20% loss: p99 ${p99} ms over ${delays.length} frames`);
+  console.log(`live 2.5 Mbit/s, 20% loss: p99 ${p99(delays)} ms over ${delays.length} frames`);
   assert.ok(delays.length >= 440);
-  assert.ok(p99 < 400, `p99 ${p99} ms`);
+  assert.ok(p99(delays) < 400, `p99 ${p99(delays)} ms`);
+});
+
+test('random loss on a path without a queue: repairs wait no longer than without the controller (no timeout floor)', () => {
+  // A wide link, 5% loss each way: nothing queues, so the retransmission timeout is ikcp's own.
+  const lossy = (congestionControl: 'live' | 'none') => {
+    const link = new VirtualLink({ loss: 0.05, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 2 }, seededRandom(11), { both: { ...LIVE_TUNING, congestionControl } });
+    link.bottleneck = { kbit: 50_000, queuePackets: 100 };
+    return liveFrameDelays(link, 40_000);
+  };
+  const withController = lossy('live');
+  const without = lossy('none');
+  console.log(`live 2.5 Mbit/s, 5% loss, no queue: p99 ${p99(withController)} ms with the controller, ${p99(without)} ms without`);
+  assert.ok(withController.length >= without.length, 'every frame arrives');
+  assert.ok(p99(withController) <= 1.1 * p99(without), `p99 ${p99(withController)} ms vs ${p99(without)} ms without the controller`);
+});
+
+test('a longer path is not a queue: the one-way delay steps from 5 to 55 ms and within a second the minimum RTT follows, the rate kept', () => {
+  const path: Impairment = { loss: 0, duplicate: 0, reorder: 0, delayMs: 5, jitterMs: 0 };
+  const link = new VirtualLink(path, seededRandom(5), { both: { ...LIVE_TUNING } });
+  link.bottleneck = { kbit: 20_000, queuePackets: 100 };
+  const controller = link.a.sendHooks as LiveRateController;
+  liveFrameDelays(link, 10_000);
+  const before = { bandwidth: controller.bandwidthKbit, minRtt: controller.minRtt };
+  path.delayMs = 55; // a route change: every datagram from now on takes 50 ms longer each way
+  const after = liveFrameDelays(link, 3_000, 10_000, () => path.delayMs);
+  console.log(`delay step 5 -> 55 ms one way: min RTT ${before.minRtt} -> ${controller.minRtt} ms, bandwidth ${before.bandwidth.toFixed(0)} -> ${controller.bandwidthKbit.toFixed(0)} kbit/s, pacing ${controller.pacingKbit.toFixed(0)}, longer paths seen ${controller.longerPathsSeen}, p99 after the step ${p99(after)} ms`);
+  assert.ok(controller.minRtt >= 100 && controller.minRtt < 130, `min RTT ${controller.minRtt} ms on a 110 ms path`);
+  assert.equal(controller.longerPathsSeen, 1);
+  assert.equal(controller.phase, 'cruise');
+  assert.ok(controller.bandwidthKbit >= 0.9 * before.bandwidth, `estimate ${controller.bandwidthKbit} kbit/s, ${before.bandwidth} before the step`);
+  // The 3 s after the step, the one-second detection included: no frame dropped or held back for long.
+  assert.ok(after.length >= 85, `${after.length} frames`);
+  assert.ok(p99(after) < 200, `p99 ${p99(after)} ms beyond the new path delay`);
+});
+
+test('a queue that drains is not a longer path: on a narrowing link the minimum RTT stays the path\'s', () => {
+  const { link, controller } = makeLink(0, 8000);
+  run(link, 10_000);
+  const before = controller.minRtt;
+  link.bottleneck = { kbit: 2000, queuePackets: 100 };
+  run(link, 3_000);
+  const during = controller.minRtt;
+  run(link, 7_000);
+  console.log(`8 -> 2 Mbit/s: min RTT ${before} ms before, ${during} ms 3 s after the narrowing; longer paths seen ${controller.longerPathsSeen}`);
+  assert.equal(controller.longerPathsSeen, 0);
+  assert.ok(during <= before + 25, `min RTT ${during} ms, ${before} ms before the narrowing`);
 });

@@ -18,6 +18,8 @@ export interface KcpLinkStats {
   queueAgeMs: number;
   /** Frames dropped for lateness by this session's live deadline. */
   lateDroppedFrames: number;
+  /** Times the controller took a standing RTT rise for a longer path (a route change) and moved its minimum RTT up. */
+  pathChanges: number;
 }
 
 /** The live deadline watching each KCP stream, if any (weak: a closed stream takes its entry along). */
@@ -41,6 +43,7 @@ export function kcpLinkStats(stream: KcpStream): KcpLinkStats {
     queueBytes: stream.sendQueueBytes,
     queueAgeMs: Math.round(gate?.lastAgeMs ?? 0),
     lateDroppedFrames: gate?.deadline.totalDropped ?? 0,
+    pathChanges: controller?.longerPathsSeen ?? 0,
   };
 }
 

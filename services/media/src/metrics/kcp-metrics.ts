@@ -12,6 +12,7 @@ const SESSION_GAUGES: [string, string, keyof KcpLinkStats][] = [
   ['bridgecast_kcp_session_queue_bytes', 'Bytes waiting in a KCP session\'s send path (writer + KCP queue + flight)', 'queueBytes'],
   ['bridgecast_kcp_session_queue_age_ms', 'Age of the oldest media waiting in a KCP session\'s send queue', 'queueAgeMs'],
   ['bridgecast_kcp_session_late_dropped_frames', 'Frames a KCP session dropped for lateness (live deadline)', 'lateDroppedFrames'],
+  ['bridgecast_kcp_session_path_changes', 'Times a KCP session\'s congestion controller took a standing RTT rise for a longer path (route change)', 'pathChanges'],
 ];
 
 /** Retransmissions per first transmission, and the mean smoothed RTT, over the live sessions. */
