@@ -225,12 +225,12 @@ async function runCell(transport: Transport, profile: LinkProfile, seconds: numb
 function renderTable(cells: Cell[]): string {
   const growth = GROWTH_WINDOW_MS / 1000;
   return markdownTable(
-    ['link', 'transport', 'extra delay p50 / p95 / p99 / max ms', `p99 first / last ${growth} s ms`, 'frames sent / delivered / decodable',
+    ['link', 'transport', 'extra delay p50 / p95 / p99 / max ms', `p99 per ${growth} s ms`, 'frames sent / delivered / decodable',
       `stalls > ${STALL_MS} ms (count, total s)`, 'max gap ms', 'wire bytes / media byte'],
     cells.map((c) => [
       PROFILE_LABELS[c.profile] ?? c.profile, c.transport,
       `${fmt(c.stats.p50)} / ${fmt(c.stats.p95)} / ${fmt(c.stats.p99)} / ${fmt(c.stats.max)}`,
-      `${fmt(c.stats.p99First)} / ${fmt(c.stats.p99Last)}`,
+      c.stats.p99Windows.map(fmt).join(' → '),
       `${c.delivery.sent} / ${c.delivery.delivered} / ${c.delivery.decodable}${c.error ? ` (${c.error})` : ''}`,
       `${c.stats.stalls}, ${fmt(c.stats.stallMs / 1000, 1)}`, fmt(c.stats.maxGapMs), fmt(c.overhead, 2),
     ]),
@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   const section = [
     '## Weak network: origin → edge over an impaired link',
     '',
-    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; p99 first / last ${GROWTH_WINDOW_MS / 1000} s tells whether it grows. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
+    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; the p99 of each ${GROWTH_WINDOW_MS / 1000} s in turn tells whether it grows. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
     '',
     `Machine: ${machineLine()}. Command: \`${command}\``,
     '',

@@ -23,6 +23,8 @@ export interface DelayStats {
   /** p99 of the frames arriving in the window's first and last GROWTH_WINDOW_MS. */
   p99First: number;
   p99Last: number;
+  /** p99 of each consecutive GROWTH_WINDOW_MS of the window, in order: bounded or growing, at a glance. */
+  p99Windows: number[];
 }
 
 /**
@@ -59,6 +61,8 @@ export function analyzeFrames(frames: readonly (readonly [number, number])[], st
     maxGapMs,
     p99First: percentile(delaysArriving(windowStart, windowStart + GROWTH_WINDOW_MS), 99),
     p99Last: percentile(delaysArriving(windowEnd - GROWTH_WINDOW_MS, windowEnd), 99),
+    p99Windows: Array.from({ length: Math.floor((windowEnd - windowStart) / GROWTH_WINDOW_MS) }, (_, i) =>
+      percentile(delaysArriving(windowStart + i * GROWTH_WINDOW_MS, windowStart + (i + 1) * GROWTH_WINDOW_MS), 99)),
   };
 }
 

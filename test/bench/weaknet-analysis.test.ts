@@ -137,6 +137,10 @@ test('delay statistics: the longest gap, stalls, and the p99 of the first vs the
   assert.ok(stats.maxGapMs >= 1200 && stats.maxGapMs < 1250, `max gap ${stats.maxGapMs}`);
   assert.ok(stats.p99First < 210, `first ${stats.p99First}`);
   assert.ok(stats.p99Last > 390, `last ${stats.p99Last}`);
+  assert.equal(stats.p99Windows.length, 3, 'one p99 per 10 s');
+  assert.equal(stats.p99Windows[0], stats.p99First);
+  assert.equal(stats.p99Windows[2], stats.p99Last);
+  assert.ok(stats.p99Windows[0]! < stats.p99Windows[1]! && stats.p99Windows[1]! < stats.p99Windows[2]!, `growing: ${stats.p99Windows.join(', ')}`);
   // Nothing at all: the whole window is one gap.
   const empty = analyzeFrames([], startedAt, 0, windowStart, windowEnd);
   assert.equal(empty.maxGapMs, 30_000);

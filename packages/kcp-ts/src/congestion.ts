@@ -134,6 +134,7 @@ const MAX_ROUND_CUT = 0.3;
 const RECUT_ROUNDS = 4;
 /** How long a standing "queue" must hold flat (neither growing nor draining) before it counts as a longer path. */
 const LONGER_PATH_MS = 500;
+/** ...and this many rounds of it (on a long path half a second is only a few round trips). */
 const LONGER_PATH_MIN_ROUNDS = 8;
 /**
  * Share of the bytes sent in that time that must have been delivered: a queue
@@ -183,6 +184,7 @@ export class LiveRateController implements KcpSendOps {
   private firstRttAt: number | undefined;
   /** The current queueing episode, while one lasts (see watchLongerPath). */
   private episodeStart: number | undefined;
+  private episodeRounds = 0;
   private episodeLowRtt = 0;
   private episodeHighRtt = 0;
   private episodeSentBytes = 0;
@@ -257,7 +259,8 @@ export class LiveRateController implements KcpSendOps {
    * On a path that shows no queue (the longest RTT of the last 2-4 s within
    * half the threshold of the minimum, none standing now) there is no floor:
    * ikcp's own timeout, so random loss left to the timer is repaired as fast
-   * as without the controller (the floor cost 20-25 % of p99 at 5-10 % loss).
+   * as without the controller (in bench:weaknet the floor cost 15-27 % of
+   * p99 at 5-10 % loss).
    * The first 4 s of a session keep the floor: a joining viewer's GOP burst
    * builds its queue before the first RTTs show it.
    */
@@ -411,6 +414,7 @@ export class LiveRateController implements KcpSendOps {
   private watchLongerPath(kcp: Kcp, current: number, roundMinRtt: number, roundSentBytes: number, threshold: number): void {
     if (this.episodeStart === undefined) {
       this.episodeStart = current;
+      this.episodeRounds = 1;
       this.episodeLowRtt = this.episodeHighRtt = this.queueDelay + this.minRtt;
       this.episodeSentBytes = 0;
       this.episodeDeliveredStart = kcp.delivered;
@@ -423,11 +427,12 @@ export class LiveRateController implements KcpSendOps {
       this.episodeHighRtt = Math.max(this.episodeHighRtt, roundMinRtt);
     }
     this.episodeSentBytes += roundSentBytes;
+    this.episodeRounds++;
     if (this.episodeHighRtt - this.episodeLowRtt > threshold / 2) {
       this.episodeStart = undefined; // it moved: a queue after all (a new episode starts next round)
       return;
     }
-    if (this.queueRounds + 1 < LONGER_PATH_MIN_ROUNDS || seqDiff(current, this.episodeStart) < LONGER_PATH_MS) return;
+    if (this.episodeRounds < LONGER_PATH_MIN_ROUNDS || seqDiff(current, this.episodeStart) < LONGER_PATH_MS) return;
     if (kcp.delivered - this.episodeDeliveredStart < LONGER_PATH_DELIVERED * this.episodeSentBytes) return;
     this.longerPaths++;
     this.minRttFilter.reset(this.episodeLowRtt, current);
