@@ -230,7 +230,7 @@ function renderTable(cells: Cell[]): string {
     cells.map((c) => [
       PROFILE_LABELS[c.profile] ?? c.profile, c.transport,
       `${fmt(c.stats.p50)} / ${fmt(c.stats.p95)} / ${fmt(c.stats.p99)} / ${fmt(c.stats.max)}`,
-      c.stats.p99Windows.map(fmt).join(' → '),
+      c.stats.p99Windows.map((p99) => fmt(p99)).join(' → '),
       `${c.delivery.sent} / ${c.delivery.delivered} / ${c.delivery.decodable}${c.error ? ` (${c.error})` : ''}`,
       `${c.stats.stalls}, ${fmt(c.stats.stallMs / 1000, 1)}`, fmt(c.stats.maxGapMs), fmt(c.overhead, 2),
     ]),
