@@ -66,13 +66,13 @@ async function edgePlaylist(s3: S3Client): Promise<string | undefined> {
 }
 
 /** Sum of a metric's samples matching `labels` (substring of the label set) over the given tasks. */
-async function metricSamples(tasks: ClusterTask[], name: string, labels: string): Promise<{ task: string; value: number }[]> {
-  const samples: { task: string; value: number }[] = [];
+async function metricSamples(tasks: ClusterTask[], name: string, labels: string): Promise<{ task: string; value: number; line: string }[]> {
+  const samples: { task: string; value: number; line: string }[] = [];
   for (const t of tasks) {
     if (t.child.exitCode !== null || t.child.signalCode !== null) continue;
     const text = await (await fetch(`http://127.0.0.1:${t.httpPort}/metrics`)).text();
     for (const line of text.split('\n')) {
-      if (line.startsWith(`${name}{`) && line.includes(labels)) samples.push({ task: t.id, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
+      if (line.startsWith(`${name}{`) && line.includes(labels)) samples.push({ task: t.id, value: Number(line.slice(line.lastIndexOf(' ') + 1)), line });
     }
   }
   return samples;
@@ -92,13 +92,16 @@ it('every live stream of the origin crosses once to a 2-task edge cluster, unwat
   }, 30_000, 'the edge\'s live playlist with 2 segments');
   console.log(`edge HLS written by ${carrier.id} with no viewer at the edge: ${(playlist.match(/\.ts/g) ?? []).length} segments listed`);
 
-  // Exactly one link crosses: one origin task serves it, one edge task pulls it.
+  // Exactly one link crosses: one origin task serves it, one edge task pulls it. Which tasks hold a link
+  // is the point here, not its health: on a loaded machine a link can read 'behind' (media over 1 s late).
   await sleep(2500);
-  const servedAtOrigin = await metricSamples(origin.tasks, 'bridgecast_edge_link_state', `edge="${EDGE}",stream="live/${NAME}",side="origin",state="up"`);
-  const pulledAtEdge = await metricSamples(edge.tasks, 'bridgecast_edge_link_state', `stream="live/${NAME}",side="edge",state="up"`);
+  const holding = (samples: { task: string; value: number; line: string }[]) =>
+    samples.filter((s) => s.value === 1 && !s.line.includes('state="down"')).map((s) => ({ task: s.task, state: /state="(\w+)"/.exec(s.line)?.[1] }));
+  const servedAtOrigin = holding(await metricSamples(origin.tasks, 'bridgecast_edge_link_state', `edge="${EDGE}",stream="live/${NAME}",side="origin"`));
+  const pulledAtEdge = holding(await metricSamples(edge.tasks, 'bridgecast_edge_link_state', `stream="live/${NAME}",side="edge"`));
   console.log(`links: served by origin tasks ${JSON.stringify(servedAtOrigin)}, pulled by edge tasks ${JSON.stringify(pulledAtEdge)}`);
-  assert.equal(servedAtOrigin.filter((s) => s.value === 1).length, 1, 'one origin task serves the edge one link');
-  assert.deepEqual(pulledAtEdge.filter((s) => s.value === 1).map((s) => s.task), [carrier.id], 'only the lease holder pulls from the origin');
+  assert.equal(servedAtOrigin.length, 1, 'one origin task serves the edge one link');
+  assert.deepEqual(pulledAtEdge.map((s) => s.task), [carrier.id], 'only the lease holder pulls from the origin');
 
   // Viewers on either edge task get video (the other task by the cluster pull from the carrier).
   const onCarrier = await rtmpViewer(`rtmp://127.0.0.1:${carrier.rtmpPort}`, NAME);
@@ -162,7 +165,7 @@ it('every live stream of the origin crosses once to a 2-task edge cluster, unwat
 
   // The origin task serving the link dies (with the encoder, if it was also the stream's owner there): the edge's
   // pull reconnects through the origin's balancer, lands on the surviving origin task, and the edge's viewers stay attached.
-  const server = origin.tasks.find((t) => t.id === servedAtOrigin.find((s) => s.value === 1)!.task)!;
+  const server = origin.tasks.find((t) => t.id === servedAtOrigin[0]!.task)!;
   const originKilledAt = performance.now();
   server.child.kill('SIGKILL');
   while (await Promise.race([encoder.exited.then(() => true), sleep(1500).then(() => false)])) {

@@ -16,6 +16,7 @@ import { clientHandshakeStart } from '@bridgecast/media/rtmp/handshake.js';
 import { rawCommand, rawMessage } from '../helpers/raw-rtmp.js';
 import { memoryLogger, sleep, startTestServer, waitForKeyframe, type TestServer } from '../helpers/media-server.js';
 import { SyntheticPublisher, syntheticStream } from '../helpers/synthetic-media.js';
+import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
 
 const TAKEOVER_MS = 1000;
 const log = memoryLogger();
@@ -160,4 +161,27 @@ test('/metrics shows each KCP session\'s path estimates and queue: bandwidth, mi
   for (const name of ['inflight_bytes', 'queue_bytes', 'queue_age_ms', 'late_dropped_frames', 'path_changes']) assert.ok(value(`bridgecast_kcp_session_${name}`) >= 0);
   assert.match(text, /^bridgecast_viewer_frames_late_dropped_total\{protocol="kcp"\} 0$/m, 'loopback: nothing was late');
   player.client.connection.transport.destroy();
+});
+
+test('RTMP over KCP connects through 20% loss each way: the client pads for the server\'s anti-amplification budget, so a lost handshake reply is resent', async () => {
+  // Before verification the server sends at most 3x what it received. When its 3 KB handshake reply is lost
+  // and its retransmissions lost again, a client that only waits sends nothing more to pay for them: without
+  // the client's padding, 4 of these 12 handshakes stalled until their 15 s timeout.
+  const server = await kcpServer();
+  const results = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+    const proxy = await startLossyUdpProxy({ target: { host: '127.0.0.1', port: server.kcpPort! }, lossPercent: 20, delayMs: 50, seed: i + 1 });
+    const started = Date.now();
+    try {
+      const transport = await connectKcp('127.0.0.1', proxy.port);
+      const client = await RtmpClient.connect(transport, { app: 'live', tcUrl: `kcp://127.0.0.1:${proxy.port}/live`, timeoutMs: 15_000 });
+      client.close('done');
+      return Date.now() - started;
+    } catch {
+      return Infinity;
+    } finally {
+      await proxy.close();
+    }
+  }));
+  console.log(`RTMP connect over KCP at 20% loss each way, 50 ms one way: ${results.map((ms) => (Number.isFinite(ms) ? `${ms} ms` : 'stalled')).join(', ')}`);
+  assert.ok(results.every((ms) => ms < 8000), 'every handshake completes within 8 s');
 });

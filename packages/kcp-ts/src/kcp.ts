@@ -886,6 +886,22 @@ export class Kcp {
     }
   }
 
+  /**
+   * Fills `target` with header-only window-tell segments (no data: a peer,
+   * ikcp.c included, reads only their window and una) and returns the bytes
+   * written. A client sends them so that a server limiting what it sends to
+   * an unverified address (anti-amplification) can afford its
+   * retransmissions; see KcpStream's padding.
+   */
+  writePadding(target: Uint8Array): number {
+    const wnd = this.wndUnused();
+    let offset = 0;
+    while (offset + KCP_OVERHEAD <= target.length) {
+      offset = encodeHeader(target, offset, { conv: this.conv, cmd: KcpCommand.WindowTell, frg: 0, wnd, ts: this.current, sn: 0, una: this.rcvNxt, len: 0 });
+    }
+    return offset;
+  }
+
   private wndUnused(): number {
     return Math.max(0, this.rcvWndSegments - this.rcvQueue.length);
   }

@@ -419,3 +419,20 @@ test('segmentsFilledGap counts segments that arrived after a later one (a lost f
   assert.equal(rx.stats.duplicateSegments, 1);
   assert.equal(rx.stats.segmentsReceived, 8);
 });
+
+test('padding is header-only window tells with the sender\'s una: the peer accepts it, and no data, ack or state changes with it', () => {
+  const link = new VirtualLink(CLEAN_PATH, seededRandom(3), { both: { nodelay: 1, interval: 10, nc: true } });
+  link.a.send(new Uint8Array([1, 2, 3]));
+  link.advance(300);
+  assert.deepEqual(drainMessages(link.b).map((m) => [...m]), [[1, 2, 3]]);
+  const padding = new Uint8Array(1200);
+  const size = link.b.writePadding(padding);
+  assert.equal(size, 50 * KCP_OVERHEAD, 'as many whole segments as fit');
+  const datagram = padding.subarray(0, size);
+  assert.ok(commandsIn(datagram).every((cmd) => cmd === KcpCommand.WindowTell));
+  assert.equal(decodeHeader(datagram, 0).una, link.b.receiveNext);
+  const before = { una: link.a.sendUna, waiting: link.a.waitsnd(), inflight: link.a.inflightBytes };
+  assert.ok(link.a.input(datagram, link.now) >= 0, 'accepted');
+  assert.deepEqual({ una: link.a.sendUna, waiting: link.a.waitsnd(), inflight: link.a.inflightBytes }, before);
+  assert.equal(link.a.peeksize(), -1, 'no data');
+});

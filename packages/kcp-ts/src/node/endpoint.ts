@@ -397,6 +397,13 @@ export interface KcpClientOptions {
   maxWaitSnd?: number;
   /** FEC on this link; the server must use the same setting. */
   fec?: FecSetting | null;
+  /**
+   * Pad for the server's anti-amplification budget until the upper layer
+   * calls markVerified() (its handshake completed), for at most this long
+   * (default: the server's handshake timeout, 10 s; 0: never). See
+   * KcpStreamOptions.padUntilVerifiedMs.
+   */
+  padUntilVerifiedMs?: number;
 }
 
 /**
@@ -440,6 +447,7 @@ export async function connectKcp(host: string, port: number, options: KcpClientO
     tuning,
     idleTimeoutMs: options.idleTimeoutMs,
     maxWaitSnd: options.maxWaitSnd,
+    padUntilVerifiedMs: options.padUntilVerifiedMs ?? DEFAULT_KCP_ENDPOINT_LIMITS.handshakeTimeoutMs,
   });
   const deliver = (datagram: Buffer) => stream.receiveDatagram(datagram);
   socket.on('message', fec ? (shard) => fec.receive(shard, deliver) : deliver);

@@ -69,7 +69,22 @@ export interface KcpStreamOptions {
   maxWaitSnd?: number;
   /** How long end() waits for the peer to acknowledge everything (default 10 s). */
   closeTimeoutMs?: number;
+  /**
+   * Client streams: until markVerified() is called, or for at most this long,
+   * send PADDING_BYTES of padding once per retransmission timeout (default 0:
+   * never). A server sends an address it has not verified at most 3x what
+   * it received from it; when its handshake reply is lost and lost again
+   * (10-20 % loss), its retransmissions wait for bytes a client that is only
+   * waiting never sends, and the handshake stalls until a timeout. QUIC
+   * clients pad their probes for the same reason (RFC 9000, section 8.1).
+   */
+  padUntilVerifiedMs?: number;
 }
+
+/** Bytes of padding per probe: a server's 3x budget for two full retransmissions and more. */
+const PADDING_BYTES = 1200;
+/** Shortest time between two padding probes. */
+const PADDING_MIN_GAP_MS = 100;
 
 /** ERR_KCP_INPUT: processing one of the peer's datagrams threw (see KcpServerEndpoint). */
 export type KcpStreamErrorCode = 'ERR_KCP_DEAD_LINK' | 'ERR_KCP_IDLE_TIMEOUT' | 'ERR_KCP_VERIFY_TIMEOUT' | 'ERR_KCP_CLOSE_TIMEOUT' | 'ERR_KCP_INPUT';
@@ -123,6 +138,9 @@ export class KcpStream extends Duplex {
   private pendingWrite: PendingWrite | undefined;
   private finalCallback: ((error?: Error | null) => void) | undefined;
   private finalStartedAt = 0;
+  /** Padding probes stop at this time (scheduler clock; 0: none). */
+  private padUntil = 0;
+  private nextPadAt = 0;
 
   constructor(options: KcpStreamOptions) {
     super({ allowHalfOpen: true });
@@ -137,6 +155,10 @@ export class KcpStream extends Duplex {
     this.maxWaitSnd = options.maxWaitSnd ?? 2 * tuning.sndWnd;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.createdAt = this.lastReceivedAt = this.scheduler.now();
+    if (options.padUntilVerifiedMs) {
+      this.padUntil = this.createdAt + options.padUntilVerifiedMs;
+      this.nextPadAt = this.createdAt + Math.max(PADDING_MIN_GAP_MS, this.kcp.rto);
+    }
     this.scheduler.add(this);
     this.once('finish', () => this.destroy());
   }
@@ -168,6 +190,7 @@ export class KcpStream extends Duplex {
   markVerified(): void {
     if (this.isVerified) return;
     this.isVerified = true;
+    this.padUntil = 0;
     this.transport.verified?.();
   }
 
@@ -188,6 +211,7 @@ export class KcpStream extends Duplex {
     if (this.destroyed) return;
     this.kcp.update(now);
     this.pumpWrites();
+    if (now < this.padUntil && now >= this.nextPadAt) this.sendPadding(now);
     if (this.kcp.state < 0) {
       this.destroy(new KcpStreamError('ERR_KCP_DEAD_LINK', `KCP link to ${this.remoteAddress}:${this.remotePort} is dead`));
     } else if (now - this.lastReceivedAt > this.idleTimeoutMs) {
@@ -197,6 +221,12 @@ export class KcpStream extends Duplex {
     } else if (this.finalCallback !== undefined && now - this.finalStartedAt > this.closeTimeoutMs) {
       this.destroy(new KcpStreamError('ERR_KCP_CLOSE_TIMEOUT', `peer did not acknowledge our data within ${this.closeTimeoutMs} ms`));
     }
+  }
+
+  private sendPadding(now: number): void {
+    const padding = Buffer.allocUnsafe(PADDING_BYTES);
+    this.transport.send(padding.subarray(0, this.kcp.writePadding(padding)));
+    this.nextPadAt = now + Math.max(PADDING_MIN_GAP_MS, this.kcp.rto);
   }
 
   /** Moves received bytes to the readable side while the reader wants them. */

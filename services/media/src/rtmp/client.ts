@@ -62,7 +62,11 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     const client = new RtmpClient(transport, options);
     try {
       await client.withTimeout(new Promise<void>((resolve, reject) => {
-        client.connection.once('handshake', resolve);
+        client.connection.once('handshake', () => {
+          // Over KCP: the server has our C2 on its way, so it no longer needs our padding (see KcpStream).
+          (transport as { markVerified?: () => void }).markVerified?.();
+          resolve();
+        });
         client.connection.once('close', (r) => reject(new Error(`connection closed during handshake: ${r}`)));
       }), 'handshake');
       await client.call('connect', {
