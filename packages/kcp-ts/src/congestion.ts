@@ -289,8 +289,9 @@ export class LiveRateController implements KcpSendOps {
   }
 
   sent(kcp: Kcp, unspent: number): void {
-    this.roundSentBytes += this.lastBudget - unspent;
-    this.pacer.sent(kcp, this.tokensBefore - (this.lastBudget - unspent));
+    const spent = this.lastBudget - unspent;
+    this.roundSentBytes += spent;
+    this.pacer.sent(kcp, this.tokensBefore - spent);
     // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
     if (unspent < kcp.mtu) this.roundBacklogged = true;
     else if (kcp.unsentSegments() === 0) this.roundAppLimited = true;

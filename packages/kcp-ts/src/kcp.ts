@@ -896,9 +896,7 @@ export class Kcp {
   writePadding(target: Uint8Array): number {
     const wnd = this.wndUnused();
     let offset = 0;
-    while (offset + KCP_OVERHEAD <= target.length) {
-      offset = encodeHeader(target, offset, { conv: this.conv, cmd: KcpCommand.WindowTell, frg: 0, wnd, ts: this.current, sn: 0, una: this.rcvNxt, len: 0 });
-    }
+    while (offset + KCP_OVERHEAD <= target.length) offset = this.writeControl(offset, KcpCommand.WindowTell, 0, 0, wnd, target);
     return offset;
   }
 
@@ -906,9 +904,8 @@ export class Kcp {
     return Math.max(0, this.rcvWndSegments - this.rcvQueue.length);
   }
 
-  /** Writes a header-only segment (ack or probe) at `offset`. */
-  private writeControl(offset: number, cmd: number, sn: number, ts: number, wnd: number): number {
-    const buffer = this.buffer;
+  /** Writes a header-only segment (ack, probe or padding) at `offset` of `buffer` (the flush buffer unless given). */
+  private writeControl(offset: number, cmd: number, sn: number, ts: number, wnd: number, buffer = this.buffer): number {
     writeU32(buffer, offset, this.conv);
     buffer[offset + 4] = cmd;
     buffer[offset + 5] = 0;
