@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KcpCommand, KCP_OVERHEAD, encodeHeader } from 'kcp-ts';
-import { KcpServerEndpoint, connectKcp, type KcpEndpointLimits } from 'kcp-ts/node';
+import { readFileSync } from 'node:fs';
+import { KcpServerEndpoint, connectKcp, DEFAULT_SOCKET_BUFFER_BYTES, type KcpEndpointLimits, type KcpSocketBuffers } from 'kcp-ts/node';
 import type { KcpStream, KcpStreamError } from 'kcp-ts/node';
 import { seededRandom } from '@bridgecast/test-support/seeded-random.js';
 
@@ -256,4 +257,29 @@ test('a datagram whose processing throws is dropped, counted, and ends only its 
     victim.socket.close();
     await endpoint.close();
   }
+});
+
+test('the endpoint asks the kernel for socket buffers that hold a burst: 1000 datagrams sent at once all arrive, where the default buffer loses most', async (t) => {
+  const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  if (rmemMax < 2 * 1024 * 1024) return t.skip(`net.core.rmem_max is ${rmemMax}: the kernel caps the request`);
+  const burst = Array.from({ length: 1000 }, () => Buffer.alloc(1350)); // 1.35 MB, dropped as malformed after counting
+  const arrived = async (socketBufferBytes: number | undefined): Promise<{ count: number; buffers: KcpSocketBuffers }> => {
+    const endpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', socketBufferBytes });
+    const { port } = await endpoint.listen();
+    const client = await rawClient();
+    // All sends complete before the event loop reads the endpoint's socket: the kernel's buffer holds the burst or drops it.
+    await sendAll(client.socket, port, burst);
+    await sleep(200);
+    const count = endpoint.stats.datagramsReceived;
+    const buffers = endpoint.socketBuffers();
+    client.socket.close();
+    await endpoint.close();
+    return { count, buffers };
+  };
+  const asked = await arrived(undefined);
+  const kernelDefault = await arrived(0);
+  console.log(`burst of 1000: ${asked.count} arrived with ${asked.buffers.receive} B of receive buffer, ${kernelDefault.count} with the kernel's default ${kernelDefault.buffers.receive} B`);
+  assert.ok(asked.buffers.receive >= DEFAULT_SOCKET_BUFFER_BYTES, `receive buffer ${asked.buffers.receive} B`);
+  assert.equal(asked.count, 1000);
+  assert.ok(kernelDefault.count < 1000, 'the loss the larger buffer prevents is reproduced');
 });

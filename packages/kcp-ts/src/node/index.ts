@@ -7,6 +7,8 @@ export {
   KcpServerEndpoint,
   connectKcp,
   DEFAULT_KCP_ENDPOINT_LIMITS,
+  DEFAULT_SOCKET_BUFFER_BYTES,
+  type KcpSocketBuffers,
   type KcpEndpointLimits,
   type KcpEndpointStats,
   type KcpDropReason,

@@ -25,5 +25,12 @@ export async function listenRtmpOverKcp(rtmp: RtmpSessionManager, options: KcpSe
   });
   endpoint.on('error', (err) => logger.error({ err }, 'kcp socket error'));
   await endpoint.listen();
+  // Linux caps the buffers at net.core.rmem_max / wmem_max without an error; bursts beyond them are lost in the kernel.
+  const buffers = endpoint.socketBuffers();
+  if (buffers.receive < buffers.requested || buffers.send < buffers.requested) {
+    logger.warn({ ...buffers }, 'kcp socket buffers capped by the kernel (raise net.core.rmem_max and net.core.wmem_max where the host allows)');
+  } else {
+    logger.info({ ...buffers }, 'kcp socket buffers');
+  }
   return endpoint;
 }
