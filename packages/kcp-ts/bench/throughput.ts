@@ -4,8 +4,11 @@
  * ends in this process, with the live-video tuning. Clean loopback, then
  * through the lossy UDP proxy (5% loss each way, so both implementations pay
  * the same proxy cost). Prints a markdown section: heading, method, table.
+ * Each cell runs BENCH_RUNS times (default 3), the implementations taking
+ * turns, and prints the median with the range: on this 2-core machine one
+ * run of a cell varies by about +-10 %, as much as the differences measured.
  *
- *   npm run bench                                        (in packages/kcp-ts; BENCH_MB=40 to move more data)
+ *   npm run bench                                        (in packages/kcp-ts; BENCH_MB=20 for shorter transfers, where startup weighs more)
  *   npm run bench:kcp -- --write-doc                     (from the repository root: adds the machine and
  *                                                         replaces the section in Bridgecast's docs/benchmarks.md)
  *
@@ -22,7 +25,8 @@ import { startLossyUdpProxy, type LossyUdpProxy } from '@bridgecast/test-support
 import { ReferenceKcpPeer } from '../test/helpers/reference-kcp.js';
 
 const tuning = DEFAULT_KCP_TUNING;
-const megabytes = Number(process.env.BENCH_MB ?? 20);
+const megabytes = Number(process.env.BENCH_MB ?? 64);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
 
 interface Path {
   name: string;
@@ -101,23 +105,42 @@ const paths: Path[] = [
   { name: 'clean loopback', lossPercent: 0 },
   { name: '5% loss each way', lossPercent: 5 },
 ];
-const results: Result[] = [];
-for (const path of paths) {
-  results.push(await measure(`kcp-ts (ours, congestion control ${tuning.congestionControl})`, oursTransfer(tuning), path));
-  if (tuning.congestionControl !== 'none') results.push(await measure('kcp-ts (ours, congestion control none)', oursTransfer(uncontrolled), path));
-  results.push(await measure('ikcp.c (node-kcp)', referenceTransfer, path));
+interface Cell {
+  implementation: string;
+  transfer: Transfer;
 }
+const cells: Cell[] = [{ implementation: `kcp-ts (ours, congestion control ${tuning.congestionControl})`, transfer: oursTransfer(tuning) }];
+if (tuning.congestionControl !== 'none') cells.push({ implementation: 'kcp-ts (ours, congestion control none)', transfer: oursTransfer(uncontrolled) });
+cells.push({ implementation: 'ikcp.c (node-kcp)', transfer: referenceTransfer });
+
+/** Per path and implementation, the runs in the order measured. */
+const results: Result[][] = [];
+for (const path of paths) {
+  const perCell: Result[][] = cells.map(() => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [i, cell] of cells.entries()) perCell[i]!.push(await measure(cell.implementation, cell.transfer, path));
+  }
+  results.push(...perCell);
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+const mbits = (r: Result): number => (r.bytes * 8) / 1e6 / r.seconds;
+const cpuPerMbit = (r: Result): number => (r.cpuSeconds * 1000) / ((r.bytes * 8) / 1e6);
 
 const section = [
   '## KCP: ours against the reference ikcp.c',
   '',
-  `One-way transfer of ${megabytes} MiB over 127.0.0.1, both ends in one process, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc}, congestion control ${tuning.congestionControl} (the live-video tuning); clean, then through the lossy UDP proxy at 5% loss each way. CPU ms per Mbit = process CPU time (both ends, sockets included) / megabits moved.`,
+  `One-way transfer of ${megabytes} MiB over 127.0.0.1, both ends in one process, mtu ${tuning.mtu}, wnd ${tuning.sndWnd}/${tuning.rcvWnd}, interval ${tuning.interval} ms, nodelay ${tuning.nodelay}, resend ${tuning.resend}, nc ${tuning.nc}, congestion control ${tuning.congestionControl} (the live-video tuning); clean, then through the lossy UDP proxy at 5% loss each way. Each cell ran ${runs} times, the implementations taking turns: the median, and the range. CPU ms per Mbit = process CPU time (both ends, sockets included) / megabits moved.`,
   '',
-  '| implementation | path | Mbit/s | CPU s | CPU ms per Mbit |',
+  '| implementation | path | Mbit/s, median | range | CPU ms per Mbit, median |',
   '|---|---|---:|---:|---:|',
-  ...results.map((r) => {
-    const megabits = (r.bytes * 8) / 1e6;
-    return `| ${r.implementation} | ${r.path} | ${(megabits / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(2)} | ${((r.cpuSeconds * 1000) / megabits).toFixed(2)} |`;
+  ...results.map((cell) => {
+    const rates = cell.map(mbits);
+    return `| ${cell[0]!.implementation} | ${cell[0]!.path} | ${median(rates).toFixed(1)} | ${Math.min(...rates).toFixed(1)}-${Math.max(...rates).toFixed(1)} | ${median(cell.map(cpuPerMbit)).toFixed(2)} |`;
   }),
 ].join('\n');
 console.log(`\n${section}\n`);

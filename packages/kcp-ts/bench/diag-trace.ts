@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { KcpServerEndpoint, connectKcp } from 'kcp-ts/node';
+import type { KcpStream } from 'kcp-ts/node';
+import { DEFAULT_KCP_TUNING } from 'kcp-ts';
+import { LiveRateController } from '../src/congestion.js';
+import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
+const loss = Number(process.argv[2] ?? 0);
+const cc = (process.argv[3] ?? 'live') as 'live' | 'none';
+const tuning = { ...DEFAULT_KCP_TUNING, congestionControl: cc };
+const bytes = Number(process.argv[4] ?? 20) * 1024 * 1024;
+const endpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', tuning });
+const { port } = await endpoint.listen();
+let target = port;
+let proxy;
+if (loss > 0) { proxy = await startLossyUdpProxy({ target: { host: '127.0.0.1', port }, lossPercent: loss, seed: 5 }); target = proxy.port; }
+const client = await connectKcp('127.0.0.1', target, { tuning });
+const sessionReady = once(endpoint, 'session');
+const chunk = randomBytes(64 * 1024);
+let sent = 0;
+const t0 = performance.now();
+const writeMore = (): void => { while (sent < bytes) { sent += chunk.length; if (!client.write(chunk)) return void client.once('drain', writeMore); } };
+writeMore();
+const [server] = (await sessionReady) as [KcpStream];
+server.markVerified();
+let received = 0;
+const kcp = client.kcp;
+const c = kcp.sendHooks as LiveRateController | null;
+let limited = 0, cwndLimited = 0; if (c) { const os = c.sent.bind(c); (c as any).sent = (k: any, unspent: number) => { if (unspent < k.mtu) { limited++; if (c.cwndBytes(k) - k.inflightBytes < (c as any).tokensBefore) cwndLimited++; } os(k, unspent); }; }
+let flushes = 0, sentDuring = 0; const origFlush = kcp.flush.bind(kcp); (kcp as any).flush = () => { flushes++; const before = kcp.stats.datagramsSent; origFlush(); sentDuring += kcp.stats.datagramsSent - before; };
+const sk = server.kcp; let sflushes = 0; const so = sk.flush.bind(sk); (sk as any).flush = () => { sflushes++; so(); };
+let lastRx = 0;
+const timer = setInterval(() => {
+  const s = kcp.stats;
+  console.log(`${(performance.now()-t0).toFixed(0)}ms rx=${((received-lastRx)*8/0.1/1e6).toFixed(1)}Mbps est=${c?.bandwidthKbit.toFixed(0)} pace=${c?.pacingKbit.toFixed(0)} minRtt=${c?.minRtt} srtt=${kcp.srtt} rto=${kcp.rto} phase=${c?.phase} infl=${kcp.inflightBytes} cwnd=${c?.cwndBytes(kcp).toFixed(0)} loss=${c?.loss.toFixed(3)} to=${s.timeoutRetransmits} fast=${s.fastRetransmits} sent=${s.segmentsSent} rmtwnd=${(kcp as any).rmtWnd}`);
+  lastRx = received;
+}, 100);
+await new Promise<void>((resolve) => server.on('data', (d: Buffer) => { received += d.length; if (received >= bytes) resolve(); }));
+clearInterval(timer);
+console.log('budget-limited flushes', limited, 'of which cwnd', cwndLimited, 'flushes', flushes, 'datagrams', kcp.stats.datagramsSent, 'server flushes', sflushes, 'server datagrams', sk.stats.datagramsSent);
+console.log('total', ((bytes*8)/((performance.now()-t0)/1000)/1e6).toFixed(1), 'Mbit/s');
+client.destroy(); await endpoint.close(); await proxy?.close();
