@@ -224,6 +224,8 @@ export class LiveRateController implements KcpSendOps {
   private roundBacklogged = false;
   /** Some flush of this round had budget left and nothing to send. */
   private roundAppLimited = false;
+  /** Some flush of this round left data unsent (held by the pacer, the window or KCP's own windows). */
+  private roundDataWaiting = false;
   /** `kcp.delivered` when this round began. */
   private roundDeliveredStart = 0;
   private queueing = false;
@@ -357,8 +359,10 @@ export class LiveRateController implements KcpSendOps {
     this.roundSentBytes += spent;
     this.pacer.sent(kcp, this.tokensBefore - spent);
     // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
+    const waiting = kcp.unsentSegments() > 0;
+    if (waiting) this.roundDataWaiting = true;
     if (unspent < kcp.mtu) this.roundBacklogged = true;
-    else if (kcp.unsentSegments() === 0) this.roundAppLimited = true;
+    else if (!waiting) this.roundAppLimited = true;
   }
 
   acked(kcp: Kcp, bytes: number, deliveredAtSend: number, deliveredTimeAtSend: number, rtt: number, transmission: number, current: number): void {
@@ -389,9 +393,15 @@ export class LiveRateController implements KcpSendOps {
    * carried; never more than the rate they were sent at, so one train
    * raises the estimate by at most the pacing gain, and a narrower path
    * shows as acks spread wider than the sends. Batching of acks (once per
-   * receiver flush) is why the acks must span two intervals first.
+   * receiver flush) is why the acks must span two intervals first; the
+   * first batch's bytes still count, so a sample can read up to 1.5x the
+   * path's rate. For a keyframe that is extra probing, which a lossy wide
+   * path rewards (left out, bench:weaknet's 20 % loss p99 went from ~330 to
+   * ~460 ms); a bulk sender, whose probing is its cycle, uses its rounds.
    */
   private trainSample(kcp: Kcp, bytes: number, sentAt: number, current: number): void {
+    // A bulk sender's rounds measure the path (advanceRound); its one endless train would not.
+    if (this.backloggedRounds >= BULK_ROUNDS) return;
     const gap = this.trainFirstAckAt === undefined ? Infinity : seqDiff(sentAt, this.trainLastSentAt);
     if (gap < 0) return; // acked out of order (an earlier segment's ack was lost): not part of the spread
     if (gap > TRAIN_GAP_INTERVALS * kcp.interval) {
@@ -401,15 +411,8 @@ export class LiveRateController implements KcpSendOps {
       return;
     }
     this.trainLastSentAt = sentAt;
-    const ackSpan = seqDiff(current, this.trainFirstAckAt!);
-    // The receiver acks once per flush: the first ack's batch holds segments that arrived over the
-    // interval before it. Counted, they would inflate the sample by up to half (one interval's bytes
-    // over the two-interval span): the batch anchors the train instead.
-    if (ackSpan < kcp.interval / 2) {
-      this.trainFirstSentAt = sentAt;
-      return;
-    }
     this.trainBytes += bytes;
+    const ackSpan = seqDiff(current, this.trainFirstAckAt!);
     if (ackSpan < TRAIN_MIN_ACK_INTERVALS * kcp.interval) return;
     this.addSample(this.trainBytes / Math.max(ackSpan, seqDiff(sentAt, this.trainFirstSentAt)), current);
   }
@@ -438,12 +441,14 @@ export class LiveRateController implements KcpSendOps {
     const elapsed = seqDiff(current, this.roundStart);
     if (elapsed < roundMs) return;
     this.roundStart = current;
-    // The round's own delivery rate, when data waited on us all round: unlike a segment's
-    // ack-to-ack sample it spans several of the receiver's ack batches, which on a short path
-    // (a few ms of RTT, acks sent once per flush interval) read low.
-    if (!this.roundAppLimited && this.roundBacklogged) this.addSample((kcp.delivered - this.roundDeliveredStart) / elapsed, current);
+    // The round's own delivery rate, when data waited all round (on us, or on KCP's send and
+    // receive windows): unlike a segment's ack-to-ack sample it spans several of the receiver's
+    // ack batches, which on a short path (a few ms of RTT, acks sent once per flush interval) read low.
+    const dataWaitedAllRound = !this.roundAppLimited && this.roundDataWaiting;
+    if (dataWaitedAllRound) this.addSample((kcp.delivered - this.roundDeliveredStart) / elapsed, current);
     this.roundDeliveredStart = kcp.delivered;
     this.roundAppLimited = false;
+    this.roundDataWaiting = false;
     this.bandwidth.rotate(current);
     this.minRttFilter.rotate(current);
     this.maxRttFilter.rotate(current);
@@ -464,10 +469,10 @@ export class LiveRateController implements KcpSendOps {
     this.roundDelivery = 0;
     const backlogged = this.roundBacklogged;
     this.roundBacklogged = false;
-    if (this.startup) this.checkStartup(backlogged, threshold);
+    if (this.startup) this.checkStartup(dataWaitedAllRound, threshold);
     this.watchOverflow(kcp, current, backlogged, delivered);
     this.lastRoundCalm = !backlogged || this.roundGain <= 1;
-    this.backloggedRounds = backlogged ? this.backloggedRounds + 1 : 0;
+    this.backloggedRounds = dataWaitedAllRound ? this.backloggedRounds + 1 : 0;
 
     let gain: number;
     if (this.queueing) {
@@ -544,16 +549,16 @@ export class LiveRateController implements KcpSendOps {
    * in ~4 rounds instead of ~12. The initial rate itself is not doubled
    * (a narrow link's first keyframes would overflow its queue before the
    * first RTTs show it). It ends for good at the first sign of a queue, or
-   * when three rounds in which data waited on us (an application-limited
+   * when three rounds in which data waited all round (an application-limited
    * round says nothing of the path) grew the estimate by less than 25 %:
    * the pipe is full.
    */
-  private checkStartup(backlogged: boolean, threshold: number): void {
+  private checkStartup(dataWaitedAllRound: boolean, threshold: number): void {
     if (this.queueDelay > threshold / 2 || !this.initialFloor) {
       this.startup = false;
       return;
     }
-    if (!backlogged) return;
+    if (!dataWaitedAllRound) return;
     const measured = this.bandwidth.value;
     if (measured >= STARTUP_GROWTH * this.startupEstimate) {
       this.startupEstimate = measured;
