@@ -32,6 +32,7 @@ import type { Duplex } from 'node:stream';
 import { encodeFlvTag, flvHeader } from '@bridgecast/media/flv/flv-encoding.js';
 import { MediaPacket } from '@bridgecast/media/hub/media-packet.js';
 import { DEFAULT_KCP_TUNING } from 'kcp-ts';
+import { DEFAULT_SOCKET_BUFFER_BYTES } from 'kcp-ts/node';
 import { FlvReader } from './flv-reader.js';
 import { PacedPublisher, paceTags } from './paced-publisher.js';
 import { loadSampleTags } from './sample-media.js';
@@ -157,8 +158,13 @@ function ikcpEndpoint(socket: dgram.Socket, remote?: { address: string; port: nu
   return { kcp, onData: (h) => { handler = h; } };
 }
 
+/** The reference KCP's socket gets the buffers our endpoint asks for: the comparison is of the KCPs. */
+function ikcpSocket(): dgram.Socket {
+  return dgram.createSocket({ type: 'udp4', recvBufferSize: DEFAULT_SOCKET_BUFFER_BYTES, sendBufferSize: DEFAULT_SOCKET_BUFFER_BYTES });
+}
+
 async function sendIkcp(host: string, port: number): Promise<void> {
-  const socket = dgram.createSocket('udp4');
+  const socket = ikcpSocket();
   await new Promise<void>((resolve) => socket.bind(0, '0.0.0.0', resolve));
   const { kcp } = ikcpEndpoint(socket, { address: host, port });
   // A live sender keeps handing frames to KCP: its send queue grows while the link cannot keep up, as in an app.
@@ -174,7 +180,7 @@ async function readIkcp(port: number, seconds: number): Promise<void> {
   const frames: ReadSummary['frames'] = [];
   const tracker = new FrameTracker((f) => frames.push([f.timestamp, f.arrivedAt]));
   const flv = new FlvReader((tag) => tracker.add(new MediaPacket(tag.type, tag.timestamp, tag.body)));
-  const socket = dgram.createSocket('udp4');
+  const socket = ikcpSocket();
   await new Promise<void>((resolve) => socket.bind(port, '0.0.0.0', resolve));
   ikcpEndpoint(socket).onData((data) => flv.push(data));
   process.stdout.write('ready\n');

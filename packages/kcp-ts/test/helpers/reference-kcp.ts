@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { Kcp, KCP_OVERHEAD } from 'kcp-ts';
+import { DEFAULT_SOCKET_BUFFER_BYTES } from 'kcp-ts/node';
 import type { KcpTuning } from 'kcp-ts';
 
 /**
@@ -123,14 +124,19 @@ export class UdpKcpPeer {
     this.timer = setInterval(() => this.tick(), tuning.interval);
   }
 
+  /** With the socket buffers our endpoint asks for, so a comparison measures the KCPs, not the kernel's defaults. */
+  private static socket(): dgram.Socket {
+    return dgram.createSocket({ type: 'udp4', recvBufferSize: DEFAULT_SOCKET_BUFFER_BYTES, sendBufferSize: DEFAULT_SOCKET_BUFFER_BYTES });
+  }
+
   static async listen(tuning: KcpTuning, options: KcpPeerOptions = {}): Promise<{ peer: UdpKcpPeer; port: number }> {
-    const socket = dgram.createSocket('udp4');
+    const socket = UdpKcpPeer.socket();
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     return { peer: new UdpKcpPeer(socket, tuning, options), port: socket.address().port };
   }
 
   static async connect(port: number, conv: number, tuning: KcpTuning, options: KcpPeerOptions = {}): Promise<UdpKcpPeer> {
-    const socket = dgram.createSocket('udp4');
+    const socket = UdpKcpPeer.socket();
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     const peer = new UdpKcpPeer(socket, tuning, options);
     peer.open(conv, { address: '127.0.0.1', port });
