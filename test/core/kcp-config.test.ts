@@ -23,4 +23,10 @@ describe('KCP configuration of the media service', () => {
     assert.throws(() => loadKcpSettings({ KCP_CC: 'bbr' }), /KCP_CC/);
     assert.throws(() => loadKcpSettings({ KCP_LIVE_DEADLINE_MS: '-1' }), /KCP_LIVE_DEADLINE_MS/);
   });
+
+  it('asks for 4 MiB UDP socket buffers unless KCP_SOCKET_BUFFER_BYTES says otherwise (0: the kernel default)', () => {
+    assert.equal(loadKcpSettings({}).socketBufferBytes, 4 * 1024 * 1024);
+    assert.equal(loadKcpSettings({ KCP_SOCKET_BUFFER_BYTES: '0' }).socketBufferBytes, 0);
+    assert.throws(() => loadKcpSettings({ KCP_SOCKET_BUFFER_BYTES: '-5' }), /KCP_SOCKET_BUFFER_BYTES/);
+  });
 });

@@ -5,12 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { encodeAmf0 } from '@bridgecast/media/amf/amf0.js';
 import { playOverKcp } from '@bridgecast/media/client/index.js';
 import { connectKcp } from 'kcp-ts/node';
 import { loadKcpSettings } from '@bridgecast/media/kcp-config.js';
+import { listenRtmpOverKcp } from '@bridgecast/media/ingest/rtmp-over-kcp.js';
 import { loadLimits } from '@bridgecast/media/limits.js';
+import type { RtmpSessionManager } from '@bridgecast/media/rtmp/rtmp-server.js';
 import { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { clientHandshakeStart } from '@bridgecast/media/rtmp/handshake.js';
 import { rawCommand, rawMessage } from '../helpers/raw-rtmp.js';
@@ -184,4 +187,19 @@ test('RTMP over KCP connects through 20% loss each way: the client pads for the 
   }));
   console.log(`RTMP connect over KCP at 20% loss each way, 50 ms one way: ${results.map((ms) => (Number.isFinite(ms) ? `${ms} ms` : 'stalled')).join(', ')}`);
   assert.ok(results.every((ms) => ms < 8000), 'every handshake completes within 8 s');
+});
+
+test('the KCP listener asks for KCP_SOCKET_BUFFER_BYTES and logs what the kernel granted, warning when it capped the request', async () => {
+  const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  const logs = memoryLogger();
+  const rtmp = {} as RtmpSessionManager; // no session is opened: only the socket is under test
+  const within = await listenRtmpOverKcp(rtmp, { host: '127.0.0.1', port: 0, socketBufferBytes: Math.floor(rmemMax / 2) }, logs.logger);
+  const beyond = await listenRtmpOverKcp(rtmp, { host: '127.0.0.1', port: 0, socketBufferBytes: 2 * rmemMax + 4096 }, logs.logger);
+  await Promise.all([within.close(), beyond.close()]);
+  const [granted, capped] = logs.lines.filter((line) => String(line.msg).startsWith('kcp socket buffers'));
+  assert.equal(granted?.level, 30);
+  assert.ok(Number(granted?.receive) >= Math.floor(rmemMax / 2), `granted ${granted?.receive} B`);
+  assert.equal(capped?.level, 40);
+  assert.match(String(capped?.msg), /capped by the kernel/);
+  assert.ok(Number(capped?.receive) < Number(capped?.requested));
 });

@@ -1,5 +1,6 @@
 import { intSetting } from './env-settings.js';
 import { DEFAULT_KCP_TUNING, type FecSetting, type KcpTuning } from 'kcp-ts';
+import { DEFAULT_SOCKET_BUFFER_BYTES } from 'kcp-ts/node';
 
 /**
  * The media service's KCP settings from its environment: KCP_* tuning over
@@ -16,6 +17,12 @@ export interface KcpSettings {
    * boundaries (see hub/live-deadline.ts).
    */
   liveDeadlineMs: number;
+  /**
+   * UDP socket buffers the server's KCP endpoint asks for, bytes each way
+   * (KCP_SOCKET_BUFFER_BYTES; 0: the kernel's default). Linux caps the
+   * request at net.core.rmem_max / wmem_max; the server logs what it got.
+   */
+  socketBufferBytes: number;
 }
 
 /**
@@ -32,6 +39,7 @@ export function loadKcpSettings(env: Record<string, string | undefined>): KcpSet
     tuning: kcpTuningFromEnv(env),
     fec: parseFecSetting(env.KCP_FEC),
     liveDeadlineMs: intSetting(env, 'KCP_LIVE_DEADLINE_MS', DEFAULT_LIVE_DEADLINE_MS, 0, 60_000),
+    socketBufferBytes: intSetting(env, 'KCP_SOCKET_BUFFER_BYTES', DEFAULT_SOCKET_BUFFER_BYTES, 0, 256 << 20),
   };
 }
 

@@ -177,7 +177,7 @@ export async function startMediaServer(options: StartOptions = {}): Promise<Medi
 
   const kcp = config.kcpEnabled
     ? await listenOrExplain('KCP (UDP)', 'KCP_PORT', config.kcpPort,
-      () => listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: config.kcp.tuning, limits: config.limits.kcp, fec: config.kcp.fec }, logger))
+      () => listenRtmpOverKcp(rtmp, { host: config.host, port: config.kcpPort, tuning: config.kcp.tuning, limits: config.limits.kcp, fec: config.kcp.fec, socketBufferBytes: config.kcp.socketBufferBytes }, logger))
     : undefined;
   // HLS is written in process, to DATA_DIR/hls or to S3 (HLS_BUCKET).
   const hlsStore = config.hlsEnabled ? await openHlsStore(config, logger) : undefined;
