@@ -32,7 +32,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
 import { childLines } from './lib/child-lines.js';
-import { analyzeFrames, baselineDelay, countDelivery, GROWTH_WINDOW_MS, STALL_MS, type DelayStats, type Delivery } from './lib/frame-delay.js';
+import { analyzeFrames, baselineDelay, countDelivery, GROWTH_WINDOW_MS, STALL_MS, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery } from './lib/frame-delay.js';
 import { canBuildLink, EDGE_IP, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
 import { machineLine, writeDocSection } from './lib/report.js';
 import { scheduledFrames, videoSchedule } from './lib/paced-publisher.js';
@@ -198,7 +198,7 @@ async function measure(transport: Transport, profile: LinkProfile, seconds: numb
 }
 
 let currentLink: ImpairedLink | null = null;
-const SCHEDULE = videoSchedule(loadSampleTags());
+const SCHEDULE = videoSchedule(loadSampleTags(WEAKNET_SAMPLE_SECONDS));
 
 async function runCell(transport: Transport, profile: LinkProfile, seconds: number, baselineMs: number | null): Promise<Cell & { rawBaseline: number }> {
   await currentLink!.apply(profile);
@@ -240,7 +240,7 @@ function renderTable(cells: Cell[]): string {
 async function main(): Promise<void> {
   const problem = canBuildLink();
   if (problem) throw new Error(`bench:weaknet ${problem}`);
-  ensureSampleFlv(); // before any namespace: the agents only read it
+  ensureSampleFlv(WEAKNET_SAMPLE_SECONDS); // before any namespace: the agents only read it
   const profiles = args.profiles.split(',').map((n) => PROFILES.find((p) => p.name === n) ?? fail(`unknown profile ${n}`));
   const transports = args.transports.split(',').map((n) => TRANSPORTS.find((t) => t.name === n) ?? fail(`unknown transport ${n}`));
   currentLink = await ImpairedLink.create();
@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   const section = [
     '## Weak network: origin → edge over an impaired link',
     '',
-    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; the p99 of each ${GROWTH_WINDOW_MS / 1000} s in turn tells whether it grows. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
+    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP, a ${WEAKNET_SAMPLE_SECONDS} s clip looped). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; the p99 of each ${GROWTH_WINDOW_MS / 1000} s in turn tells whether it grows. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
     '',
     `Machine: ${machineLine()}. Command: \`${command}\``,
     '',

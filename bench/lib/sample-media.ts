@@ -20,15 +20,15 @@ export function benchDir(): string {
   return dir;
 }
 
-/** Path of the sample FLV, encoding it first when missing. */
-export function ensureSampleFlv(): string {
-  const file = path.join(benchDir(), `sample-720p30-${VIDEO_KBPS + AUDIO_KBPS}k.flv`);
+/** Path of the sample FLV (`seconds` long, looped by its users), encoding it first when missing. */
+export function ensureSampleFlv(seconds = SAMPLE_SECONDS): string {
+  const file = path.join(benchDir(), `sample-720p30-${VIDEO_KBPS + AUDIO_KBPS}k-${seconds}s.flv`);
   if (existsSync(file)) return file;
   const tmp = `${file}.tmp.flv`;
   const result = spawnSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=${SAMPLE_FPS}:duration=${SAMPLE_SECONDS}`,
-    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${SAMPLE_SECONDS}`,
+    '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=${SAMPLE_FPS}:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`,
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-bf', '0',
     '-g', String(SAMPLE_FPS * 2), '-keyint_min', String(SAMPLE_FPS * 2), '-sc_threshold', '0',
     '-b:v', `${VIDEO_KBPS}k`, '-minrate', `${VIDEO_KBPS}k`, '-maxrate', `${VIDEO_KBPS}k`, '-bufsize', `${VIDEO_KBPS}k`,
@@ -40,6 +40,6 @@ export function ensureSampleFlv(): string {
   return file;
 }
 
-export function loadSampleTags(): FlvTag[] {
-  return readFlvTags(readFileSync(ensureSampleFlv()));
+export function loadSampleTags(seconds = SAMPLE_SECONDS): FlvTag[] {
+  return readFlvTags(readFileSync(ensureSampleFlv(seconds)));
 }

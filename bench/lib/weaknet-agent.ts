@@ -36,6 +36,7 @@ import { DEFAULT_SOCKET_BUFFER_BYTES } from 'kcp-ts/node';
 import { FlvReader } from './flv-reader.js';
 import { PacedPublisher, paceTags } from './paced-publisher.js';
 import { loadSampleTags } from './sample-media.js';
+import { WEAKNET_SAMPLE_SECONDS } from './frame-delay.js';
 import { sleep } from './stats.js';
 import { TsFrameReader } from './ts-frames.js';
 import { FrameTracker, startViewer, type FrameArrival } from './viewers.js';
@@ -82,7 +83,7 @@ async function read(transport: string, host: string, port: number, name: string,
 }
 
 async function publish(host: string, port: number, name: string): Promise<void> {
-  const publisher = await PacedPublisher.start({ host, port, app: 'live', name }, loadSampleTags());
+  const publisher = await PacedPublisher.start({ host, port, app: 'live', name }, loadSampleTags(WEAKNET_SAMPLE_SECONDS));
   process.stdout.write(`${JSON.stringify({ startedAt: publisher.startedAt })}\n`);
   process.exitCode = 1;
   await publisher.closed; // runs until the parent kills it; a closed connection is an error
@@ -91,7 +92,7 @@ async function publish(host: string, port: number, name: string): Promise<void> 
 /** Paces the sample as one FLV byte stream into `write`; prints {"startedAt"}. */
 function sendFlv(write: (bytes: Buffer) => void): void {
   write(flvHeader(true, true));
-  const pacer = paceTags(loadSampleTags(), (type, timestamp, body) => write(encodeFlvTag(type, timestamp, body)));
+  const pacer = paceTags(loadSampleTags(WEAKNET_SAMPLE_SECONDS), (type, timestamp, body) => write(encodeFlvTag(type, timestamp, body)));
   process.stdout.write(`${JSON.stringify({ startedAt: pacer.startedAt })}\n`);
 }
 
