@@ -125,7 +125,7 @@ const CRUISE_GAIN = 1.25;
  * doubles each round while the path keeps up (BBR's startup uses 2/ln 2).
  */
 const STARTUP_GAIN = 2;
-/** Startup ends after this many backlogged rounds in a row in which the estimate grew less than STARTUP_GROWTH. */
+/** Startup ends after this many rounds in which data waited all round and the estimate grew less than STARTUP_GROWTH. */
 const STARTUP_FLAT_ROUNDS = 3;
 const STARTUP_GROWTH = 1.25;
 /**
@@ -203,15 +203,15 @@ export class LiveRateController implements KcpSendOps {
   private lastRoundCalm = true;
   /** Base pacing gain of the current round, before the loss headroom. */
   private roundGain = CRUISE_GAIN;
-  /** Rounds in a row with data waiting on us, and the bulk probe cycle's position. */
+  /** Rounds in a row in which data waited all round, and the bulk probe cycle's position. */
   private backloggedRounds = 0;
   private cycleIndex = 0;
-  /** kcp.stats at the start of this round: first sends, and resends of either kind. */
+  /** kcp.stats at the start of this round: first sends, and resends of either kind; the last round's first sends. */
   private roundFirstSendsStart = 0;
+  private roundResendsStart = 0;
   private lastRoundFirstSends = 0;
   /** Calm rounds whose resend share has been counted. */
   private calmRounds = 0;
-  private roundResendsStart = 0;
   /** Resends per first send (smoothed) in rounds after calm rounds, and after probing ones. */
   private calmResendShare = 0;
   private probeResendShare = 0;
@@ -231,7 +231,7 @@ export class LiveRateController implements KcpSendOps {
   private queueing = false;
   /** Startup: no queue sign yet and the estimate still growing (see checkStartup). */
   private startup = true;
-  /** Estimate at the last growth step of startup, and backlogged rounds since. */
+  /** Estimate at the last growth step of startup, and rounds with data waiting all round since. */
   private startupEstimate = 0;
   private startupFlatRounds = 0;
   /** Last round's smallest RTT above the minimum, ms. */
@@ -358,9 +358,9 @@ export class LiveRateController implements KcpSendOps {
     const spent = this.lastBudget - unspent;
     this.roundSentBytes += spent;
     this.pacer.sent(kcp, this.tokensBefore - spent);
-    // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
     const waiting = kcp.unsentSegments() > 0;
     if (waiting) this.roundDataWaiting = true;
+    // The budget ran out: data waited on us, so this round's samples measure the path, not the encoder.
     if (unspent < kcp.mtu) this.roundBacklogged = true;
     else if (!waiting) this.roundAppLimited = true;
   }
