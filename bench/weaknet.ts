@@ -9,7 +9,7 @@
  *
  *   sudo npm run bench:weaknet -- [--seconds 60] [--profiles clean,loss5,...]
  *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-nocc,kcp-fec,kcp-paced,srt,ikcp] [--via direct|relay] [--kcp-via bridge|server]
- *     [--write-doc [--doc-section NAME]]
+ *     [--write-doc [--doc-section NAME]] [--frames-out FILE]
  *
  * Transports through our server (rtmp-*, kcp*):
  * --via direct: the reader in the edge namespace plays from the origin across
@@ -27,7 +27,7 @@
  *   server does not listen on KCP itself; --kcp-via server uses KCP_PORT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
@@ -96,6 +96,8 @@ const { values: args } = parseArgs({
     'kcp-via': { type: 'string', default: 'bridge' },
     'write-doc': { type: 'boolean', default: false },
     'doc-section': { type: 'string', default: 'weaknet' },
+    // Per-frame delays of every cell as JSON lines, for looking into a distribution the table sums up.
+    'frames-out': { type: 'string' },
   },
 });
 
@@ -219,6 +221,11 @@ async function runCell(transport: Transport, profile: LinkProfile, seconds: numb
     overhead: wireBytes / Math.max(1, summary.payloadBytes), error: summary.error,
   };
   console.log(JSON.stringify({ ...cell, incomplete: summary.incomplete }));
+  if (args['frames-out']) {
+    // [timestamp, arrival since the window's start, extra delay] per video frame, in arrival order.
+    const frames = summary.frames.map(([timestamp, arrivedAt]) => [timestamp, arrivedAt - windowStart, arrivedAt - (startedAt + timestamp) - baseline]);
+    appendFileSync(args['frames-out'], `${JSON.stringify({ transport: transport.name, profile: profile.name, seconds, frames })}\n`);
+  }
   return cell;
 }
 

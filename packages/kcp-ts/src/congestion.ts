@@ -22,7 +22,10 @@ import { seqDiff } from './seq.js';
  *   never shows a path faster than the stream: trains do (see
  *   trainSample), so keyframes leave faster once the path has carried one
  *   at the pacing rate without spreading it. The pacer runs at 1.25x the estimate
- *   while no queue stands: a keyframe or a backlog leaves a little faster
+ *   while no queue shows, easing to 1x as the RTT rises to half the queue
+ *   threshold (at a full 1.25x until then, a stream above a 2 Mbit/s link
+ *   overshot the router's queue to 124 ms every cycle, since the RTT shows
+ *   a queue one round late): a keyframe or a backlog leaves a little faster
  *   than the path has proven, which both drains our own queue and probes
  *   (if the path takes it, the samples rise and so does the estimate; BBR's
  *   1.25x probe, every round instead of one in eight because a live
@@ -494,7 +497,8 @@ export class LiveRateController implements KcpSendOps {
     } else if (this.backloggedRounds >= BULK_ROUNDS && !this.startup) {
       gain = BULK_CYCLE[this.cycleIndex++ % BULK_CYCLE.length]!;
     } else {
-      gain = CRUISE_GAIN;
+      // Probe softer as a queue builds: full 1.25x on an empty path, 1x at half the threshold.
+      gain = 1 + (CRUISE_GAIN - 1) * Math.max(0, 1 - this.queueDelay / (threshold / 2));
     }
     this.roundGain = this.startup && !this.queueing ? STARTUP_GAIN : gain;
     // Headroom for retransmissions in proportion to the loss: a lossy link's repairs must not queue behind new data.

@@ -207,6 +207,37 @@ test('a live stream with keyframe bursts on a 3 Mbit/s link: p99 frame delay und
   assert.ok(p99(without) > 1000, 'the failure the controller fixes is reproduced');
 });
 
+test('a live stream above a 2 Mbit/s link, its sender skipping late GOP tails: probing eases off as a queue builds, so the router\'s queue stays short and the link full', () => {
+  const link = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
+  link.bottleneck = { kbit: 2000, queuePackets: 100 };
+  const frame = new Uint8Array(49_000);
+  let frames = 0;
+  let skipping = false;
+  let received = 0;
+  let receivedBefore = 0;
+  const queueDelays: number[] = [];
+  link.advance(30_000, () => {
+    if (link.now % 33 === 0) {
+      const key = frames++ % 60 === 0;
+      // As the live deadline does, roughly: once 600 ms of the link's time waits, the rest of the GOP goes.
+      if (key) skipping = false;
+      else if (link.a.waitsnd() * link.a.mss * 8 > 600 * 2000) skipping = true;
+      if (!skipping) link.a.send(frame.subarray(0, key ? 49_000 : 9_800));
+    }
+    for (const m of drainMessages(link.b)) received += m.length;
+    if (link.now === 10_000) receivedBefore = received;
+    if (link.now > 10_000 && link.now % 10 === 0) queueDelays.push(link.bottleneckDelayMs);
+  });
+  queueDelays.sort((x, y) => x - y);
+  const [p90, max] = [queueDelays[Math.floor(queueDelays.length * 0.9)]!, queueDelays.at(-1)!];
+  const goodputKbit = ((received - receivedBefore) * 8) / 20_000;
+  console.log(`live 2.5 Mbit/s over 2 Mbit/s, GOP tails skipped: router queue p90 ${p90.toFixed(0)} ms, max ${max.toFixed(0)} ms (full: ${Math.round((100 * 1378 * 8) / 2000)} ms); goodput ${goodputKbit.toFixed(0)} of ${payloadCapacity(2000).toFixed(0)} kbit/s`);
+  // At a full 1.25x until the RTT showed half the threshold, the queue reached 124 ms (p90 105 ms).
+  assert.ok(max < 120, `router queue up to ${max} ms`);
+  // The link idles while the sender skips (the next keyframe is not due yet): the same ~87% at a full 1.25x.
+  assert.ok(goodputKbit > 0.85 * payloadCapacity(2000), `goodput ${goodputKbit} kbit/s`);
+});
+
 test('a live stream over 20% random loss on a wide link: the controller leaves headroom for repairs (p99 under 400 ms)', () => {
   const link = new VirtualLink({ loss: 0.2, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
   link.bottleneck = { kbit: 20_000, queuePackets: 100 };

@@ -48,6 +48,11 @@ export class VirtualLink {
   /** When each datagram now in the bottleneck's queue leaves the serializer, oldest first. */
   private queueDepartures: number[] = [];
 
+  /** How long a datagram entering the bottleneck now would wait before it is on the wire, ms. */
+  get bottleneckDelayMs(): number {
+    return Math.max(0, (this.queueDepartures.at(-1) ?? this.now) - this.now);
+  }
+
   constructor(
     private readonly path: Impairment,
     private readonly random: () => number,
