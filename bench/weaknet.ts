@@ -3,7 +3,8 @@
  * joined by an impaired link (see lib/impaired-link.ts), a 2.5 Mbit/s H.264
  * stream published to the origin, and a reader on the edge side recording
  * how late each frame arrives. Per transport and link profile: extra delay
- * percentiles (and the p99 of the first vs the last 10 s), frames delivered
+ * percentiles (the p99 of each 10 s in turn, and the trend: the slope of
+ * every frame's delay over the run), frames delivered
  * and decodable of those sent, stalls over 500 ms, the longest gap between
  * arrivals, and bytes on the wire per media byte.
  *
@@ -237,7 +238,7 @@ function renderTable(cells: Cell[]): string {
     cells.map((c) => [
       PROFILE_LABELS[c.profile] ?? c.profile, c.transport,
       `${fmt(c.stats.p50)} / ${fmt(c.stats.p95)} / ${fmt(c.stats.p99)} / ${fmt(c.stats.max)}`,
-      c.stats.p99Windows.map((p99) => fmt(p99)).join(' → '),
+      `${c.stats.p99Windows.map((p99) => fmt(p99)).join(' → ')} (trend ${c.stats.trendMs >= 0 ? '+' : ''}${fmt(c.stats.trendMs)})`,
       `${c.delivery.sent} / ${c.delivery.delivered} / ${c.delivery.decodable}${c.error ? ` (${c.error})` : ''}`,
       `${c.stats.stalls}, ${fmt(c.stats.stallMs / 1000, 1)}`, fmt(c.stats.maxGapMs), fmt(c.overhead, 2),
     ]),
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
   const section = [
     '## Weak network: origin → edge over an impaired link',
     '',
-    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP, a ${WEAKNET_SAMPLE_SECONDS} s clip looped). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; the p99 of each ${GROWTH_WINDOW_MS / 1000} s in turn tells whether it grows. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
+    `One 2.5 Mbit/s H.264 720p30 + AAC stream (30 fps, 2 s GOP, a ${WEAKNET_SAMPLE_SECONDS} s clip looped). Through our server: published to the origin; ${args.via === 'relay' ? 'the edge server pulls it over the transport (RELAY_ORIGIN) and the reader is an HTTP-FLV viewer of the edge' : 'a reader in the edge namespace plays it from the origin over the transport (the edge pull leg on its own)'}. Peers, end to end across the same link without our server: \`srt\` = ffmpeg -c copy → MPEG-TS → \`srt-live-transmit\` live mode, latency 4× RTT (400 ms at 50 ms one way) → \`srt-live-transmit\` → a TS reader; \`ikcp\` = the FLV bytes over the reference ikcp.c (node-kcp), nodelay 1,10,2, nc=1. ${SECONDS} s per cell after a ${WARMUP_SECONDS} s warm-up${SECONDS < FULL_CELL_SECONDS ? ` (**short run**: ${SECONDS} s cells, not ${FULL_CELL_SECONDS})` : ''}. Extra delay = arrival − (send time + frame timestamp) − the same transport's median on the clean link, so the 50 ms one-way delay and SRT's latency count as extra; the p99 of each ${GROWTH_WINDOW_MS / 1000} s in turn tells whether it grows, and so does the trend: the least-squares slope of every frame's extra delay over the run, ms per ${GROWTH_WINDOW_MS / 1000} s. Frames sent = video frames due from ${DELIVERY_GRACE_MS / 1000} s before the window to ${DELIVERY_GRACE_MS / 1000} s before its end; delivered = arrived whole before the window's end (a TS frame with a missing packet is not whole); decodable = delivered and its GOP's keyframe delivered too. Max gap = longest time without a frame arriving. Wire bytes: both directions, IP headers included, per media payload byte (FLV tag bodies; PES payloads for SRT). Loss applies to both directions. TCP congestion control is set per route (\`ip route … congctl\`).`,
     '',
     `Machine: ${machineLine()}. Command: \`${command}\``,
     '',

@@ -141,6 +141,17 @@ test('delay statistics: the longest gap, stalls, and the p99 of the first vs the
   assert.equal(stats.p99Windows[0], stats.p99First);
   assert.equal(stats.p99Windows[2], stats.p99Last);
   assert.ok(stats.p99Windows[0]! < stats.p99Windows[1]! && stats.p99Windows[1]! < stats.p99Windows[2]!, `growing: ${stats.p99Windows.join(', ')}`);
+  assert.ok(Math.abs(stats.trendMs - 100) < 2, `300 ms over 30 s is 100 ms per 10 s: trend ${stats.trendMs}`);
+  // Bounded: a 2 s sawtooth between 300 and 600 ms whose peaks wander by up to 100 ms. The p99 of
+  // the last 10 s can sit above the first's; the trend over every frame stays near zero.
+  const sawtooth: [number, number][] = [];
+  for (let t = 0; t < 30_000; t += 1000 / 30) {
+    const gop = Math.floor(t / 2000);
+    const peak = 600 + ((gop * 37) % 5) * 25; // 600, 625, ... 700, in a scrambled order
+    sawtooth.push([Math.round(t), startedAt + t + 300 + ((t % 2000) / 2000) * (peak - 300)]);
+  }
+  const bounded = analyzeFrames(sawtooth, startedAt, 0, windowStart, windowEnd);
+  assert.ok(Math.abs(bounded.trendMs) < 10, `bounded: trend ${bounded.trendMs}, p99 per 10 s ${bounded.p99Windows.join(', ')}`);
   // Nothing at all: the whole window is one gap.
   const empty = analyzeFrames([], startedAt, 0, windowStart, windowEnd);
   assert.equal(empty.maxGapMs, 30_000);
