@@ -33,7 +33,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
 import { childLines } from './lib/child-lines.js';
-import { analyzeFrames, baselineDelay, countDelivery, GROWTH_WINDOW_MS, STALL_MS, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery } from './lib/frame-delay.js';
+import { analyzeFrames, baselineDelay, countDelivery, extraDelayMs, GROWTH_WINDOW_MS, STALL_MS, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery } from './lib/frame-delay.js';
 import { canBuildLink, EDGE_IP, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
 import { machineLine, writeDocSection } from './lib/report.js';
 import { scheduledFrames, videoSchedule } from './lib/paced-publisher.js';
@@ -224,7 +224,7 @@ async function runCell(transport: Transport, profile: LinkProfile, seconds: numb
   console.log(JSON.stringify({ ...cell, incomplete: summary.incomplete }));
   if (args['frames-out']) {
     // [timestamp, arrival since the window's start, extra delay] per video frame, in arrival order.
-    const frames = summary.frames.map(([timestamp, arrivedAt]) => [timestamp, arrivedAt - windowStart, arrivedAt - (startedAt + timestamp) - baseline]);
+    const frames = summary.frames.map(([timestamp, arrivedAt]) => [timestamp, arrivedAt - windowStart, extraDelayMs(timestamp, arrivedAt, startedAt, baseline)]);
     appendFileSync(args['frames-out'], `${JSON.stringify({ transport: transport.name, profile: profile.name, seconds, frames })}\n`);
   }
   return cell;

@@ -3,7 +3,7 @@
  * and growth from the frames a reader recorded and the publisher's start
  * time; and how many of the frames sent arrived whole and decodable.
  */
-import { percentile } from './stats.js';
+import { percentile, slope } from './stats.js';
 
 export const STALL_MS = 500;
 /** Length of the first and last stretch of the window whose p99s tell whether delay grows. */
@@ -43,6 +43,11 @@ export interface DelayStats {
   trendMs: number;
 }
 
+/** How late a frame sent at startedAt + timestamp and arriving at arrivedAt is, beyond the clean link's `baselineMs`. */
+export function extraDelayMs(timestamp: number, arrivedAt: number, startedAt: number, baselineMs: number): number {
+  return arrivedAt - (startedAt + timestamp) - baselineMs;
+}
+
 /**
  * `frames` are [timestamp, arrivedAt] of video frames; a frame sent at
  * startedAt + timestamp arriving at arrivedAt was delayed by the difference,
@@ -51,7 +56,7 @@ export interface DelayStats {
  */
 export function analyzeFrames(frames: readonly (readonly [number, number])[], startedAt: number, baselineMs: number, windowStart: number, windowEnd: number): DelayStats {
   const inWindow = frames.filter(([, arrivedAt]) => arrivedAt >= windowStart && arrivedAt <= windowEnd);
-  const delays = inWindow.map(([timestamp, arrivedAt]) => arrivedAt - (startedAt + timestamp) - baselineMs);
+  const delays = inWindow.map(([timestamp, arrivedAt]) => extraDelayMs(timestamp, arrivedAt, startedAt, baselineMs));
   let stalls = 0;
   let stallMs = 0;
   let maxGapMs = 0;
@@ -79,22 +84,8 @@ export function analyzeFrames(frames: readonly (readonly [number, number])[], st
     p99Last: percentile(delaysArriving(windowEnd - GROWTH_WINDOW_MS, windowEnd), 99),
     p99Windows: Array.from({ length: Math.floor((windowEnd - windowStart) / GROWTH_WINDOW_MS) }, (_, i) =>
       percentile(delaysArriving(windowStart + i * GROWTH_WINDOW_MS, windowStart + (i + 1) * GROWTH_WINDOW_MS), 99)),
-    trendMs: slope(inWindow.map(([, arrivedAt]) => arrivedAt), delays) * GROWTH_WINDOW_MS,
+    trendMs: slope(inWindow.map(([, arrivedAt], i) => ({ x: arrivedAt, y: delays[i]! }))) * GROWTH_WINDOW_MS,
   };
-}
-
-/** Least-squares slope of ys against xs (NaN for fewer than two distinct xs). */
-function slope(xs: readonly number[], ys: readonly number[]): number {
-  const n = xs.length;
-  const meanX = xs.reduce((a, x) => a + x, 0) / n;
-  const meanY = ys.reduce((a, y) => a + y, 0) / n;
-  let covariance = 0;
-  let variance = 0;
-  for (let i = 0; i < n; i++) {
-    covariance += (xs[i]! - meanX) * (ys[i]! - meanY);
-    variance += (xs[i]! - meanX) ** 2;
-  }
-  return variance > 0 ? covariance / variance : Number.NaN;
 }
 
 export interface Delivery {

@@ -166,9 +166,12 @@ test('a clean 100 Mbit/s path: one bulk session carries within 10% of what ikcp 
 
 const p99 = (delays: number[]) => delays[Math.floor(delays.length * 0.99)]!;
 
+/** The 2.5 Mbit/s live stream of these tests, sent every 33 ms: a 49 KB keyframe every 60 frames (2 s), 9.8 KB frames between. */
+const isLiveKeyframe = (n: number) => n % 60 === 0;
+const liveFrameBytes = (n: number) => (isLiveKeyframe(n) ? 49_000 : 9_800);
+
 /**
- * A 2.5 Mbit/s live stream (30 fps, a 49 KB keyframe every 2 s, 9.8 KB
- * frames between) for `ms`; the delay of each frame sent after `from` ms
+ * The live stream (see liveFrameBytes) for `ms`; the delay of each frame sent after `from` ms
  * beyond the path's one-way delay when it was sent.
  */
 function liveFrameDelays(link: VirtualLink, ms: number, from = 5000, oneWayMs = () => 50): number[] {
@@ -181,7 +184,7 @@ function liveFrameDelays(link: VirtualLink, ms: number, from = 5000, oneWayMs = 
   link.advance(ms, () => {
     if (link.now % 33 === 0) {
       view.setUint32(0, next);
-      link.a.send(frame.subarray(0, next % 60 === 0 ? 49_000 : 9_800));
+      link.a.send(frame.subarray(0, liveFrameBytes(next)));
       pathAt[next] = oneWayMs();
       sentAt[next++] = link.now;
     }
@@ -210,7 +213,7 @@ test('a live stream with keyframe bursts on a 3 Mbit/s link: p99 frame delay und
 test('a live stream above a 2 Mbit/s link, its sender skipping late GOP tails: probing eases off as a queue builds, so the router\'s queue stays short and the link full', () => {
   const link = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
   link.bottleneck = { kbit: 2000, queuePackets: 100 };
-  const frame = new Uint8Array(49_000);
+  const frame = new Uint8Array(liveFrameBytes(0));
   let frames = 0;
   let skipping = false;
   let received = 0;
@@ -218,11 +221,11 @@ test('a live stream above a 2 Mbit/s link, its sender skipping late GOP tails: p
   const queueDelays: number[] = [];
   link.advance(30_000, () => {
     if (link.now % 33 === 0) {
-      const key = frames++ % 60 === 0;
+      const n = frames++;
       // As the live deadline does, roughly: once 600 ms of the link's time waits, the rest of the GOP goes.
-      if (key) skipping = false;
+      if (isLiveKeyframe(n)) skipping = false;
       else if (link.a.waitsnd() * link.a.mss * 8 > 600 * 2000) skipping = true;
-      if (!skipping) link.a.send(frame.subarray(0, key ? 49_000 : 9_800));
+      if (!skipping) link.a.send(frame.subarray(0, liveFrameBytes(n)));
     }
     for (const m of drainMessages(link.b)) received += m.length;
     if (link.now === 10_000) receivedBefore = received;
