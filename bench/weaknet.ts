@@ -10,7 +10,13 @@
  *
  *   sudo npm run bench:weaknet -- [--seconds 60] [--profiles clean,loss5,...]
  *     [--transports rtmp-cubic,rtmp-bbr,kcp,kcp-nocc,kcp-fec,kcp-paced,srt,ikcp] [--via direct|relay] [--kcp-via bridge|server]
- *     [--write-doc [--doc-section NAME]] [--frames-out FILE]
+ *     [--repeat N] [--write-doc [--doc-section NAME]] [--frames-out FILE]
+ *
+ * --repeat N runs every cell N times, in rounds (each round runs every
+ * transport on every profile, so a drift of the machine's load falls on all
+ * of them alike), and reports per cell the median p99 with its range and
+ * each 10 s window's p99 averaged over the runs (see summarizeRepeats); the
+ * runs themselves follow in a table of their own.
  *
  * Transports through our server (rtmp-*, kcp*):
  * --via direct: the reader in the edge namespace plays from the origin across
@@ -33,7 +39,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
 import { childLines } from './lib/child-lines.js';
-import { analyzeFrames, baselineDelay, countDelivery, extraDelayMs, GROWTH_WINDOW_MS, STALL_MS, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery } from './lib/frame-delay.js';
+import { analyzeFrames, baselineDelay, countDelivery, extraDelayMs, GROWTH_WINDOW_MS, STALL_MS, summarizeRepeats, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery } from './lib/frame-delay.js';
 import { canBuildLink, EDGE_IP, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
 import { machineLine, writeDocSection } from './lib/report.js';
 import { scheduledFrames, videoSchedule } from './lib/paced-publisher.js';
@@ -97,12 +103,14 @@ const { values: args } = parseArgs({
     'kcp-via': { type: 'string', default: 'bridge' },
     'write-doc': { type: 'boolean', default: false },
     'doc-section': { type: 'string', default: 'weaknet' },
+    repeat: { type: 'string', default: '1' },
     // Per-frame delays of every cell as JSON lines, for looking into a distribution the table sums up.
     'frames-out': { type: 'string' },
   },
 });
 
 const SECONDS = Number(args.seconds);
+const REPEAT = Number(args.repeat);
 /** What the issue asks per cell; shorter runs are marked as such in the report. */
 const FULL_CELL_SECONDS = 60;
 /** A frame counts as delivered if it arrived whole by the window's end; frames sent in its last DELIVERY_GRACE_MS are not counted. */
@@ -117,6 +125,8 @@ const AGENT = path.resolve('bench/lib/weaknet-agent.ts');
 
 interface Cell {
   transport: string;
+  /** Which of the --repeat runs, from 1. */
+  run: number;
   profile: string;
   stats: DelayStats;
   delivery: Delivery;
@@ -203,7 +213,7 @@ async function measure(transport: Transport, profile: LinkProfile, seconds: numb
 let currentLink: ImpairedLink | null = null;
 const SCHEDULE = videoSchedule(loadSampleTags(WEAKNET_SAMPLE_SECONDS));
 
-async function runCell(transport: Transport, profile: LinkProfile, seconds: number, baselineMs: number | null): Promise<Cell & { rawBaseline: number }> {
+async function runCell(transport: Transport, profile: LinkProfile, seconds: number, baselineMs: number | null, run: number): Promise<Cell & { rawBaseline: number }> {
   await currentLink!.apply(profile);
   if (transport.congestionControl) currentLink!.setCongestionControl(transport.congestionControl);
   const { summary, startedAt, wireBytes, readerStart } = await measure(transport, profile, seconds);
@@ -218,30 +228,52 @@ async function runCell(transport: Transport, profile: LinkProfile, seconds: numb
   const keyframeBefore = scheduledFrames(SCHEDULE, from - SCHEDULE.loopMs, from).filter((f) => f.key).at(-1)?.timestamp;
   const delivery = countDelivery(scheduledFrames(SCHEDULE, from, to), new Set(summary.frames.map(([timestamp]) => timestamp)), keyframeBefore);
   const cell = {
-    transport: transport.name, profile: profile.name, stats, delivery, baselineMs: baseline, rawBaseline,
+    transport: transport.name, run, profile: profile.name, stats, delivery, baselineMs: baseline, rawBaseline,
     overhead: wireBytes / Math.max(1, summary.payloadBytes), error: summary.error,
   };
   console.log(JSON.stringify({ ...cell, incomplete: summary.incomplete }));
   if (args['frames-out']) {
     // [timestamp, arrival since the window's start, extra delay] per video frame, in arrival order.
     const frames = summary.frames.map(([timestamp, arrivedAt]) => [timestamp, arrivedAt - windowStart, extraDelayMs(timestamp, arrivedAt, startedAt, baseline)]);
-    appendFileSync(args['frames-out'], `${JSON.stringify({ transport: transport.name, profile: profile.name, seconds, frames })}\n`);
+    appendFileSync(args['frames-out'], `${JSON.stringify({ transport: transport.name, profile: profile.name, run, seconds, frames })}\n`);
   }
   return cell;
 }
 
+/** A slope with its sign; rounded first, so a -0.3 reads +0, not -0. */
+const signed = (value: number) => (Number.isFinite(value) ? `${Math.round(value) >= 0 ? '+' : ''}${fmt(Math.round(value) || 0)}` : fmt(value));
+
 function renderTable(cells: Cell[]): string {
   const growth = GROWTH_WINDOW_MS / 1000;
   return markdownTable(
-    ['link', 'transport', 'extra delay p50 / p95 / p99 / max ms', `p99 per ${growth} s ms`, 'frames sent / delivered / decodable',
+    [...(REPEAT > 1 ? ['run'] : []), 'link', 'transport', 'extra delay p50 / p95 / p99 / max ms', `p99 per ${growth} s ms`, 'frames sent / delivered / decodable',
       `stalls > ${STALL_MS} ms (count, total s)`, 'max gap ms', 'wire bytes / media byte'],
     cells.map((c) => [
-      PROFILE_LABELS[c.profile] ?? c.profile, c.transport,
+      ...(REPEAT > 1 ? [String(c.run)] : []), PROFILE_LABELS[c.profile] ?? c.profile, c.transport,
       `${fmt(c.stats.p50)} / ${fmt(c.stats.p95)} / ${fmt(c.stats.p99)} / ${fmt(c.stats.max)}`,
-      `${c.stats.p99Windows.map((p99) => fmt(p99)).join(' → ')} (trend ${c.stats.trendMs >= 0 ? '+' : ''}${fmt(c.stats.trendMs)})`,
+      `${c.stats.p99Windows.map((p99) => fmt(p99)).join(' → ')} (trend ${signed(c.stats.trendMs)})`,
       `${c.delivery.sent} / ${c.delivery.delivered} / ${c.delivery.decodable}${c.error ? ` (${c.error})` : ''}`,
       `${c.stats.stalls}, ${fmt(c.stats.stallMs / 1000, 1)}`, fmt(c.stats.maxGapMs), fmt(c.overhead, 2),
     ]),
+  );
+}
+
+/** One row per link and transport over the --repeat runs (see summarizeRepeats). */
+function renderRepeatTable(cells: Cell[], profiles: LinkProfile[], transports: Transport[]): string {
+  const growth = GROWTH_WINDOW_MS / 1000;
+  const rows = profiles.flatMap((p) => transports.map((t) => {
+    const s = summarizeRepeats(cells.filter((c) => c.profile === p.name && c.transport === t.name));
+    return [
+      PROFILE_LABELS[p.name] ?? p.name, t.name, `${fmt(s.p99Median)} (${fmt(s.p99Min)}–${fmt(s.p99Max)})`,
+      `${s.p99WindowMeans.map((p99) => fmt(p99)).join(' → ')} (trend ${signed(s.trendMedian)})`,
+      `${s.worstDelivery.sent} / ${s.worstDelivery.delivered} / ${s.worstDelivery.decodable}`,
+      String(s.stalls), fmt(s.maxGapMs), fmt(s.overheadMedian, 2),
+    ];
+  }));
+  return markdownTable(
+    ['link', 'transport', `p99 extra delay ms, median of ${REPEAT} (range)`, `p99 per ${growth} s ms, mean of the runs (median trend)`,
+      'frames sent / delivered / decodable, worst run', `stalls > ${STALL_MS} ms, all runs`, 'max gap ms, all runs', 'wire bytes / media byte, median'],
+    rows,
   );
 }
 
@@ -253,25 +285,31 @@ async function main(): Promise<void> {
   const transports = args.transports.split(',').map((n) => TRANSPORTS.find((t) => t.name === n) ?? fail(`unknown transport ${n}`));
   currentLink = await ImpairedLink.create();
   const cells: Cell[] = [];
+  // Extra delay is measured against each transport's clean-link delay, found once.
+  const baselines = new Map<string, number | null>();
   try {
-    for (const transport of transports) {
-      // Extra delay is measured against this transport's clean-link delay.
-      let baseline: number | null = null;
-      if (profiles[0]!.name !== 'clean') {
-        baseline = (await runCell(transport, PROFILES[0]!, CALIBRATION_SECONDS, null)).rawBaseline;
-      }
-      for (const profile of profiles) {
-        const cell = await runCell(transport, profile, SECONDS, baseline);
-        if (profile.name === 'clean') baseline = cell.rawBaseline;
-        cells.push(cell);
+    for (let run = 1; run <= REPEAT; run++) {
+      for (const transport of transports) {
+        if (!baselines.has(transport.name)) {
+          baselines.set(transport.name, profiles[0]!.name === 'clean' ? null : (await runCell(transport, PROFILES[0]!, CALIBRATION_SECONDS, null, 0)).rawBaseline);
+        }
+        for (const profile of profiles) {
+          const cell = await runCell(transport, profile, SECONDS, baselines.get(transport.name)!, run);
+          if (profile.name === 'clean' && baselines.get(transport.name) === null) baselines.set(transport.name, cell.rawBaseline);
+          cells.push(cell);
+        }
       }
     }
   } finally {
     currentLink.destroy();
   }
-  cells.sort((a, b) => profiles.findIndex((p) => p.name === a.profile) - profiles.findIndex((p) => p.name === b.profile));
-  const svg = groupedBarChart(`p99 extra delay per link profile (${SECONDS} s per cell)`, 'ms', transports.map((t) => t.name),
-    profiles.map((p) => ({ label: p.name, values: transports.map((t) => cells.find((c) => c.profile === p.name && c.transport === t.name)?.stats.p99 ?? Number.NaN) })), 1000);
+  cells.sort((a, b) => profiles.findIndex((p) => p.name === a.profile) - profiles.findIndex((p) => p.name === b.profile) || a.run - b.run);
+  const p99Of = (profile: string, transport: string) => {
+    const runs = cells.filter((c) => c.profile === profile && c.transport === transport);
+    return runs.length ? summarizeRepeats(runs).p99Median : Number.NaN;
+  };
+  const svg = groupedBarChart(`p99 extra delay per link profile (${SECONDS} s per cell${REPEAT > 1 ? `, median of ${REPEAT} runs` : ''})`, 'ms', transports.map((t) => t.name),
+    profiles.map((p) => ({ label: p.name, values: transports.map((t) => p99Of(p.name, t.name)) })), 1000);
   const command = `sudo npm run bench:weaknet -- ${process.argv.slice(2).join(' ')}`.trim();
   const section = [
     '## Weak network: origin → edge over an impaired link',
@@ -280,7 +318,9 @@ async function main(): Promise<void> {
     '',
     `Machine: ${machineLine()}. Command: \`${command}\``,
     '',
-    renderTable(cells),
+    ...(REPEAT > 1
+      ? [`Each cell ran ${REPEAT} times, in rounds (every transport on every link, then again). Summary:`, '', renderRepeatTable(cells, profiles, transports), '', 'The runs:', '', renderTable(cells)]
+      : [renderTable(cells)]),
     '',
     `![p99 extra delay](${args['doc-section']}-p99.svg)`,
   ].join('\n');

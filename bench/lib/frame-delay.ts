@@ -3,7 +3,7 @@
  * and growth from the frames a reader recorded and the publisher's start
  * time; and how many of the frames sent arrived whole and decodable.
  */
-import { percentile, slope } from './stats.js';
+import { median, percentile, slope } from './stats.js';
 
 export const STALL_MS = 500;
 /** Length of the first and last stretch of the window whose p99s tell whether delay grows. */
@@ -122,4 +122,46 @@ export function countDelivery(sent: readonly { timestamp: number; key: boolean }
 /** The raw delay the clean link adds (publisher pacing, server hops): the median. */
 export function baselineDelay(frames: readonly (readonly [number, number])[], startedAt: number): number {
   return percentile(frames.map(([timestamp, arrivedAt]) => arrivedAt - (startedAt + timestamp)), 50);
+}
+
+/**
+ * One transport on one link over repeated runs. A 60 s cell's p99 rests on
+ * its six or so latest frames and a 10 s window's on two or three, so from
+ * run to run they vary more than some differences worth telling apart (on
+ * this machine, one transport's 5 % loss p99 spanned 194-216 ms in a day):
+ * the median of the runs' p99s and each window's mean over the runs are the
+ * figures to compare; the range shows the spread.
+ */
+export interface RepeatSummary {
+  runs: number;
+  p99Median: number;
+  p99Min: number;
+  p99Max: number;
+  /** Each GROWTH_WINDOW_MS window's p99, averaged over the runs. */
+  p99WindowMeans: number[];
+  trendMedian: number;
+  /** The worst run's delivered and decodable frames, of what it sent. */
+  worstDelivery: Delivery;
+  stalls: number;
+  maxGapMs: number;
+  overheadMedian: number;
+}
+
+export function summarizeRepeats(runs: readonly { stats: DelayStats; delivery: Delivery; overhead: number }[]): RepeatSummary {
+  if (runs.length === 0) throw new Error('summarizeRepeats: no runs');
+  const p99s = runs.map((r) => r.stats.p99);
+  const windows = Math.min(...runs.map((r) => r.stats.p99Windows.length));
+  const worst = runs.reduce((a, b) => (b.delivery.decodable / b.delivery.sent < a.delivery.decodable / a.delivery.sent ? b : a));
+  return {
+    runs: runs.length,
+    p99Median: median(p99s),
+    p99Min: Math.min(...p99s),
+    p99Max: Math.max(...p99s),
+    p99WindowMeans: Array.from({ length: windows }, (_, i) => runs.reduce((sum, r) => sum + r.stats.p99Windows[i]!, 0) / runs.length),
+    trendMedian: median(runs.map((r) => r.stats.trendMs)),
+    worstDelivery: worst.delivery,
+    stalls: runs.reduce((sum, r) => sum + r.stats.stalls, 0),
+    maxGapMs: Math.max(...runs.map((r) => r.stats.maxGapMs)),
+    overheadMedian: median(runs.map((r) => r.overhead)),
+  };
 }

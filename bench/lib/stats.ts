@@ -51,3 +51,11 @@ export function slope(points: readonly { x: number; y: number }[]): number {
   if (sxx === 0) return Number.NaN;
   return points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
 }
+
+/** The median (the mean of the middle two for an even count); NaN for no samples. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

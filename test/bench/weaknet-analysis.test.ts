@@ -4,14 +4,15 @@
  * video frames (the SRT reader), counting delivered and decodable frames
  * against what was sent, and the delay statistics (gaps, stalls, growth).
  * The TS comes from real ffmpeg; test/helpers/ts-demux.ts, the strict
- * demuxer, is the reference for frames and timestamps.
+ * demuxer, is the reference for frames and timestamps. And the summary of
+ * repeated runs of one cell.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analyzeFrames, countDelivery } from '../../bench/lib/frame-delay.js';
+import { analyzeFrames, countDelivery, summarizeRepeats, type DelayStats } from '../../bench/lib/frame-delay.js';
 import { scheduledFrames, type VideoSchedule } from '../../bench/lib/paced-publisher.js';
 import { TsFrameReader, type TsVideoFrame } from '../../bench/lib/ts-frames.js';
 import { encodeFile } from '../helpers/ffmpeg.js';
@@ -156,4 +157,32 @@ test('delay statistics: the longest gap, stalls, and the p99 of the first vs the
   const empty = analyzeFrames([], startedAt, 0, windowStart, windowEnd);
   assert.equal(empty.maxGapMs, 30_000);
   assert.ok(Number.isNaN(empty.p99Last));
+});
+
+test('repeated runs: median and range of the p99, each window averaged over the runs, the worst run\'s delivery', () => {
+  const run = (p99: number, windows: number[], trendMs: number, decodable: number, stalls: number, maxGapMs: number, overhead: number) => ({
+    stats: { p99, p99Windows: windows, trendMs, stalls, maxGapMs } as DelayStats,
+    delivery: { sent: 1800, delivered: 1700, decodable },
+    overhead,
+  });
+  // Three runs whose last window sits above the first in one of them: the means do not.
+  const summary = summarizeRepeats([
+    run(650, [640, 660, 700], 2, 1300, 0, 250, 1.3),
+    run(610, [700, 600, 610], -5, 1250, 1, 600, 1.1),
+    run(700, [690, 650, 640], 1, 1350, 0, 300, 1.2),
+  ]);
+  assert.equal(summary.runs, 3);
+  assert.equal(summary.p99Median, 650);
+  assert.deepEqual([summary.p99Min, summary.p99Max], [610, 700]);
+  assert.deepEqual(summary.p99WindowMeans.map(Math.round), [677, 637, 650]);
+  assert.equal(summary.trendMedian, 1);
+  assert.equal(summary.worstDelivery.decodable, 1250);
+  assert.equal(summary.stalls, 1);
+  assert.equal(summary.maxGapMs, 600);
+  assert.equal(summary.overheadMedian, 1.2);
+  // An even count's median is the mean of the middle two; a run with fewer windows limits them all.
+  const two = summarizeRepeats([run(600, [600, 610], 0, 1300, 0, 200, 1.3), run(640, [620], 0, 1300, 0, 200, 1.3)]);
+  assert.equal(two.p99Median, 620);
+  assert.deepEqual(two.p99WindowMeans, [610]);
+  assert.throws(() => summarizeRepeats([]), /no runs/);
 });
