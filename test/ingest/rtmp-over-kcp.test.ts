@@ -163,6 +163,7 @@ test('/metrics shows each KCP session\'s path estimates and queue: bandwidth, mi
   assert.ok(value('bridgecast_kcp_session_min_rtt_ms') > 0);
   for (const name of ['inflight_bytes', 'queue_bytes', 'queue_age_ms', 'late_dropped_frames', 'path_changes']) assert.ok(value(`bridgecast_kcp_session_${name}`) >= 0);
   assert.match(text, /^bridgecast_viewer_frames_late_dropped_total\{protocol="kcp"\} 0$/m, 'loopback: nothing was late');
+  assert.match(text, /^bridgecast_kcp_segments_repaired_total \d+$/m);
   player.client.connection.transport.destroy();
 });
 

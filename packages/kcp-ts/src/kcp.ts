@@ -190,6 +190,12 @@ export interface KcpStats {
   timeoutRetransmits: number;
   /** Data segments sent again because later segments were acknowledged first. */
   fastRetransmits: number;
+  /**
+   * Data segments sent more than once, each counted once however many copies
+   * it took (ikcp resends a lost segment on every few later acks until its
+   * own ack comes back): per segmentsSent, the share that needed a repair.
+   */
+  segmentsRepaired: number;
   /** Data segments accepted into the receive buffer. */
   segmentsReceived: number;
   /** Data segments received again (already delivered or buffered). */
@@ -218,6 +224,7 @@ export function emptyKcpStats(): KcpStats {
     segmentsSent: 0,
     timeoutRetransmits: 0,
     fastRetransmits: 0,
+    segmentsRepaired: 0,
     segmentsReceived: 0,
     duplicateSegments: 0,
     segmentsFilledGap: 0,
@@ -1000,7 +1007,7 @@ export class Kcp {
         segment.resendts = (current + segment.rto + rtomin) >>> 0;
         this.stats.segmentsSent++;
       } else if (timeout) {
-        segment.xmit++;
+        if (segment.xmit++ === 1) this.stats.segmentsRepaired++;
         this.stats.timeoutRetransmits++;
         if (this.nodelayMode === 0) {
           segment.rto += Math.max(segment.rto, this.rxRto);
@@ -1011,7 +1018,7 @@ export class Kcp {
         segment.resendts = (current + segment.rto) >>> 0;
         timedOut = true;
       } else {
-        segment.xmit++;
+        if (segment.xmit++ === 1) this.stats.segmentsRepaired++;
         segment.fastack = 0;
         segment.resendts = (current + segment.rto) >>> 0;
         this.stats.fastRetransmits++;

@@ -420,6 +420,28 @@ test('segmentsFilledGap counts segments that arrived after a later one (a lost f
   assert.equal(rx.stats.segmentsReceived, 8);
 });
 
+test('segmentsRepaired counts each segment that needed a repair once, however many copies it took', () => {
+  const conv = 9;
+  const options = { nodelay: 1, interval: 10, resend: 2, nc: true };
+  let copiesOfTwoDropped = 0;
+  const receiver = new Kcp(conv, (datagram) => sender.input(datagram.slice()), options);
+  const sender: Kcp = new Kcp(conv, (datagram) => {
+    // One segment per datagram (1000-byte payloads): lose segment 2's first four copies.
+    const isTwo = datagram[4] === 81 && new DataView(datagram.buffer, datagram.byteOffset).getUint32(12, true) === 2;
+    if (isTwo && copiesOfTwoDropped < 4) copiesOfTwoDropped++;
+    else receiver.input(datagram.slice());
+  }, options);
+  for (let i = 0; i < 12; i++) sender.send(bytes(1000, i + 1));
+  for (let now = 0; now < 3000; now += 10) {
+    sender.update(now);
+    receiver.update(now);
+  }
+  assert.equal(drainMessages(receiver).length, 12);
+  assert.equal(copiesOfTwoDropped, 4);
+  assert.ok(sender.stats.timeoutRetransmits + sender.stats.fastRetransmits >= 4, `resends ${sender.stats.timeoutRetransmits} + ${sender.stats.fastRetransmits}`);
+  assert.equal(sender.stats.segmentsRepaired, 1);
+});
+
 test('padding is header-only window tells with the sender\'s una: the peer accepts it, and no data, ack or state changes with it', () => {
   const link = new VirtualLink(CLEAN_PATH, seededRandom(3), { both: { nodelay: 1, interval: 10, nc: true } });
   link.a.send(new Uint8Array([1, 2, 3]));

@@ -10,6 +10,12 @@ export interface Impairment {
   reorder: number;
   delayMs: number;
   jitterMs: number;
+  /**
+   * Jitter keeps order: a datagram never arrives before the one sent ahead of
+   * it in its direction (a FIFO whose delay varies, as a busy router's or a
+   * radio link's), where plain jitter reorders datagrams sent within it.
+   */
+  inOrder?: boolean;
 }
 
 /** A router's bottleneck on the a -> b direction: a serializer at `kbit` behind a drop-tail queue of `queuePackets`. */
@@ -47,6 +53,8 @@ export class VirtualLink {
   queueDrops = 0;
   /** When each datagram now in the bottleneck's queue leaves the serializer, oldest first. */
   private queueDepartures: number[] = [];
+  /** Latest arrival scheduled per direction (for Impairment.inOrder). */
+  private lastArrival = new Map<Kcp, number>();
 
   /** How long a datagram entering the bottleneck now would wait before it is on the wire, ms. */
   get bottleneckDelayMs(): number {
@@ -84,7 +92,12 @@ export class VirtualLink {
     for (let i = 0; i < copies; i++) {
       let delay = queued + this.path.delayMs + this.random() * this.path.jitterMs;
       if (this.random() < this.path.reorder) delay += this.path.delayMs + 20;
-      this.inFlight.push({ deliverAt: this.now + delay, to, datagram: copy });
+      let deliverAt = this.now + delay;
+      if (this.path.inOrder) {
+        deliverAt = Math.max(deliverAt, this.lastArrival.get(to) ?? 0);
+        this.lastArrival.set(to, deliverAt);
+      }
+      this.inFlight.push({ deliverAt, to, datagram: copy });
     }
   }
 

@@ -76,6 +76,12 @@ export function registerKcpMetrics(endpoint: KcpServerEndpoint): (registry: Regi
       },
     });
     new Counter({
+      // ikcp resends a lost segment on every few later acks until its repair is acked, so the
+      // retransmissions above overstate loss; this counts each segment that needed any, once.
+      name: 'bridgecast_kcp_segments_repaired_total', help: 'KCP data segments sent more than once, each counted once (per first transmission: the loss the sender saw)', registers,
+      collect() { this.reset(); this.inc(endpoint.kcpTotals().segmentsRepaired); },
+    });
+    new Counter({
       name: 'bridgecast_kcp_datagrams_dropped_total', help: 'UDP datagrams dropped before reaching a KCP session', labelNames: ['reason'], registers,
       collect() {
         this.reset();
