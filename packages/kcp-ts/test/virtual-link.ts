@@ -49,6 +49,14 @@ export class VirtualLink {
   readonly sentByB: Uint8Array[] = [];
   /** Set (or change mid-run) to put a bottleneck on a -> b; null: none. */
   bottleneck: Bottleneck | null = null;
+  /**
+   * Event-loop stalls at either end (a GC pause, a busy CPU): each ms, a
+   * running end stops with `chance` for minMs..maxMs, neither reading nor
+   * updating; what arrived meanwhile is read when it resumes, at that time
+   * (as the Node endpoint stamps datagrams when it reads them). null: none.
+   */
+  stalls: { chance: number; minMs: number; maxMs: number } | null = null;
+  private readonly stalledUntil = new Map<Kcp, number>();
   /** Datagrams the bottleneck's full queue dropped. */
   queueDrops = 0;
   /** When each datagram now in the bottleneck's queue leaves the serializer, oldest first. */
@@ -101,18 +109,31 @@ export class VirtualLink {
     }
   }
 
+  /** Whether `end` is in an event-loop stall now. */
+  stalled(end: Kcp): boolean {
+    return (this.stalledUntil.get(end) ?? 0) > this.now;
+  }
+
   /** Advances the clock by `ms` in 1 ms steps, delivering datagrams and updating both ends. */
   advance(ms: number, onStep?: () => void): void {
     for (let i = 0; i < ms; i++) {
       this.now++;
-      const due = this.inFlight.filter((packet) => packet.deliverAt <= this.now);
-      if (due.length > 0) {
-        this.inFlight = this.inFlight.filter((packet) => packet.deliverAt > this.now);
-        due.sort((x, y) => x.deliverAt - y.deliverAt);
-        for (const packet of due) packet.to.input(packet.datagram);
+      if (this.stalls !== null) {
+        for (const end of [this.a, this.b]) {
+          if (!this.stalled(end) && this.random() < this.stalls.chance) {
+            this.stalledUntil.set(end, this.now + this.stalls.minMs + this.random() * (this.stalls.maxMs - this.stalls.minMs));
+          }
+        }
       }
-      this.a.update(this.now);
-      this.b.update(this.now);
+      const due = this.inFlight.filter((packet) => packet.deliverAt <= this.now && !this.stalled(packet.to));
+      if (due.length > 0) {
+        const delivered = new Set(due);
+        this.inFlight = this.inFlight.filter((packet) => !delivered.has(packet));
+        due.sort((x, y) => x.deliverAt - y.deliverAt);
+        for (const packet of due) packet.to.input(packet.datagram, this.now);
+      }
+      if (!this.stalled(this.a)) this.a.update(this.now);
+      if (!this.stalled(this.b)) this.b.update(this.now);
       onStep?.();
     }
   }
