@@ -341,8 +341,11 @@ export class LiveRateController implements KcpSendOps {
    * A jittery path is not a queue: its RTT swings by up to twice the
    * jitter whatever we send, so the swing that segments sent alone show
    * (see watchAlone) is the path's own and only a rise beyond it counts. On
-   * a 5 % loss path with 20 ms of jitter each way, the floor held all the
-   * time and cost 16 % of p99 (virtual link, congestion.test.ts).
+   * a 5 % loss path with 20 ms of jitter each way, or with event-loop
+   * stalls at both ends, the floor held all the time and cost 12-16 % of
+   * p99 (virtual link, congestion.test.ts). A stall is not told apart from
+   * our own queue at a narrow link, though: there the allowance lets a
+   * keyframe's tail be resent as lost now and then (README, Known limits).
    */
   minRto(kcp: Kcp): number {
     const minRtt = this.minRtt;
