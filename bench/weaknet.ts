@@ -39,7 +39,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupedBarChart } from './lib/bar-chart.js';
 import { childLines } from './lib/child-lines.js';
-import { analyzeFrames, baselineDelay, countDelivery, extraDelayMs, GROWTH_WINDOW_MS, STALL_MS, summarizeRepeats, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery } from './lib/frame-delay.js';
+import { analyzeFrames, baselineDelay, countDelivery, extraDelayMs, GROWTH_WINDOW_MS, STALL_MS, summarizeRepeats, WEAKNET_SAMPLE_SECONDS, type DelayStats, type Delivery, type RepeatSummary } from './lib/frame-delay.js';
 import { canBuildLink, EDGE_IP, ImpairedLink, nsExec, ORIGIN_IP, type LinkProfile } from './lib/impaired-link.js';
 import { machineLine, writeDocSection } from './lib/report.js';
 import { scheduledFrames, videoSchedule } from './lib/paced-publisher.js';
@@ -258,18 +258,17 @@ function renderTable(cells: Cell[]): string {
   );
 }
 
-/** One row per link and transport over the --repeat runs (see summarizeRepeats). */
-function renderRepeatTable(cells: Cell[], profiles: LinkProfile[], transports: Transport[]): string {
+/** One row per link and transport over the --repeat runs. */
+function renderRepeatTable(summaries: { profile: string; transport: string; summary: RepeatSummary }[]): string {
   const growth = GROWTH_WINDOW_MS / 1000;
-  const rows = profiles.flatMap((p) => transports.map((t) => {
-    const s = summarizeRepeats(cells.filter((c) => c.profile === p.name && c.transport === t.name));
+  const rows = summaries.map(({ profile, transport, summary: s }) => {
     return [
-      PROFILE_LABELS[p.name] ?? p.name, t.name, `${fmt(s.p99Median)} (${fmt(s.p99Min)}–${fmt(s.p99Max)})`,
+      PROFILE_LABELS[profile] ?? profile, transport, `${fmt(s.p99Median)} (${fmt(s.p99Min)}–${fmt(s.p99Max)})`,
       `${s.p99WindowMeans.map((p99) => fmt(p99)).join(' → ')} (trend ${signed(s.trendMedian)})`,
       `${s.worstDelivery.sent} / ${s.worstDelivery.delivered} / ${s.worstDelivery.decodable}`,
       String(s.stalls), fmt(s.maxGapMs), fmt(s.overheadMedian, 2),
     ];
-  }));
+  });
   return markdownTable(
     ['link', 'transport', `p99 extra delay ms, median of ${REPEAT} (range)`, `p99 per ${growth} s ms, mean of the runs (median trend)`,
       'frames sent / delivered / decodable, worst run', `stalls > ${STALL_MS} ms, all runs`, 'max gap ms, all runs', 'wire bytes / media byte, median'],
@@ -304,10 +303,11 @@ async function main(): Promise<void> {
     currentLink.destroy();
   }
   cells.sort((a, b) => profiles.findIndex((p) => p.name === a.profile) - profiles.findIndex((p) => p.name === b.profile) || a.run - b.run);
-  const p99Of = (profile: string, transport: string) => {
-    const runs = cells.filter((c) => c.profile === profile && c.transport === transport);
-    return runs.length ? summarizeRepeats(runs).p99Median : Number.NaN;
-  };
+  // Every link and transport ran at least once (a failed run is a cell too), so each has a summary.
+  const summaries = profiles.flatMap((p) => transports.map((t) => ({
+    profile: p.name, transport: t.name, summary: summarizeRepeats(cells.filter((c) => c.profile === p.name && c.transport === t.name)),
+  })));
+  const p99Of = (profile: string, transport: string) => summaries.find((s) => s.profile === profile && s.transport === transport)!.summary.p99Median;
   const svg = groupedBarChart(`p99 extra delay per link profile (${SECONDS} s per cell${REPEAT > 1 ? `, median of ${REPEAT} runs` : ''})`, 'ms', transports.map((t) => t.name),
     profiles.map((p) => ({ label: p.name, values: transports.map((t) => p99Of(p.name, t.name)) })), 1000);
   const command = `sudo npm run bench:weaknet -- ${process.argv.slice(2).join(' ')}`.trim();
@@ -319,7 +319,7 @@ async function main(): Promise<void> {
     `Machine: ${machineLine()}. Command: \`${command}\``,
     '',
     ...(REPEAT > 1
-      ? [`Each cell ran ${REPEAT} times, in rounds (every transport on every link, then again). Summary:`, '', renderRepeatTable(cells, profiles, transports), '', 'The runs:', '', renderTable(cells)]
+      ? [`Each cell ran ${REPEAT} times, in rounds (every transport on every link, then again). Summary:`, '', renderRepeatTable(summaries), '', 'The runs:', '', renderTable(cells)]
       : [renderTable(cells)]),
     '',
     `![p99 extra delay](${args['doc-section']}-p99.svg)`,

@@ -216,7 +216,7 @@ export class LiveRateController implements KcpSendOps {
   private cycleIndex = 0;
   /** kcp.stats at the start of this round: first sends, and segments repaired (resent at least once); the last round's first sends. */
   private roundFirstSendsStart = 0;
-  private roundResendsStart = 0;
+  private roundRepairedStart = 0;
   private lastRoundFirstSends = 0;
   /** Calm rounds whose resend share has been counted. */
   private calmRounds = 0;
@@ -564,13 +564,13 @@ export class LiveRateController implements KcpSendOps {
    */
   private watchOverflow(kcp: Kcp, current: number, backlogged: boolean, delivered: number): void {
     // This round's resends repair the last round's first sends.
-    const repaired = this.lastRoundFirstSends;
+    const firstSends = this.lastRoundFirstSends;
     this.lastRoundFirstSends = kcp.stats.segmentsSent - this.roundFirstSendsStart;
     this.roundFirstSendsStart = kcp.stats.segmentsSent;
-    const resends = kcp.stats.segmentsRepaired - this.roundResendsStart;
-    this.roundResendsStart += resends;
-    if (repaired < OVERFLOW_MIN_SEGMENTS) return;
-    const share = Math.min(1, resends / repaired);
+    const resent = kcp.stats.segmentsRepaired - this.roundRepairedStart;
+    this.roundRepairedStart += resent;
+    if (firstSends < OVERFLOW_MIN_SEGMENTS) return;
+    const share = Math.min(1, resent / firstSends);
     if (this.lastRoundCalm) {
       this.calmResendShare += (share - this.calmResendShare) / 8;
       this.calmRounds++;

@@ -62,7 +62,7 @@ export class VirtualLink {
   /** When each datagram now in the bottleneck's queue leaves the serializer, oldest first. */
   private queueDepartures: number[] = [];
   /** Latest arrival scheduled per direction (for Impairment.inOrder). */
-  private lastArrival = new Map<Kcp, number>();
+  private readonly lastArrival = new Map<Kcp, number>();
 
   /** How long a datagram entering the bottleneck now would wait before it is on the wire, ms. */
   get bottleneckDelayMs(): number {
