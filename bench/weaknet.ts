@@ -263,7 +263,8 @@ function renderRepeatTable(summaries: { profile: string; transport: string; summ
   const growth = GROWTH_WINDOW_MS / 1000;
   const rows = summaries.map(({ profile, transport, summary: s }) => {
     return [
-      PROFILE_LABELS[profile] ?? profile, transport, `${fmt(s.p99Median)} (${fmt(s.p99Min)}–${fmt(s.p99Max)})`,
+      PROFILE_LABELS[profile] ?? profile, transport,
+      `${fmt(s.p99Median)} (${fmt(s.p99Min)}–${fmt(s.p99Max)})${s.failedRuns ? `, ${s.failedRuns} of ${s.runs} runs got no frame` : ''}`,
       `${s.p99WindowMeans.map((p99) => fmt(p99)).join(' → ')} (trend ${signed(s.trendMedian)})`,
       `${s.worstDelivery.sent} / ${s.worstDelivery.delivered} / ${s.worstDelivery.decodable}`,
       String(s.stalls), fmt(s.maxGapMs), fmt(s.overheadMedian, 2),

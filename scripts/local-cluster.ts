@@ -18,12 +18,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
 import { startLocalDynamo, type LocalDynamo } from '@bridgecast/media/auth/local-dynamo.js';
+import { freePort } from './free-port.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BRIDGECAST = path.join(ROOT, 'services/media/bin/bridgecast.js');
@@ -49,18 +49,18 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
+/** Thrown when a task exits before answering /healthz; `log` is what it printed. */
+class TaskExitedEarly extends Error {
+  constructor(readonly code: number | null, readonly log: string) {
+    super(`task exited with ${code} before it was healthy:\n${log.slice(-2000)}`);
+  }
 }
 
-async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+async function waitHealthy(task: ClusterTask, timeoutMs = 20_000): Promise<void> {
+  const { child, httpPort: port } = task;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`task exited with ${child.exitCode} before it was healthy`);
+    if (child.exitCode !== null) throw new TaskExitedEarly(child.exitCode, task.log());
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
     } catch { /* not listening yet */ }
@@ -128,9 +128,21 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
     await rm(workDir, { recursive: true, force: true });
   };
   try {
-    for (let i = 1; i <= options.tasks; i++) {
-      const ports = { rtmpPort: await freePort(), kcpPort: await freePort(), httpPort: await freePort() };
-      const id = `${options.idPrefix ?? 'task'}-${i}`;
+    // A port is probed free and then released before the task binds it, so another
+    // program (a test file running alongside) can take it in between: the task then
+    // exits with "already in use", and is started again on fresh ports.
+    const startTask = async (id: string): Promise<ClusterTask> => {
+      for (let attempt = 1; ; attempt++) {
+        const task = spawnTask(id, { rtmpPort: await freePort('tcp'), kcpPort: await freePort('udp'), httpPort: await freePort('tcp') });
+        try {
+          await waitHealthy(task);
+          return task;
+        } catch (err) {
+          if (!(err instanceof TaskExitedEarly && err.log.includes('already in use') && attempt < 3)) throw err;
+        }
+      }
+    };
+    const spawnTask = (id: string, ports: Pick<ClusterTask, 'rtmpPort' | 'kcpPort' | 'httpPort'>): ClusterTask => {
       const child = spawn(process.execPath, [BRIDGECAST, 'serve'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -154,10 +166,10 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
       };
       child.stdout!.on('data', keep);
       child.stderr!.on('data', keep);
-      tasks.push({ id, ...ports, child, log: () => log });
-    }
-    await Promise.all(tasks.map((t) => waitHealthy(t.httpPort, t.child)));
-    const lb = { rtmpPort: await freePort(), kcpPort: await freePort(), httpPort: await freePort() };
+      return { id, ...ports, child, log: () => log };
+    };
+    tasks.push(...await Promise.all(Array.from({ length: options.tasks }, (_, i) => startTask(`${options.idPrefix ?? 'task'}-${i + 1}`))));
+    const lb = { rtmpPort: await freePort('tcp'), kcpPort: await freePort('udp'), httpPort: await freePort('tcp') };
     const nginxDir = path.join(workDir, 'nginx');
     await mkdir(nginxDir);
     await writeFile(path.join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, options.lbListen ?? '127.0.0.1', lb, tasks));

@@ -130,10 +130,16 @@ export function baselineDelay(frames: readonly (readonly [number, number])[], st
  * run to run they vary more than some differences worth telling apart (on
  * this machine, one transport's 5 % loss p99 spanned 194-216 ms in a day):
  * the median of the runs' p99s and each window's mean over the runs are the
- * figures to compare; the range shows the spread.
+ * figures to compare; the range shows the spread. A run that got no frame at
+ * all (the reader found no stream) has no delays: it is counted in
+ * `failedRuns` and left out of the delay figures, but its delivery (none) and
+ * its stall (the whole window) count.
  */
 export interface RepeatSummary {
   runs: number;
+  /** Runs that got no frame in their window. */
+  failedRuns: number;
+  /** The delay figures below are over the other runs; NaN (and no windows) when every run failed. */
   p99Median: number;
   p99Min: number;
   p99Max: number;
@@ -149,19 +155,21 @@ export interface RepeatSummary {
 
 export function summarizeRepeats(runs: readonly { stats: DelayStats; delivery: Delivery; overhead: number }[]): RepeatSummary {
   if (runs.length === 0) throw new Error('summarizeRepeats: no runs');
-  const p99s = runs.map((r) => r.stats.p99);
-  const windows = Math.min(...runs.map((r) => r.stats.p99Windows.length));
+  const measured = runs.filter((r) => r.stats.frames > 0);
+  const p99s = measured.map((r) => r.stats.p99);
+  const windows = measured.length ? Math.min(...measured.map((r) => r.stats.p99Windows.length)) : 0;
   const worst = runs.reduce((a, b) => (b.delivery.decodable / b.delivery.sent < a.delivery.decodable / a.delivery.sent ? b : a));
   return {
     runs: runs.length,
+    failedRuns: runs.length - measured.length,
     p99Median: median(p99s),
-    p99Min: Math.min(...p99s),
-    p99Max: Math.max(...p99s),
-    p99WindowMeans: Array.from({ length: windows }, (_, i) => runs.reduce((sum, r) => sum + r.stats.p99Windows[i]!, 0) / runs.length),
-    trendMedian: median(runs.map((r) => r.stats.trendMs)),
+    p99Min: measured.length ? Math.min(...p99s) : Number.NaN,
+    p99Max: measured.length ? Math.max(...p99s) : Number.NaN,
+    p99WindowMeans: Array.from({ length: windows }, (_, i) => measured.reduce((sum, r) => sum + r.stats.p99Windows[i]!, 0) / measured.length),
+    trendMedian: median(measured.map((r) => r.stats.trendMs)),
     worstDelivery: worst.delivery,
     stalls: runs.reduce((sum, r) => sum + r.stats.stalls, 0),
     maxGapMs: Math.max(...runs.map((r) => r.stats.maxGapMs)),
-    overheadMedian: median(runs.map((r) => r.overhead)),
+    overheadMedian: median(measured.map((r) => r.overhead)),
   };
 }

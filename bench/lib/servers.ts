@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../scripts/free-port.js';
 import { sleep } from './stats.js';
 
 export type ServerKind = 'bridgecast' | 'nms' | 'nginx';
@@ -37,18 +38,6 @@ export interface ServerOptions {
   wrap?: string[];
   /** Extra environment for Bridgecast (RELAY_ORIGIN, KCP_FEC...). */
   env?: Record<string, string>;
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for a benchmark). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 // A benchmark that dies (Ctrl-C, an exception) must not leave servers behind.

@@ -161,7 +161,7 @@ test('delay statistics: the longest gap, stalls, and the p99 of the first vs the
 
 test('repeated runs: median and range of the p99, each window averaged over the runs, the worst run\'s delivery', () => {
   const run = (p99: number, windows: number[], trendMs: number, decodable: number, stalls: number, maxGapMs: number, overhead: number) => ({
-    stats: { p99, p99Windows: windows, trendMs, stalls, maxGapMs } as DelayStats,
+    stats: { frames: 1800, p99, p99Windows: windows, trendMs, stalls, maxGapMs } as DelayStats,
     delivery: { sent: 1800, delivered: 1700, decodable },
     overhead,
   });
@@ -185,4 +185,32 @@ test('repeated runs: median and range of the p99, each window averaged over the 
   assert.equal(two.p99Median, 620);
   assert.deepEqual(two.p99WindowMeans, [610]);
   assert.throws(() => summarizeRepeats([]), /no runs/);
+});
+
+test('repeated runs: a run that got no frame is counted as failed and left out of the delay figures, not of delivery or stalls', () => {
+  const run = (frames: number, p99: number, windows: number[], decodable: number, stalls: number, maxGapMs: number) => ({
+    stats: { frames, p99, p99Windows: windows, trendMs: frames ? 1 : Number.NaN, stalls, maxGapMs } as DelayStats,
+    delivery: { sent: 1800, delivered: decodable, decodable },
+    overhead: frames ? 1.3 : Number.NaN,
+  });
+  // A failed run (the edge answered 404: no frame at all) analyses to NaN delays, one stall the window long.
+  const failed = run(0, Number.NaN, [Number.NaN, Number.NaN], 0, 1, 60_000);
+  for (const order of [[0, 1, 2], [1, 0, 2], [2, 1, 0]]) {
+    const runs = [run(1800, 200, [190, 200], 1800, 0, 120), failed, run(1800, 240, [230, 250], 1800, 0, 150)];
+    const summary = summarizeRepeats(order.map((i) => runs[i]!));
+    assert.equal(summary.runs, 3);
+    assert.equal(summary.failedRuns, 1);
+    assert.equal(summary.p99Median, 220, `order ${order}`);
+    assert.deepEqual([summary.p99Min, summary.p99Max], [200, 240]);
+    assert.deepEqual(summary.p99WindowMeans, [210, 225]);
+    assert.equal(summary.trendMedian, 1);
+    assert.equal(summary.overheadMedian, 1.3);
+    assert.equal(summary.worstDelivery.decodable, 0);
+    assert.equal(summary.stalls, 1);
+    assert.equal(summary.maxGapMs, 60_000);
+  }
+  const allFailed = summarizeRepeats([failed, failed]);
+  assert.equal(allFailed.failedRuns, 2);
+  assert.ok(Number.isNaN(allFailed.p99Median));
+  assert.deepEqual(allFailed.p99WindowMeans, []);
 });

@@ -8,7 +8,6 @@
  *   ffmpeg ... server.rtmpUrl('test')  /  fetch(server.flvUrl('test'))
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -76,17 +75,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, timeoutMs: num
   }
 }
 
-/**
- * A TCP port free on 127.0.0.1 right now, for a child process that must be
- * told its port up front (it cannot report port 0's choice back).
- */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+export { freePort } from '../../scripts/free-port.js';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

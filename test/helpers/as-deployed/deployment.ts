@@ -8,15 +8,15 @@
  * ports, the data directory, and what ECS injects (agent and metadata URIs).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
+import { freePort } from '../../../scripts/free-port.js';
 import { AwsPolicyProxy, type TableSchema } from './aws-proxy.js';
 import { CloudWatchStandIn, EcsApiStandIn, TaskEndpointsStandIn } from './ecs-stand-ins.js';
 import { sharedAssembly, REPO_ROOT, TEST_ACCOUNT, TEST_REGION, type CloudAssembly } from './synth.js';
@@ -45,22 +45,6 @@ export function imageRuntime(dockerfile = path.join(REPO_ROOT, 'services/media/D
   }
   if (!cmd) throw new Error('no CMD in the runtime stage');
   return { env, cmd };
-}
-
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 export interface RunningTask {
@@ -183,7 +167,7 @@ export class AsDeployedStack {
     const taskEndpoints = await new TaskEndpointsStandIn({ taskArn, clusterArn, family: container.family }, this.proxy.url, this.region,
       this.credentialsOfRoleRef(container.taskRole)).start();
     this.closers.push(() => taskEndpoints.close());
-    const [rtmpPort, kcpPort, httpPort] = [await freeTcpPort(), await freeUdpPort(), await freeTcpPort()];
+    const [rtmpPort, kcpPort, httpPort] = [await freePort('tcp'), await freePort('udp'), await freePort('tcp')];
     const dataDir = await mkdtemp(path.join(this.scratch, `task${index}-`));
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
