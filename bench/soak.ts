@@ -230,7 +230,7 @@ async function main(): Promise<number> {
     try {
       usage = processTreeUsage(server.pid);
     } catch (err) {
-      console.log(`FAIL the server died: ${(err as Error).message}\n${server.stderrTail()}`);
+      console.log(`FAIL the server died: ${(err as Error).message}\n${server.logTail()}`);
       return 1;
     }
     const streams = ((await (await fetch(`${base}/api/live`)).json()) as { streams: unknown[] }).streams.length;

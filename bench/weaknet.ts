@@ -203,6 +203,8 @@ async function measure(transport: Transport, profile: LinkProfile, seconds: numb
     const readerStart = Date.now();
     const reader = agent(link.names.edgeNs, ['read', ...readArgs, 'weaknet', String(seconds + WARMUP_SECONDS)], transport.env);
     const summary = JSON.parse(await childLines(reader, 'reader').next()) as ReadSummary;
+    // A reader that got nothing: what the servers said about it, for the log (not the table).
+    if (summary.error) for (const server of started) console.error(`${transport.name} ${profile.name}: ${server === started[0] ? 'origin' : 'edge'} log:\n${server.logTail()}`);
     return { summary, startedAt, wireBytes: link.wireBytes() - wireBefore, readerStart };
   } finally {
     await Promise.all(helpers.map(stopAgent));

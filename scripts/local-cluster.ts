@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
 import { startLocalDynamo, type LocalDynamo } from '@bridgecast/media/auth/local-dynamo.js';
-import { freePort } from './free-port.js';
+import { freePort } from '@bridgecast/test-support/free-port.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BRIDGECAST = path.join(ROOT, 'services/media/bin/bridgecast.js');

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../scripts/free-port.js';
+import { freePort } from '@bridgecast/test-support/free-port.js';
 import { sleep } from './stats.js';
 
 export type ServerKind = 'bridgecast' | 'nms' | 'nginx';
@@ -24,8 +24,8 @@ export interface RunningServer {
   readonly kcpPort?: number;
   /** The server's working directory (Bridgecast's DATA_DIR); removed by stop(). */
   readonly dataDir: string;
-  /** The last few KiB the server wrote to stderr: why it died, if it did. */
-  stderrTail(): string;
+  /** The last few KiB the server printed (Bridgecast's log at LOG_LEVEL warn): why it died or failed a client, if it did. */
+  logTail(): string;
   stop(): Promise<void>;
 }
 
@@ -79,21 +79,23 @@ export async function startServer(kind: ServerKind, options: ServerOptions = {})
     command = ['nginx', '-c', conf, '-p', workDir, '-g', 'daemon off;'];
   }
   const full = [...(options.wrap ?? []), ...command];
-  const child = spawn(full[0]!, full.slice(1), { env, cwd: kind === 'nms' ? path.resolve('.') : undefined, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(full[0]!, full.slice(1), { env, cwd: kind === 'nms' ? path.resolve('.') : undefined, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  let log = '';
+  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-8000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitForPort(host, rtmpPort, child, options.wrap);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${kind} did not start: ${(err as Error).message}\n${stderr}`);
+    throw new Error(`${kind} did not start: ${(err as Error).message}\n${log}`);
   }
   return {
     kind, pid: child.pid!, host, rtmpPort, httpPort, kcpPort, dataDir: workDir,
-    stderrTail: () => stderr,
+    logTail: () => log,
     stop: async () => {
       child.kill('SIGTERM');
       await Promise.race([exited, sleep(5000)]);

@@ -75,7 +75,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, timeoutMs: num
   }
 }
 
-export { freePort } from '../../scripts/free-port.js';
+export { freePort } from '@bridgecast/test-support/free-port.js';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
-import { freePort } from '../../../scripts/free-port.js';
+import { freePort } from '@bridgecast/test-support/free-port.js';
 import { AwsPolicyProxy, type TableSchema } from './aws-proxy.js';
 import { CloudWatchStandIn, EcsApiStandIn, TaskEndpointsStandIn } from './ecs-stand-ins.js';
 import { sharedAssembly, REPO_ROOT, TEST_ACCOUNT, TEST_REGION, type CloudAssembly } from './synth.js';
