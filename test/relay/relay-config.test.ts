@@ -83,7 +83,7 @@ describe('relay configuration', () => {
     const config = loadRelayConfig({
       SERVER_ID: 'seoul-1', RELAY_SECRET: 'k', RELAY_ORIGIN: 'kcp://origin.example:1935', RELAY_IDLE_SECONDS: '30',
       RELAY_PUSH: 'kcp://hk:1935=live/*', RELAY_CONFIG: '/etc/relay.json',
-    }, () => JSON.stringify({ push: [{ url: 'rtmp://cn:1935', streams: ['live/st_x'] }] }));
+    }, { readFile: () => JSON.stringify({ push: [{ url: 'rtmp://cn:1935', streams: ['live/st_x'] }] }) });
     assert.equal(config.serverId, 'seoul-1');
     assert.equal(config.origin?.href, 'kcp://origin.example:1935');
     assert.equal(config.idleSeconds, 30);
@@ -94,6 +94,17 @@ describe('relay configuration', () => {
     assert.equal(defaults.origin, undefined);
     assert.throws(() => loadRelayConfig({ SERVER_ID: 'a,b' }), /SERVER_ID/);
     assert.throws(() => loadRelayConfig({ RELAY_ORIGIN: 'udp://x' }), /kcp:\/\//);
+  });
+
+  it('gives kcp:// relay links the server\'s KCP_FEC (both ends of a KCP link must agree), unless the URL names its own', () => {
+    const fec = { dataShards: 10, parityShards: 3 };
+    const config = loadRelayConfig({
+      RELAY_ORIGIN: 'kcp://origin.example:1935', RELAY_PUSH: 'kcp://hk:1935=live/*,kcp://cn:1935?fec=off=live/*,rtmp://tw:1935=live/*',
+    }, { fec });
+    assert.equal(config.origin?.searchParams.get('fec'), '10:3');
+    assert.deepEqual(config.push.map((t) => t.url.searchParams.get('fec')), ['10:3', 'off', null]);
+    assert.equal(loadRelayConfig({ RELAY_ORIGIN: 'kcp://origin.example:1935?fec=4:2' }, { fec }).origin?.searchParams.get('fec'), '4:2');
+    assert.equal(loadRelayConfig({ RELAY_ORIGIN: 'kcp://origin.example:1935' }).origin?.searchParams.get('fec'), null, 'KCP_FEC off: none added');
   });
 });
 

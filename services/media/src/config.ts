@@ -145,7 +145,7 @@ function tlsFiles(env: NodeJS.ProcessEnv): { tlsCertFile: string | undefined; tl
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
   // Parsed by their own modules (their messages name the variable and value); a refusal is a StartupError too.
   const kcp = checkedSetting(() => loadKcpSettings(env));
-  const relay = checkedSetting(() => loadRelayConfig(env));
+  const relay = checkedSetting(() => loadRelayConfig(env, { fec: kcp.fec }));
   return {
     host: env.HOST || '0.0.0.0',
     rtmpPort: port(env, 'RTMP_PORT', 1935),

@@ -74,6 +74,20 @@ function congestionSetting(raw: string | undefined, fallback: KcpTuning['congest
   throw new Error(`KCP_CC must be "live" or "none", got "${raw}"`);
 }
 
+/**
+ * A kcp:// URL to dial from this server gets its KCP_FEC as `?fec=d:p`,
+ * unless it names its own (`?fec=off` for none): both ends of a KCP link
+ * must agree, and every KCP port of a deployment runs the same setting, so
+ * relay and edge links follow it by default. Other URLs are returned as
+ * they are.
+ */
+export function withServerFec(url: URL, fec: FecSetting | null): URL {
+  if (url.protocol !== 'kcp:' || !fec || url.searchParams.has('fec')) return url;
+  const withFec = new URL(url.href);
+  withFec.searchParams.set('fec', `${fec.dataShards}:${fec.parityShards}`);
+  return withFec;
+}
+
 /** Parses KCP_FEC="10,3" (data,parity); empty or "off" disables FEC. */
 export function parseFecSetting(raw: string | undefined): FecSetting | null {
   if (!raw || raw === 'off' || raw === '0') return null;

@@ -1,5 +1,6 @@
 import type { FecSetting } from 'kcp-ts';
 import { ConfigError } from '../config-error.js';
+import { withServerFec } from '../kcp-config.js';
 import { httpUrlSetting, oneOfSetting, type Env } from '../env-settings.js';
 import { isValidServerId } from '../relay/relay-token.js';
 
@@ -48,7 +49,7 @@ export function loadEdgeConfig(env: Env, relay: { serverId: string; secret: stri
   return { origin, originApi: new URL(api), mode: oneOfSetting(env, 'EDGE_MODE', EDGE_MODES, 'all'), name };
 }
 
-/** kcp://host:port or rtmp://host:port; a kcp:// origin gets the KCP_FEC setting as ?fec=d:p unless it names its own. */
+/** kcp://host:port or rtmp://host:port; a kcp:// origin gets the KCP_FEC setting (see withServerFec). */
 function edgeOriginUrl(raw: string, fec: FecSetting | null): URL {
   let url: URL | undefined;
   try {
@@ -59,6 +60,5 @@ function edgeOriginUrl(raw: string, fec: FecSetting | null): URL {
   if (!url || !EDGE_ORIGIN_SCHEMES.has(url.protocol) || !url.hostname || !url.port) {
     throw new ConfigError('EDGE_ORIGIN', raw, 'kcp://<origin host>:<udp port> (or rtmp://<host>:<port>)');
   }
-  if (url.protocol === 'kcp:' && fec && !url.searchParams.has('fec')) url.searchParams.set('fec', `${fec.dataShards}:${fec.parityShards}`);
-  return url;
+  return withServerFec(url, fec);
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { FecSetting } from 'kcp-ts';
+import { withServerFec } from '../kcp-config.js';
 import { isValidServerId } from './relay-token.js';
 
 /** Where an origin pushes which streams. */
@@ -77,9 +79,13 @@ interface RelayConfigFile {
  * Relay settings from the environment: RELAY_ORIGIN, RELAY_PUSH,
  * RELAY_CONFIG (a JSON file `{ "origin", "idleSeconds", "push": [{ "url",
  * "streams": [...] }] }`, merged under the variables), RELAY_SECRET,
- * RELAY_IDLE_SECONDS (default 15), SERVER_ID.
+ * RELAY_IDLE_SECONDS (default 15), SERVER_ID. kcp:// origins and push
+ * targets take the server's KCP_FEC (`fec`) unless they name their own.
  */
-export function loadRelayConfig(env: NodeJS.ProcessEnv, readFile = (p: string) => readFileSync(p, 'utf8')): RelayConfig {
+export function loadRelayConfig(
+  env: NodeJS.ProcessEnv,
+  { fec = null, readFile = (p: string) => readFileSync(p, 'utf8') }: { fec?: FecSetting | null; readFile?: (path: string) => string } = {},
+): RelayConfig {
   const file: RelayConfigFile = env.RELAY_CONFIG ? JSON.parse(readFile(env.RELAY_CONFIG)) as RelayConfigFile : {};
   const serverId = env.SERVER_ID || `srv-${randomBytes(4).toString('hex')}`;
   if (!isValidServerId(serverId)) throw new Error(`SERVER_ID "${serverId}" may only contain letters, digits, "_", "-" and "."`);
@@ -90,11 +96,11 @@ export function loadRelayConfig(env: NodeJS.ProcessEnv, readFile = (p: string) =
   const push = [
     ...(file.push ?? []).map((t) => ({ url: parseRelayUrl(t.url), streams: t.streams.map(validPattern) })),
     ...parsePushList(env.RELAY_PUSH ?? ''),
-  ];
+  ].map((t) => ({ ...t, url: withServerFec(t.url, fec) }));
   return {
     serverId,
     secret: env.RELAY_SECRET || undefined,
-    origin: originRaw ? parseRelayUrl(originRaw) : undefined,
+    origin: originRaw ? withServerFec(parseRelayUrl(originRaw), fec) : undefined,
     idleSeconds,
     push,
     tokenTtlSeconds: 60,
