@@ -72,6 +72,7 @@ test('malformed and unsolicited datagrams are dropped, counted by reason, and ne
       'bad-length': 1,
       'mixed-conv': 1,
       'not-acceptable': 2,
+      'fec-mismatch': 0,
       'session-limit': 0,
       'per-ip-limit': 0,
       rejected: 0,
@@ -82,6 +83,34 @@ test('malformed and unsolicited datagrams are dropped, counted by reason, and ne
   } finally {
     client.socket.close();
     await endpoint.close();
+  }
+});
+
+test('a client whose FEC setting differs from the endpoint\'s gets no session, and its datagrams are counted as fec-mismatch, not as malformed', async () => {
+  // Both ends of a link must agree on FEC; a mismatch otherwise looks like a silent, dead link.
+  const fecEndpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1', fec: { dataShards: 10, parityShards: 3 } });
+  const plainEndpoint = new KcpServerEndpoint({ port: 0, host: '127.0.0.1' });
+  const [{ port: fecPort }, { port: plainPort }] = [await fecEndpoint.listen(), await plainEndpoint.listen()];
+  const clients = [
+    await connectKcp('127.0.0.1', fecPort), // plain KCP at an FEC port
+    await connectKcp('127.0.0.1', plainPort, { fec: { dataShards: 10, parityShards: 3 } }), // FEC at a plain port
+    await connectKcp('127.0.0.1', fecPort, { fec: { dataShards: 4, parityShards: 2 } }), // other shard counts
+  ];
+  try {
+    for (const client of clients) client.write('hello');
+    await sleep(300);
+    assert.equal(fecEndpoint.sessionCount + plainEndpoint.sessionCount, 0);
+    assert.ok(fecEndpoint.stats.dropped['fec-mismatch'] >= 2, `FEC port: ${JSON.stringify(fecEndpoint.stats.dropped)}`);
+    assert.ok(plainEndpoint.stats.dropped['fec-mismatch'] >= 1, `plain port: ${JSON.stringify(plainEndpoint.stats.dropped)}`);
+    // Their other datagrams (padding, parity shards) could open nothing under any setting: not acceptable, but not malformed.
+    for (const endpoint of [fecEndpoint, plainEndpoint]) {
+      const { 'too-short': tooShort, 'bad-command': badCommand, 'bad-length': badLength, 'mixed-conv': mixedConv } = endpoint.stats.dropped;
+      assert.deepEqual([tooShort, badCommand, badLength, mixedConv], [0, 0, 0, 0], JSON.stringify(endpoint.stats.dropped));
+    }
+  } finally {
+    for (const client of clients) client.destroy();
+    await fecEndpoint.close();
+    await plainEndpoint.close();
   }
 });
 

@@ -84,6 +84,19 @@ export class FecCodec {
    * for a parity or malformed shard): what a server looks at before it
    * spends a codec on a source it does not know yet.
    */
+  /**
+   * Reads a shard by the counts in its own header, whatever this link's: the
+   * counts, and the datagram a data shard carries (null for parity). Null
+   * if it is not a well-formed shard of any setting.
+   */
+  static peekAnyShard(shard: Uint8Array): { setting: FecSetting; datagram: Buffer | null } | null {
+    if (shard.length < FEC_HEADER_SIZE) return null;
+    const setting = { dataShards: shard[5]!, parityShards: shard[6]! };
+    if (setting.dataShards === 0 || setting.parityShards === 0) return null;
+    const parsed = parseShard(shard, setting.dataShards, setting.parityShards);
+    return parsed === null ? null : { setting, datagram: parsed.index < setting.dataShards ? datagramOf(parsed.body) : null };
+  }
+
   static peekDatagram(shard: Uint8Array, dataShards: number, parityShards: number): Buffer | null {
     const parsed = parseShard(shard, dataShards, parityShards);
     return parsed !== null && parsed.index < dataShards ? datagramOf(parsed.body) : null;

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { AmplificationGate } from './amplification.js';
 import { FecCodec, type FecStats } from '../fec/fec-codec.js';
 import { FecLink, type FecSetting } from './fec-link.js';
-import { KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type DatagramInspection, type KcpStats } from '../kcp.js';
+import { KCP_OVERHEAD, KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type DatagramInspection, type KcpStats } from '../kcp.js';
 import { KcpScheduler, KcpStream, KcpStreamError, type KcpTransport } from './stream.js';
 import { DEFAULT_KCP_TUNING, type KcpTuning } from '../tuning.js';
 
@@ -42,10 +42,13 @@ export const DEFAULT_KCP_ENDPOINT_LIMITS: Readonly<KcpEndpointLimits> = Object.f
 });
 
 /**
- * Why a datagram was dropped before reaching a session; 'failed': processing
- * it threw, and its session was ended.
+ * Why a datagram was dropped before reaching a session; 'fec-mismatch': a
+ * new source's datagram is well-formed under another FEC setting (plain KCP
+ * at an FEC port, FEC shards at a plain one, or other shard counts), so the
+ * peer's FEC differs from this endpoint's; 'failed': processing it threw,
+ * and its session was ended.
  */
-export type KcpDropReason = DatagramFault | 'not-acceptable' | 'session-limit' | 'per-ip-limit' | 'rejected' | 'failed';
+export type KcpDropReason = DatagramFault | 'not-acceptable' | 'fec-mismatch' | 'session-limit' | 'per-ip-limit' | 'rejected' | 'failed';
 
 export interface KcpEndpointStats {
   datagramsReceived: number;
@@ -214,6 +217,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
       'bad-length': 0,
       'mixed-conv': 0,
       'not-acceptable': 0,
+      'fec-mismatch': 0,
       'session-limit': 0,
       'per-ip-limit': 0,
       rejected: 0,
@@ -309,7 +313,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
   private onKcpDatagram(datagram: Buffer, address: string, port: number): void {
     const inspection = inspectDatagram(datagram);
     if (!inspection.ok) {
-      this.stats.dropped[inspection.fault]++;
+      this.stats.dropped[framedForOtherFec(datagram, null) ? 'fec-mismatch' : inspection.fault]++;
       return;
     }
     const key = sessionKey(address, port, inspection.conv);
@@ -346,7 +350,7 @@ export class KcpServerEndpoint extends EventEmitter<KcpServerEndpointEvents> {
     const { dataShards, parityShards } = this.options.fec!;
     const datagram = FecCodec.peekDatagram(shard, dataShards, parityShards);
     if (datagram === null) {
-      this.stats.dropped['not-acceptable']++;
+      this.stats.dropped[framedForOtherFec(shard, this.options.fec!) ? 'fec-mismatch' : 'not-acceptable']++;
       return undefined;
     }
     const inspection = inspectDatagram(datagram);
@@ -491,4 +495,19 @@ export async function connectKcp(host: string, port: number, options: KcpClientO
   socket.on('message', fec ? (shard) => fec.receive(shard, deliver) : deliver);
   socket.on('error', (error) => stream.destroy(error));
   return stream;
+}
+
+/**
+ * True if `datagram`, which this endpoint's FEC setting (`fec`, null: none)
+ * cannot read, is well-formed under another one: a KCP datagram at an FEC
+ * port, or, at any port, an FEC shard of other counts (a data shard's KCP
+ * datagram must be well-formed too). Shards shorter than a data shard with
+ * a KCP header are not taken for one, so short garbage stays garbage.
+ */
+function framedForOtherFec(datagram: Buffer, fec: FecSetting | null): boolean {
+  if (fec !== null && inspectDatagram(datagram).ok) return true;
+  if (datagram.length < FecCodec.overhead + KCP_OVERHEAD) return false;
+  const shard = FecCodec.peekAnyShard(datagram);
+  if (shard === null || (fec !== null && shard.setting.dataShards === fec.dataShards && shard.setting.parityShards === fec.parityShards)) return false;
+  return shard.datagram === null || inspectDatagram(shard.datagram).ok;
 }
