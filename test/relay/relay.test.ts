@@ -5,7 +5,7 @@ import { signedRelayName } from '@bridgecast/media/relay/relay-token.js';
 import { connectRtmp } from '@bridgecast/media/relay/transport.js';
 import type { RtmpClient } from '@bridgecast/media/rtmp/client.js';
 import { killAllChildren, packetsOf, probeMedia, startPublisher } from '../helpers/ffmpeg.js';
-import { sleep, waitFor, waitForKeyframe, waitForStream } from '../helpers/media-server.js';
+import { freePort, sleep, waitFor, waitForKeyframe, waitForStream } from '../helpers/media-server.js';
 import { SyntheticPublisher } from '../helpers/synthetic-media.js';
 import { startBreakableProxy, startRelayNode, statesOf, type RelayNode } from './relay-fixture.js';
 
@@ -95,6 +95,23 @@ describe('relay pull on demand', () => {
     const second = await viewer(edge.rtmpUrl, 'cam');
     await waitFor(() => videoTimestamps(second.packets).length > 10, 5000, 'frames after the pull restarted');
     assert.ok(second.packets.find((p) => p.isVideo && !p.isSequenceHeader)!.isKeyframe, 'the new viewer starts at a keyframe');
+  });
+
+  it('a pull that never brought the stream is reported failed, with its cause, once its waiting viewer gives up', async () => {
+    // Before, it ended as a plain 'stopped: no viewers', logged at info: a viewer's 404 left no trace of why.
+    const deadOrigin = new URL(`rtmp://127.0.0.1:${await freePort()}`); // nothing listens there
+    const edge = await node({ serverId: 'e9', origin: deadOrigin, idleSeconds: 1 });
+    const asked = new AbortController();
+    const request = fetch(edge.flvUrl('nowhere'), { signal: asked.signal }).catch(() => undefined);
+    await waitFor(() => statesOf(edge, 'pull', 'live/nowhere').includes('retrying'), 5000, 'the pull to fail once');
+    asked.abort();
+    await request;
+    await waitFor(() => ['failed', 'stopped'].includes(statesOf(edge, 'pull', 'live/nowhere').at(-1)!), 8000, 'the pull to end');
+    const last = edge.changes.filter((c) => c.stream === 'live/nowhere').at(-1)!;
+    assert.equal(last.state, 'failed');
+    assert.match(last.detail, /ECONNREFUSED/);
+
+    // A pull that was live and lost its viewers still just stops (the test above).
   });
 
   it('reconnects after the link breaks, with viewers staying attached and no repeated frames', async () => {

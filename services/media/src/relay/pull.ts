@@ -92,6 +92,8 @@ export class RelayPull {
   private lastState: LinkState = 'connecting';
   /** performance.now() of the last packet on the current connection (or of its start). */
   private lastPacketAt = 0;
+  /** Why the last connection failed or broke (not "not live yet"); null once media came. */
+  private lastFailure: string | null = null;
 
   constructor(readonly app: string, readonly name: string, private readonly opts: PullOptions, private readonly onFinished: () => void) {
     this.path = `${app}/${name}`;
@@ -127,7 +129,17 @@ export class RelayPull {
       return;
     }
     this.idleSince ??= Date.now();
-    if (Date.now() - this.idleSince >= this.opts.idleMs) this.stop(`no viewers for ${Math.round(this.opts.idleMs / 1000)} s`);
+    if (Date.now() - this.idleSince >= this.opts.idleMs) this.endUnwatched(`no viewers for ${Math.round(this.opts.idleMs / 1000)} s`);
+  }
+
+  /**
+   * No viewer is left. A pull that never brought the stream, its last
+   * attempt failed, did not merely stop: the viewers who asked got nothing
+   * (an edge answers 404), so it ends as failed, with the cause, at warn.
+   */
+  private endUnwatched(why: string): void {
+    if (this.local === null && this.lastFailure !== null) this.stop(`${why}; the stream never came: ${this.lastFailure}`, 'failed');
+    else this.stop(why);
   }
 
   private checkSilence(): void {
@@ -164,20 +176,22 @@ export class RelayPull {
       const message = (err as Error).message;
       if (client && this.client === client) this.client = null;
       client?.close('play failed');
-      if (isPermanentRefusal(message)) this.stop(`origin refused: ${message}`, 'refused');
-      else this.retry(message);
+      if (isPermanentRefusal(message)) return this.stop(`origin refused: ${message}`, 'refused');
+      this.lastFailure = message;
+      this.retry(message);
     }
   }
 
   private onLinkLost(client: RtmpClient, reason: string): void {
     if (this.client !== client) return;
     this.client = null;
+    this.lastFailure = reason;
     this.retry(reason);
   }
 
   private retry(reason: string): void {
     if (this.stopped) return;
-    if (this.demand() === 0 && !this.opts.keepWithoutViewers) return this.stop('link lost and no viewers left');
+    if (this.demand() === 0 && !this.opts.keepWithoutViewers) return this.endUnwatched('link lost and no viewers left');
     this.downSince ??= Date.now();
     const giveUpMs = this.opts.giveUpMs ?? 60_000;
     if (Date.now() - this.downSince > giveUpMs) return this.stop(`origin unreachable for ${Math.round(giveUpMs / 1000)} s: ${reason}`, 'failed');
@@ -207,6 +221,7 @@ export class RelayPull {
   private onPacket(packet: MediaPacket): void {
     if (this.stopped || isPlayNotification(packet)) return;
     this.lastPacketAt = performance.now();
+    this.lastFailure = null;
     if (this.downSince !== null || this.backoff.failures > 0) {
       this.downSince = null;
       this.backoff.reset();
