@@ -279,6 +279,13 @@ export interface KcpSendOps {
    * been taking can say so here.
    */
   minRto?(kcp: Kcp): number;
+  /**
+   * Optional: whether the path has room for `share` more bytes than this
+   * session sends (FEC parity: 0.3 for 10 data + 3 parity). Bytes sent
+   * outside the pacing, on a link with no room for them, crowd out the
+   * media. Without this hook: always.
+   */
+  hasRoomFor?(kcp: Kcp, share: number): boolean;
 }
 
 export type KcpCongestionControl = 'live' | 'none';

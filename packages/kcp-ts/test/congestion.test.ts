@@ -309,6 +309,20 @@ test('random loss with event-loop stalls at both ends (20-60 ms, about every 400
   assert.ok(p99(live) <= 1.08 * p99(without), `p99 ${p99(live)} ms vs ${p99(without)} ms without the controller`);
 });
 
+test('room for FEC parity (30% more): none on a 3 Mbit/s link the stream nearly fills, kept on a wide lossy path and before any queue has shown', () => {
+  const narrow = new VirtualLink({ loss: 0, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 0 }, seededRandom(7), { both: { ...LIVE_TUNING } });
+  narrow.bottleneck = { kbit: 3000, queuePackets: 100 };
+  const wide = new VirtualLink({ loss: 0.05, duplicate: 0, reorder: 0, delayMs: 50, jitterMs: 2 }, seededRandom(7), { both: { ...LIVE_TUNING } });
+  wide.bottleneck = { kbit: 50_000, queuePackets: 100 };
+  const controllers = [narrow, wide].map((link) => link.a.sendHooks as LiveRateController);
+  assert.ok(controllers.every((c) => c.hasRoomFor(narrow.a, 0.32)), 'before any sample: room (the estimate is only a floor)');
+  liveFrameDelays(narrow, 10_000);
+  liveFrameDelays(wide, 10_000);
+  console.log(`room for 32% parity: 3 Mbit/s link ${controllers[0]!.hasRoomFor(narrow.a, 0.32)} (estimate ${controllers[0]!.bandwidthKbit.toFixed(0)} kbit/s), 50 Mbit/s at 5% loss ${controllers[1]!.hasRoomFor(wide.a, 0.32)} (estimate ${controllers[1]!.bandwidthKbit.toFixed(0)} kbit/s)`);
+  assert.equal(controllers[0]!.hasRoomFor(narrow.a, 0.32), false, 'a 2.5 Mbit/s stream and 30% parity do not fit 3 Mbit/s');
+  assert.equal(controllers[1]!.hasRoomFor(wide.a, 0.32), true, 'a wide lossy path keeps its parity');
+});
+
 test('a longer path is not a queue: the one-way delay steps from 5 to 55 ms and within a second the minimum RTT follows, the rate kept', () => {
   const path: Impairment = { loss: 0, duplicate: 0, reorder: 0, delayMs: 5, jitterMs: 0 };
   const link = new VirtualLink(path, seededRandom(5), { both: { ...LIVE_TUNING } });

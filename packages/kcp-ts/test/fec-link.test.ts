@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { connectKcp, KcpServerEndpoint } from 'kcp-ts/node';
+import { connectKcp, FecLink, KcpServerEndpoint } from 'kcp-ts/node';
 import type { FecSetting } from 'kcp-ts/node';
 import type { KcpStream } from 'kcp-ts/node';
 import { startLossyUdpProxy } from '@bridgecast/test-support/lossy-udp-proxy.js';
@@ -78,5 +78,21 @@ test('an FEC endpoint ignores plain KCP datagrams (both ends must agree on KCP_F
     client.destroy();
   } finally {
     await endpoint.close();
+  }
+});
+
+test('a link whose parity is held back still sends every data shard, and the receiver delivers them', () => {
+  const setting = { dataShards: 4, parityShards: 2 };
+  for (const wanted of [true, false]) {
+    const sent: Buffer[] = [];
+    const sender = new FecLink(setting, (shard) => sent.push(shard), () => wanted);
+    const receiver = new FecLink(setting, () => {});
+    const delivered: Buffer[] = [];
+    for (let i = 0; i < 8; i++) sender.send(Buffer.from(`datagram ${i}`));
+    for (const shard of sent) receiver.receive(shard, (d) => delivered.push(d));
+    sender.close();
+    receiver.close();
+    assert.equal(sent.length, wanted ? 8 + 4 : 8, wanted ? 'two groups of 4 data + 2 parity' : 'data shards only');
+    assert.deepEqual(delivered.map(String), Array.from({ length: 8 }, (_, i) => `datagram ${i}`));
   }
 });

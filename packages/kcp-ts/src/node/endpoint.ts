@@ -5,7 +5,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { AmplificationGate } from './amplification.js';
 import { FecCodec, type FecStats } from '../fec/fec-codec.js';
-import { FecLink, type FecSetting } from './fec-link.js';
+import { FecLink, parityFits, type FecSetting } from './fec-link.js';
 import { KCP_OVERHEAD, KcpCommand, emptyKcpStats, inspectDatagram, type DatagramFault, type DatagramInspection, type KcpStats } from '../kcp.js';
 import { KcpScheduler, KcpStream, KcpStreamError, type KcpTransport } from './stream.js';
 import { DEFAULT_KCP_TUNING, type KcpTuning } from '../tuning.js';
@@ -149,7 +149,7 @@ class ServerSession implements KcpTransport {
     // too, so they count in the budget both ways.
     const sendToPeer = (datagram: Buffer) => endpoint.sendTo(datagram, info.port, info.address);
     this.gate = new AmplificationGate(limits.amplificationFactor, limits.maxHeldBytes, sendToPeer, endpoint.stats);
-    this.fec = fec ? new FecLink(fec, (shard) => this.gate.send(shard)) : null;
+    this.fec = fec ? new FecLink(fec, (shard) => this.gate.send(shard), () => parityFits(this.stream.kcp, fec)) : null;
     this.stream = new KcpStream({
       conv: info.conv,
       transport: this,
@@ -471,7 +471,8 @@ export async function connectKcp(host: string, port: number, options: KcpClientO
   const sendToServer = (datagram: Uint8Array) => {
     if (socketOpen) socket.send(datagram);
   };
-  const fec = options.fec ? new FecLink(options.fec, sendToServer) : null;
+  const setting = options.fec;
+  const fec = setting ? new FecLink(setting, sendToServer, () => parityFits(stream.kcp, setting)) : null;
   const transport: KcpTransport = {
     fecStats: fec?.stats,
     send: fec ? (datagram) => fec.send(datagram) : sendToServer,
