@@ -161,6 +161,8 @@ const ROUND_INTERVALS = 4;
 const BW_BUCKET_MS = 2000;
 /** The send rate hasRoomFor compares with is averaged over about this long. */
 const SENT_RATE_WINDOW_MS = 2000;
+/** After hasRoomFor found no room, the room must hold this long before it says yes again. */
+const ROOM_HOLD_MS = 10_000;
 const MIN_RTT_BUCKET_MS = 5000;
 const MAX_LOSS_CORRECTION = 0.3;
 /** The most a single round with a standing queue cuts the estimate. */
@@ -254,6 +256,8 @@ export class LiveRateController implements KcpSendOps {
   private roundSentBytes = 0;
   /** What this session sent (first copies and repairs), bytes per ms, averaged over about 2 s. */
   private sentRate = 0;
+  /** When hasRoomFor last found no room. */
+  private noRoomAt: number | undefined;
   /** When the first RTT sample came: the filters hold a full window 2 x BW_BUCKET_MS later. */
   private firstRttAt: number | undefined;
   /** The current queueing episode, while one lasts (see watchLongerPath). */
@@ -369,8 +373,14 @@ export class LiveRateController implements KcpSendOps {
    * 18% of the frames (p99 660 ms) and a 2 Mbit/s one half (bench:weaknet,
    * kcp-fec); where it fits it pays (2 % loss + 4 Mbit/s: 129 ms against 272).
    */
-  hasRoomFor(_kcp: Kcp, share: number): boolean {
-    return this.initialFloor || this.estimate() >= (1 + share) * this.sentRate;
+  hasRoomFor(kcp: Kcp, share: number): boolean {
+    if (!this.initialFloor && this.estimate() < (1 + share) * this.sentRate) {
+      this.noRoomAt = kcp.now;
+      return false;
+    }
+    // Once there was no room, it must last a while: the estimate is a 2-4 s maximum, and one
+    // keyframe train reading high must not let the parity back onto a link it does not fit.
+    return this.noRoomAt === undefined || seqDiff(kcp.now, this.noRoomAt) >= ROOM_HOLD_MS;
   }
 
   /** RTT above the minimum that counts as a standing queue. */
