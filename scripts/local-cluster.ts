@@ -128,20 +128,6 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
     await rm(workDir, { recursive: true, force: true });
   };
   try {
-    // A port is probed free and then released before the task binds it, so another
-    // program (a test file running alongside) can take it in between: the task then
-    // exits with "already in use", and is started again on fresh ports.
-    const startTask = async (id: string): Promise<ClusterTask> => {
-      for (let attempt = 1; ; attempt++) {
-        const task = spawnTask(id, { rtmpPort: await freePort('tcp'), kcpPort: await freePort('udp'), httpPort: await freePort('tcp') });
-        try {
-          await waitHealthy(task);
-          return task;
-        } catch (err) {
-          if (!(err instanceof TaskExitedEarly && err.log.includes('already in use') && attempt < 3)) throw err;
-        }
-      }
-    };
     const spawnTask = (id: string, ports: Pick<ClusterTask, 'rtmpPort' | 'kcpPort' | 'httpPort'>): ClusterTask => {
       const child = spawn(process.execPath, [BRIDGECAST, 'serve'], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,6 +153,20 @@ export async function startLocalCluster(options: ClusterOptions): Promise<LocalC
       child.stdout!.on('data', keep);
       child.stderr!.on('data', keep);
       return { id, ...ports, child, log: () => log };
+    };
+    // A port is probed free and then released before the task binds it, so another
+    // program (a test file running alongside) can take it in between: the task then
+    // exits with "already in use", and is started again on fresh ports.
+    const startTask = async (id: string): Promise<ClusterTask> => {
+      for (let attempt = 1; ; attempt++) {
+        const task = spawnTask(id, { rtmpPort: await freePort('tcp'), kcpPort: await freePort('udp'), httpPort: await freePort('tcp') });
+        try {
+          await waitHealthy(task);
+          return task;
+        } catch (err) {
+          if (!(err instanceof TaskExitedEarly && err.log.includes('already in use') && attempt < 3)) throw err;
+        }
+      }
     };
     tasks.push(...await Promise.all(Array.from({ length: options.tasks }, (_, i) => startTask(`${options.idPrefix ?? 'task'}-${i + 1}`))));
     const lb = { rtmpPort: await freePort('tcp'), kcpPort: await freePort('udp'), httpPort: await freePort('tcp') };

@@ -84,6 +84,11 @@ export class FecCodec {
    * for a parity or malformed shard): what a server looks at before it
    * spends a codec on a source it does not know yet.
    */
+  static peekDatagram(shard: Uint8Array, dataShards: number, parityShards: number): Buffer | null {
+    const parsed = parseShard(shard, dataShards, parityShards);
+    return parsed !== null && parsed.index < dataShards ? datagramOf(parsed.body) : null;
+  }
+
   /**
    * Reads a shard by the counts in its own header, whatever this link's: the
    * counts, and the datagram a data shard carries (null for parity). Null
@@ -95,11 +100,6 @@ export class FecCodec {
     if (setting.dataShards === 0 || setting.parityShards === 0) return null;
     const parsed = parseShard(shard, setting.dataShards, setting.parityShards);
     return parsed === null ? null : { setting, datagram: parsed.index < setting.dataShards ? datagramOf(parsed.body) : null };
-  }
-
-  static peekDatagram(shard: Uint8Array, dataShards: number, parityShards: number): Buffer | null {
-    const parsed = parseShard(shard, dataShards, parityShards);
-    return parsed !== null && parsed.index < dataShards ? datagramOf(parsed.body) : null;
   }
 
   /** Unwraps one incoming shard; returns the datagrams it delivers (itself, and any it let us rebuild). */

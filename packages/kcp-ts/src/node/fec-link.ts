@@ -1,5 +1,4 @@
 import { FecCodec, type FecSetting, type FecStats } from '../fec/fec-codec.js';
-
 import type { Kcp } from '../kcp.js';
 
 export type { FecSetting };
@@ -52,7 +51,7 @@ export class FecLink {
     this.groupOpen = shards.length === 1;
     this.sendShard(shards[0]!);
     if (this.groupOpen) this.flushTimer.refresh();
-    else this.sendParity(shards);
+    else this.sendParity(shards, 1);
   }
 
   receive(shard: Uint8Array, deliver: (datagram: Buffer) => void): void {
@@ -70,9 +69,9 @@ export class FecLink {
     this.sendParity(this.codec.flush());
   }
 
-  /** The parity shards of `shards` (all but a data shard in front), unless held back. */
-  private sendParity(shards: Buffer[]): void {
-    if (shards.length === 0 || !this.parityWanted()) return;
-    for (const shard of shards) if (shard[4]! >= this.codec.dataShards) this.sendShard(shard);
+  /** A closed group's parity, `shards` from index `from` on, unless held back. */
+  private sendParity(shards: readonly Buffer[], from = 0): void {
+    if (shards.length <= from || !this.parityWanted()) return;
+    for (let i = from; i < shards.length; i++) this.sendShard(shards[i]!);
   }
 }
